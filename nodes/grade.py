@@ -1,0 +1,1 @@
+"""Node specs: grade (to be filled)."""

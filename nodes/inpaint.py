@@ -1,0 +1,1 @@
+"""Node specs: inpaint (to be filled)."""

@@ -1,0 +1,1 @@
+"""Node specs: io (to be filled)."""

@@ -1,0 +1,1 @@
+"""Numba kernels: pure functions on arrays, no graph knowledge."""

@@ -1,0 +1,1 @@
+"""Node specs: keyers (to be filled)."""

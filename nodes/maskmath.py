@@ -1,0 +1,1 @@
+"""Node specs: maskmath (to be filled)."""

@@ -1,0 +1,1 @@
+"""Node specs: merge (to be filled)."""

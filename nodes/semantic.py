@@ -1,0 +1,1 @@
+"""Node specs: semantic (to be filled)."""

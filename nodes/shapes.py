@@ -1,0 +1,1 @@
+"""Node specs: shapes (to be filled)."""

@@ -1,0 +1,1 @@
+"""Node specs: transform (to be filled)."""
