@@ -144,7 +144,9 @@ def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=Fa
     input that is the unedited picture (the first input by default).
     reads_files: the node reads its `path` params; their files' identity enters its key.
     sink: the node writes files; it runs whenever requested.
-    check(params) -> list of (param name, message): cross-param validation at load time.
+    check(params, connected) -> list of (param name, message): cross-param validation at
+    load time; `params` are the coerced values (an animated param appears as its value at
+    the first key), `connected` the set of input names that have a node connected.
     """
     def declare(compute: Callable) -> NodeSpec:
         all_inputs = list(inputs)

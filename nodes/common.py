@@ -1,0 +1,48 @@
+"""Run-time checks and small helpers that node wrappers share.
+
+They raise NodeInputError naming input ports; the evaluator adds the node, its upstream
+node names and the YAML location to the message a user sees.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from graph.errors import NodeInputError
+
+
+def require_same_size(**arrays) -> tuple[int, int]:
+    """Check that every given (non-None) array has the same height and width.
+
+    Returns (height, width). Raises NodeInputError naming each port and its size.
+    """
+    sizes = {name: array.shape[:2] for name, array in arrays.items() if array is not None}
+    if len(set(sizes.values())) > 1:
+        listed = ", ".join(f"'{name}' is {w}x{h}" for name, (h, w) in sizes.items())
+        raise NodeInputError(f"input sizes differ: {listed}",
+                             hint="resize or crop the inputs to one size first")
+    return next(iter(sizes.values()))
+
+
+def require_finite(name: str, array: np.ndarray) -> None:
+    """Refuse NaN or inf values in an input (counts them in the message)."""
+    bad = np.count_nonzero(~np.isfinite(array))
+    if bad:
+        raise NodeInputError(f"input '{name}' has {bad} NaN or infinite values",
+                             hint="clamp or fix the upstream node that produced them")
+
+
+def canvas_size(like, width, height) -> tuple[int, int]:
+    """(height, width) of a generator's canvas: from `like` if connected, else the params."""
+    if like is not None:
+        return like.shape[0], like.shape[1]
+    if width is None or height is None:
+        raise NodeInputError("no canvas size: connect a 'like' input or set width and height")
+    return int(height), int(width)
+
+
+def canvas_check(params, connected):
+    """Load-time check for generators: a `like` input or both width and height."""
+    if "like" in connected:
+        return []
+    missing = [name for name in ("width", "height") if params.get(name) is None]
+    return [(name, "needed when no 'like' input is connected") for name in missing]
