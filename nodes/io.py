@@ -1,1 +1,249 @@
-"""Node specs: io (to be filled)."""
+"""Sources and sinks: read, read_mask, write, constant, and the `input` of a template.
+
+Files are decoded and encoded with OpenCV, which keeps 16-bit PNG and TIFF intact (Pillow
+truncates 16-bit RGB). 8/16-bit colour is sRGB-decoded to linear light and premultiplied on
+read, and the inverse on write; masks are data and use their code values as they are.
+Writes are atomic: the file is written under a temporary name beside the target and
+renamed into place, so an error or a crash never leaves a partial output file.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+
+from graph.animation import has_frame_pattern
+from graph.errors import NodeInputError
+from graph.spec import Input, Output, Param, node
+from nodes.common import canvas_check, canvas_size
+from nodes.kernels import convert
+from nodes.kernels.color import REC709_WEIGHTS
+
+os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
+import cv2  # noqa: E402  (the variable above must be set before OpenCV loads)
+
+READ_FORMATS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".webp")
+ALPHA_FORMATS = (".png", ".tif", ".tiff", ".exr", ".webp")
+FLOAT_FORMATS = (".tif", ".tiff", ".exr")
+SIXTEEN_BIT_FORMATS = (".png", ".tif", ".tiff")
+
+
+def _extension(path: str) -> str:
+    return os.path.splitext(path)[1].lower()
+
+
+def _check_readable(params, connected):
+    path = params["path"]
+    problems = []
+    if _extension(path) not in READ_FORMATS:
+        problems.append(("path", f"unsupported file type '{_extension(path) or path}' "
+                                 f"(readable: {', '.join(READ_FORMATS)})"))
+    elif not has_frame_pattern(path) and not os.path.isfile(path):
+        problems.append(("path", f"no such file: {path}"))
+    return problems
+
+
+def _load_codes(path: str) -> np.ndarray:
+    """The file's pixels as (H, W, C) in OpenCV's B,G,R[,A] order, C = 1..4."""
+    if not os.path.isfile(path):
+        raise NodeInputError(f"no such file: {path}",
+                             hint="check the path (sequence frames: is this frame there?)")
+    pixels = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if pixels is None:
+        raise NodeInputError(f"cannot decode {path}: not an image, or damaged")
+    return pixels[:, :, None] if pixels.ndim == 2 else pixels
+
+
+def decode_image(pixels: np.ndarray, colorspace: str, alpha_mode: str) -> np.ndarray:
+    """(H, W, C) file codes -> (H, W, 4) float32 premultiplied linear RGBA."""
+    is_float = pixels.dtype.kind == "f"
+    if colorspace == "auto":
+        colorspace = "linear" if is_float else "srgb"
+    premultiply = alpha_mode != "premultiplied" and not (alpha_mode == "auto" and is_float)
+    if is_float:
+        return convert.float_to_rgba(pixels, colorspace == "srgb", premultiply)
+    bits = 16 if pixels.dtype == np.uint16 else 8
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise NodeInputError(f"unsupported pixel type {pixels.dtype}")
+    table = convert.decode_table(bits, "srgb" if colorspace == "srgb" else "raw")
+    out = np.empty(pixels.shape[:2] + (4,), np.float32)
+    convert.codes_to_rgba(np.ascontiguousarray(pixels), table, premultiply, out)
+    return out
+
+
+@node("read", version=1, reads_files=True, check=_check_readable, category="io",
+      outputs=[Output("output", "image")],
+      params=[Param("path", "path", doc="image file, or a sequence plate.####.png / %04d"),
+              Param("colorspace", "choice", "auto", choices=("auto", "srgb", "linear", "raw"),
+                    doc="file encoding: auto = sRGB for 8/16-bit, linear for float files"),
+              Param("alpha", "choice", "auto", choices=("auto", "straight", "premultiplied"),
+                    doc="alpha in the file: auto = straight for 8/16-bit, premultiplied for float")])
+def read(*, path, colorspace, alpha):
+    """Read an image file (PNG, JPEG, TIFF 8/16-bit/float, EXR) as linear premultiplied RGBA.
+
+    Gray files fill R, G and B; files without alpha get alpha 1. Relative paths resolve
+    against the graph file's folder. A `####` or `%04d` in the path reads frame N of a
+    sequence (`maskgraph run --frames 1-24`).
+    """
+    return decode_image(_load_codes(path), colorspace, alpha)
+
+
+@node("read_mask", version=1, reads_files=True, check=_check_readable, category="io",
+      outputs=[Output("output", "mask")],
+      params=[Param("path", "path", doc="image file holding the mask (sequence allowed)"),
+              Param("channel", "choice", "auto",
+                    choices=("auto", "red", "green", "blue", "alpha", "luma"),
+                    doc="auto: the alpha where the file has one, else luma")])
+def read_mask(*, path, channel):
+    """Read a mask painted or exported elsewhere: one channel's code values, no transfer curve.
+
+    A painted 50% grey reads as 0.5. Integer files are scaled to [0, 1]; float files are
+    used as they are.
+    """
+    pixels = _load_codes(path)
+    scale = 1.0 if pixels.dtype.kind == "f" else 1.0 / np.iinfo(pixels.dtype).max
+    count = pixels.shape[2]
+    has_alpha = count in (2, 4)
+    if channel == "auto":
+        channel = "alpha" if has_alpha else "luma"
+    if channel == "alpha" and not has_alpha:
+        raise NodeInputError(f"{path} has no alpha channel",
+                             hint="use channel: luma (or red/green/blue)")
+    if count <= 2 and channel in ("red", "green", "blue", "luma"):
+        return pixels[:, :, 0].astype(np.float32) * np.float32(scale)
+    if channel == "alpha":
+        return pixels[:, :, count - 1].astype(np.float32) * np.float32(scale)
+    if channel == "luma":
+        weights = np.array(REC709_WEIGHTS[::-1], np.float32) * np.float32(scale)
+        return pixels[:, :, :3].astype(np.float32) @ weights
+    index = {"red": 2, "green": 1, "blue": 0}[channel]
+    return pixels[:, :, index].astype(np.float32) * np.float32(scale)
+
+
+def _check_writable(params, connected):
+    path, depth = params["path"], params["depth"]
+    extension = _extension(path)
+    if extension not in READ_FORMATS:
+        return [("path", f"unsupported file type '{extension or path}' "
+                         f"(writable: {', '.join(READ_FORMATS)})")]
+    if depth == "float" and extension not in FLOAT_FORMATS:
+        return [("depth", f"{extension} cannot store float; use .tif or .exr, or depth 16")]
+    if depth == "16" and extension not in SIXTEEN_BIT_FORMATS:
+        return [("depth", f"{extension} cannot store 16 bits; use .png or .tif")]
+    if params["channels"] in ("rgba", "alpha") and extension not in ALPHA_FORMATS:
+        return [("channels", f"{extension} has no alpha channel; use .png or .tif")]
+    return []
+
+
+@node("write", version=1, sink=True, check=_check_writable, category="io",
+      inputs=[Input("input", "image|mask")],
+      params=[Param("path", "path", doc="output file (PNG, JPEG, TIFF, EXR); #### or %04d: frame"),
+              Param("colorspace", "choice", "auto", choices=("auto", "srgb", "linear", "raw"),
+                    doc="auto: sRGB for 8/16-bit images, linear for float and EXR; masks raw"),
+              Param("depth", "choice", "auto", choices=("auto", "8", "16", "float"),
+                    doc="bits per channel; auto: float for EXR, else 8"),
+              Param("channels", "choice", "auto", choices=("auto", "rgba", "rgb", "alpha"),
+                    doc="auto: RGBA where the format has alpha, else RGB; masks one channel"),
+              Param("quality", "int", 95, min=1, max=100, doc="JPEG quality")])
+def write(input, *, path, colorspace, depth, channels, quality):
+    """Write an image or a mask to a file, atomically (temporary file, then rename).
+
+    Images are unpremultiplied and encoded (sRGB for 8/16-bit by default); a mask is
+    written as a single-channel file of its values. Parent folders are created. Returns
+    the array it wrote.
+    """
+    extension = _extension(path)
+    if depth == "auto":
+        depth = "float" if extension == ".exr" else "8"
+    if input.ndim == 2:
+        pixels = _encode_mask(input, depth, colorspace)
+    else:
+        pixels = _encode_image(input, extension, depth, colorspace, channels)
+    flags = [cv2.IMWRITE_JPEG_QUALITY, quality] if extension in (".jpg", ".jpeg") else []
+    write_atomically(path, pixels, flags)
+    return input
+
+
+def _encode_mask(mask: np.ndarray, depth: str, colorspace: str) -> np.ndarray:
+    values = mask
+    if colorspace == "srgb":
+        values = np.empty_like(mask)
+        from nodes.kernels.color import srgb_encode_into
+        srgb_encode_into(mask, values)
+    if depth == "float":
+        return values.astype(np.float32)
+    maximum = 255 if depth == "8" else 65535
+    dtype = np.uint8 if depth == "8" else np.uint16
+    return np.clip(np.rint(values * maximum), 0, maximum).astype(dtype)
+
+
+def _encode_image(image, extension, depth, colorspace, channels) -> np.ndarray:
+    if channels == "alpha":
+        return _encode_mask(np.ascontiguousarray(image[:, :, 3]), depth, "raw")
+    if channels == "auto":
+        channels = "rgba" if extension in ALPHA_FORMATS else "rgb"
+    count = 4 if channels == "rgba" else 3
+    if colorspace == "auto":
+        colorspace = "linear" if depth == "float" else "srgb"
+    srgb = colorspace == "srgb"
+    height, width = image.shape[:2]
+    if depth == "float":
+        out = np.empty((height, width, count), np.float32)
+        convert.rgba_to_float(image, srgb, count == 4, count, out)
+        return out
+    if depth == "8" and srgb:
+        out = np.empty((height, width, count), np.uint8)
+        convert.rgba_to_srgb8(image, convert.srgb8_thresholds(), count == 4, count, out)
+        return out
+    maximum = 255.0 if depth == "8" else 65535.0
+    out = np.empty((height, width, count), np.uint8 if depth == "8" else np.uint16)
+    convert.rgba_to_codes(image, maximum, srgb, count == 4, count, out)
+    return out
+
+
+def write_atomically(path: str, pixels: np.ndarray, flags=()) -> None:
+    """Encode `pixels` to a temporary file beside `path`, then rename it into place."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=_extension(path), dir=folder)
+    os.close(handle)
+    try:
+        if not cv2.imwrite(temporary, pixels, list(flags)):
+            raise NodeInputError(f"cannot encode {path}")
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+@node("constant", version=1, check=canvas_check, category="io",
+      inputs=[Input("like", "image|mask", optional=True, doc="copy this input's size")],
+      outputs=[Output("output", "image")],
+      params=[Param("color", "color", (0.0, 0.0, 0.0, 1.0),
+                    doc="straight (unpremultiplied) linear RGBA, or '#rrggbb'"),
+              Param("width", "int", None, optional=True, min=1, doc="canvas width (no 'like')"),
+              Param("height", "int", None, optional=True, min=1,
+                    doc="canvas height (no 'like')")])
+def constant(like, *, color, width, height):
+    """A canvas of one colour (premultiplied on output), sized by `like` or width/height."""
+    rows, columns = canvas_size(like, width, height)
+    red, green, blue, alpha = color
+    out = np.empty((rows, columns, 4), np.float32)
+    out[:] = np.array([red * alpha, green * alpha, blue * alpha, alpha], np.float32)
+    return out
+
+
+@node("input", version=1, category="io",
+      outputs=[Output("output", "image|mask")],
+      params=[Param("kind", "choice", "image|mask", choices=("image", "mask", "image|mask"),
+                    doc="the port type the template declares")])
+def graph_input(*, kind):
+    """A template input, when a template file is loaded on its own: feed it from Python.
+
+    `g = graph.load("keyed_comp.yaml"); g.evaluate(feed={"foreground": plate})`.
+    """
+    raise NodeInputError(f"this template input ({kind}) has no value",
+                         hint="feed it: g.evaluate(feed={name: array}), or use the template "
+                              "as a node that connects it")

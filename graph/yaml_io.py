@@ -1,0 +1,454 @@
+"""YAML <-> Graph, with file:line:column in every error.
+
+Loading composes the document with PyYAML's safe loader (no Python tags), then walks the
+node tree itself: that is where duplicate keys are caught (YAML's silent last-wins must
+not happen), where every value keeps its place in the file, and where alias expansion is
+counted so that a "billion laughs" document is refused quickly.
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import yaml
+
+from graph.errors import GraphError, Location, Problem, did_you_mean
+from graph.model import Animated, Graph, Node, Ref, validate_graph
+from graph.spec import Registry
+
+FORMAT_VERSION = 1
+MAX_YAML_NODES = 200_000  # values after alias expansion; far above any real graph
+TOP_LEVEL_KEYS = ("maskgraph", "description", "params", "nodes", "inputs", "outputs")
+PARAM_LONG_KEYS = ("default", "type", "min", "max", "doc", "choices")
+PARAM_TYPES = {"float": float, "int": int, "bool": bool, "str": str, "path": str,
+               "list": list, "color": list}
+_SUBSTITUTION = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+
+
+class Located:
+    """A YAML mapping or sequence converted to Python, with the place of every item."""
+
+    def __init__(self, value, location: Location, item_locations: dict):
+        self.value = value
+        self.location = location
+        self.item_locations = item_locations  # key or index -> Location
+
+    def where(self, key) -> Location:
+        return self.item_locations.get(key, self.location)
+
+
+class _Reader:
+    """Converts a composed YAML node tree to Python values, collecting problems."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.count = 0
+        self.problems: list[Problem] = []
+        self._scalars = yaml.SafeLoader("")
+
+    def location(self, yaml_node) -> Location:
+        mark = yaml_node.start_mark
+        return Location(self.source, mark.line + 1, mark.column + 1)
+
+    def read(self, yaml_node, located=False):
+        """Python value of `yaml_node`; mappings/sequences as Located when `located`."""
+        self.count += 1
+        if self.count > MAX_YAML_NODES:
+            raise GraphError(Problem(
+                f"the document expands to more than {MAX_YAML_NODES} values (aliases "
+                "nested too deep: a 'billion laughs' document?)", self.location(yaml_node),
+                hint="write the graph without deeply nested aliases"))
+        if isinstance(yaml_node, yaml.MappingNode):
+            return self._mapping(yaml_node, located)
+        if isinstance(yaml_node, yaml.SequenceNode):
+            return self._sequence(yaml_node, located)
+        return self._scalar(yaml_node)
+
+    def _scalar(self, yaml_node):
+        try:
+            return self._scalars.construct_object(yaml_node, deep=True)
+        except yaml.YAMLError:
+            self.problems.append(Problem(f"unsupported YAML tag {yaml_node.tag}",
+                                         self.location(yaml_node),
+                                         hint="plain values only: no Python tags"))
+            return None
+
+    def _mapping(self, yaml_node, located):
+        if yaml_node.tag != "tag:yaml.org,2002:map":
+            self.problems.append(Problem(f"unsupported YAML tag {yaml_node.tag}",
+                                         self.location(yaml_node)))
+        result, places = {}, {}
+        for key_node, value_node in yaml_node.value:
+            key = self.read(key_node)
+            if isinstance(key, (dict, list, Located)) or key is None:
+                self.problems.append(Problem("a key must be a plain name",
+                                             self.location(key_node)))
+                continue
+            if key in result:
+                self.problems.append(Problem(
+                    f"duplicate key '{key}' (first at line {places[key].line})",
+                    self.location(key_node), hint="each name may appear once"))
+                continue
+            places[key] = self.location(key_node)
+            result[key] = self.read(value_node, located)
+        return Located(result, self.location(yaml_node), places) if located else result
+
+    def _sequence(self, yaml_node, located):
+        items = [self.read(item, located) for item in yaml_node.value]
+        if not located:
+            return items
+        places = {i: self.location(item) for i, item in enumerate(yaml_node.value)}
+        return Located(items, self.location(yaml_node), places)
+
+
+def plain(value):
+    """Strip Located wrappers recursively."""
+    if isinstance(value, Located):
+        value = value.value
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
+def read_document(text: str, source: str) -> tuple[Located, list[Problem]]:
+    """Parse YAML text into a Located mapping; syntax errors raise GraphError."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
+        raise GraphError(Problem(f"YAML syntax error: {error.problem or error}", where,
+                                 hint=error.context)) from None
+    except yaml.YAMLError as error:
+        raise GraphError(Problem(f"YAML error: {error}", Location(source))) from None
+    if root is None:
+        raise GraphError(Problem("the document is empty", Location(source),
+                                 hint="a graph starts with 'maskgraph: 1' and 'nodes:'"))
+    reader = _Reader(source)
+    document = reader.read(root, located=True)
+    if not isinstance(document.value, dict):
+        raise GraphError(Problem("a graph file is a mapping with 'maskgraph' and 'nodes'",
+                                 document.location))
+    return document, reader.problems
+
+
+# --------------------------------------------------------------------- params
+
+class GraphParam:
+    """A graph-level param: default, type, range, where it was declared."""
+
+    def __init__(self, name, default, type_name, minimum=None, maximum=None, doc="",
+                 choices=None, location=None, base_dir="."):
+        self.name, self.default, self.type = name, default, type_name
+        self.min, self.max, self.doc, self.choices = minimum, maximum, doc, choices
+        self.location, self.base_dir = location, base_dir
+
+    def check(self, value) -> str | None:
+        """None if `value` fits, else what was expected."""
+        expected = PARAM_TYPES.get(self.type)
+        if self.type == "float" and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if expected is not None and (not isinstance(value, expected)
+                                     or (expected is int and isinstance(value, bool))):
+            return f"a {self.type}"
+        if self.choices and value not in self.choices:
+            return "one of " + ", ".join(map(str, self.choices))
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if self.min is not None and value < self.min:
+                return f"a number >= {self.min}"
+            if self.max is not None and value > self.max:
+                return f"a number <= {self.max}"
+        return None
+
+
+def _infer_type(value) -> str:
+    for name, kind in (("bool", bool), ("int", int), ("float", float), ("str", str),
+                       ("list", list)):
+        if isinstance(value, kind):
+            return name
+    return "any"
+
+
+def read_params(section, source, base_dir, problems) -> dict[str, GraphParam]:
+    """Graph params from the `params:` section (short and long forms)."""
+    params = {}
+    if section is None:
+        return params
+    if not isinstance(section.value, dict):
+        problems.append(Problem("'params' must be a mapping name: value", section.location))
+        return params
+    for name, raw in section.value.items():
+        where = section.where(name)
+        if isinstance(raw, Located) and isinstance(raw.value, dict) and (
+                "default" in raw.value or "type" in raw.value):
+            spec = plain(raw)
+            unknown = [key for key in spec if key not in PARAM_LONG_KEYS]
+            for key in unknown:
+                problems.append(Problem(f"unknown key '{key}' in the long form of param",
+                                        raw.where(key), key=name,
+                                        hint=did_you_mean(key, PARAM_LONG_KEYS)))
+            type_name = spec.get("type") or _infer_type(spec.get("default"))
+            params[name] = GraphParam(name, spec.get("default"), type_name, spec.get("min"),
+                                      spec.get("max"), spec.get("doc", ""),
+                                      spec.get("choices"), where, base_dir)
+        else:
+            value = plain(raw)
+            params[name] = GraphParam(name, value, _infer_type(value), location=where,
+                                      base_dir=base_dir)
+    for param in params.values():
+        if param.default is not None and (expected := param.check(param.default)):
+            problems.append(Problem(f"default {param.default!r} is not {expected}",
+                                    param.location, key=param.name))
+    return params
+
+
+def apply_overrides(params: dict[str, GraphParam], overrides: dict, source: str,
+                    problems: list[Problem], override_base: str | None = None
+                    ) -> dict[str, tuple[Any, str | None]]:
+    """name -> (value, base dir for relative paths or None for the param's own file).
+
+    Overrides come from --set or Python (relative paths resolve against the working
+    directory) or from a template instance (against the instantiating file's folder).
+    """
+    values = {name: (param.default, None) for name, param in params.items()}
+    for name, value in (overrides or {}).items():
+        param = params.get(name)
+        if param is None:
+            problems.append(Problem(f"the graph has no param '{name}'", Location(source),
+                                    key=name, hint=did_you_mean(name, params) or
+                                    f"its params: {', '.join(params) or 'none'}"))
+            continue
+        if param.type == "float" and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if (expected := param.check(value)) is not None:
+            problems.append(Problem(f"--set {name}: expected {expected}, found {value!r}",
+                                    param.location, key=name))
+            continue
+        values[name] = (value, override_base or os.getcwd())
+    for name, (value, _) in values.items():
+        if value is None:
+            problems.append(Problem("param has no default and was not set",
+                                    params[name].location, key=name,
+                                    hint=f"pass --set {name}=VALUE"))
+    return values
+
+
+def substitute(value, values: dict, problems: list[Problem], where: Location,
+               node: str, key: str):
+    """Replace `$name` (whole value) and `${name}` (inside strings) by param values.
+
+    Returns (value, base dir of a substituted override or None).
+    """
+    if isinstance(value, list):
+        items = [substitute(item, values, problems, where, node, key) for item in value]
+        base = next((b for _, b in items if b), None)
+        return [item for item, _ in items], base
+    if not isinstance(value, str) or "$" not in value:
+        return value, None
+    whole = re.fullmatch(r"\$(\w+)|\$\{(\w+)\}", value)
+    if whole:
+        name = whole.group(1) or whole.group(2)
+        if name not in values:
+            problems.append(Problem(f"unknown param '${name}'", where, node, key,
+                                    did_you_mean(name, values) or
+                                    "declare it under 'params:'"))
+            return value, None
+        return values[name]
+
+    def replace(match):
+        name = match.group(1) or match.group(2)
+        if name not in values:
+            problems.append(Problem(f"unknown param '${name}'", where, node, key,
+                                    did_you_mean(name, values)))
+            return match.group(0)
+        return str(values[name][0])
+    return _SUBSTITUTION.sub(replace, value), None
+
+
+# ---------------------------------------------------------------------- nodes
+
+def read_node(name, body: Located, where: Location, graph: Graph, registry: Registry,
+              values: dict, base_dir: str, problems: list[Problem]) -> Node | None:
+    """One node from its YAML mapping, or None when it cannot be read at all."""
+    if "." in name or "/" in name:
+        problems.append(Problem("node names may not contain '.' or '/'", where, name,
+                                hint="'.' selects an output and '/' a template's node"))
+        return None
+    if not isinstance(body, Located) or not isinstance(body.value, dict):
+        problems.append(Problem("a node is a mapping with a 'type'", where, name,
+                                hint=f"{name}: {{type: read, path: plate.png}}"))
+        return None
+    fields = body.value
+    node_type = fields.get("type")
+    if not isinstance(node_type, str):
+        problems.append(Problem("missing 'type'", where, name, "type",
+                                hint="`maskgraph nodes` lists the node types"))
+        return None
+    node = Node(name, node_type, base_dir=base_dir,
+                locations={"": where, **body.item_locations})
+    spec = registry.get(node_type)
+    for key, raw in fields.items():
+        if key == "type":
+            continue
+        if key == "disable":
+            node.disable = _read_disable(raw, body.where(key), name, problems)
+        elif spec is not None and spec.input(key) is not None:
+            node.inputs[key] = _read_refs(raw, body.where(key), name, key, values, problems)
+        else:
+            node.params[key] = _read_param_value(raw, body.where(key), name, key, spec,
+                                                 values, problems)
+            override_base = getattr(node.params[key], "override_base", None)
+            if override_base:
+                node.params[key] = os.path.join(override_base, node.params[key].value)
+    return node
+
+
+def _read_disable(raw, where, name, problems) -> bool:
+    if not isinstance(raw, bool):
+        problems.append(Problem(f"expected true or false, found {raw!r}", where, name,
+                                "disable"))
+        return False
+    return raw
+
+
+def _read_refs(raw, where, name, key, values, problems):
+    value = plain(raw)
+    value, _ = substitute(value, values, problems, where, name, key)
+    if isinstance(value, str):
+        return Ref.parse(value)
+    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+        return [Ref.parse(item) for item in value]
+    problems.append(Problem(f"an input names a node (or a list of nodes), found {value!r}",
+                            where, name, key, hint=f"{key}: <node name>"))
+    return []
+
+
+class _OverridePath:
+    """A relative path that came from --set: resolved against the working directory."""
+
+    def __init__(self, value, base):
+        self.value, self.override_base = value, base
+
+
+def _read_param_value(raw, where, name, key, spec, values, problems):
+    if isinstance(raw, Located) and isinstance(raw.value, dict) and "keys" in raw.value:
+        return _read_animated(raw, where, name, key, values, problems)
+    value, base = substitute(plain(raw), values, problems, where, name, key)
+    param = spec.param(key) if spec is not None else None
+    if base and param is not None and param.type == "path" and isinstance(value, str):
+        return _OverridePath(value, base)
+    return value
+
+
+def _read_animated(raw, where, name, key, values, problems):
+    fields = raw.value
+    for extra in set(fields) - {"keys", "interp"}:
+        problems.append(Problem(f"unknown key '{extra}' in an animated value",
+                                raw.where(extra), name, key, "use {keys: {...}, interp: ...}"))
+    keys = fields["keys"]
+    if not isinstance(keys, Located) or not isinstance(keys.value, dict) or not keys.value:
+        problems.append(Problem("'keys' must map frame numbers to values", raw.where("keys"),
+                                name, key, "keys: {1: 0.0, 24: 1.0}"))
+        return None
+    frames = []
+    for frame, value in keys.value.items():
+        if isinstance(frame, bool) or not isinstance(frame, (int, float)):
+            problems.append(Problem(f"a key frame must be a number, found {frame!r}",
+                                    keys.where(frame), name, key))
+            continue
+        frames.append((frame, substitute(plain(value), values, problems, where, name,
+                                         key)[0]))
+    interp = plain(fields.get("interp", "linear"))
+    return Animated(tuple(sorted(frames, key=lambda pair: pair[0])), interp)
+
+
+# ---------------------------------------------------------------------- load / dump
+
+def load_graph(source, registry: Registry, params: dict | None = None) -> Graph:
+    """A Graph from a YAML file path or YAML text; raises GraphError listing every problem."""
+    text, name, base_dir = _read_source(source)
+    document, problems = read_document(text, name)
+    graph = build_graph(document, name, base_dir, registry, params, problems)
+    problems += validate_graph(graph) if not problems else []
+    if problems:
+        raise GraphError(problems)
+    return graph
+
+
+def _read_source(source) -> tuple[str, str, str]:
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source
+                                           and source.endswith((".yaml", ".yml"))):
+        path = os.path.abspath(os.fspath(source))
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read(), os.fspath(source), os.path.dirname(path)
+        except OSError as error:
+            raise GraphError(Problem(f"cannot read the graph file: {error.strerror}",
+                                     Location(os.fspath(source)))) from None
+    return source, "<string>", os.getcwd()
+
+
+def build_graph(document: Located, source: str, base_dir: str, registry: Registry,
+                overrides: dict | None, problems: list[Problem],
+                override_base: str | None = None) -> Graph:
+    """The Graph a parsed document describes (templates expanded)."""
+    top = document.value
+    for key in top:
+        if key not in TOP_LEVEL_KEYS:
+            problems.append(Problem(f"unknown top-level key '{key}'", document.where(key),
+                                    hint=did_you_mean(key, TOP_LEVEL_KEYS) or
+                                    "a graph has 'maskgraph', 'params' and 'nodes'"))
+    version = top.get("maskgraph")
+    if version != FORMAT_VERSION:
+        problems.append(Problem(f"expected 'maskgraph: {FORMAT_VERSION}' (the format "
+                                f"version), found {version!r}", document.where("maskgraph"),
+                                hint="start the file with 'maskgraph: 1'"))
+    declared = read_params(top.get("params"), source, base_dir, problems)
+    values = apply_overrides(declared, overrides, source, problems, override_base)
+    graph = Graph(registry, source)
+    graph.params = {name: value for name, (value, _) in values.items()}
+    nodes = top.get("nodes")
+    if not isinstance(nodes, Located) or not isinstance(nodes.value, dict):
+        problems.append(Problem("missing 'nodes:' (a mapping of node name -> node)",
+                                document.where("nodes")))
+        return graph
+    from graph.templates import declare_interface, expand_template, is_template
+    for name, body in nodes.value.items():
+        where = nodes.where(name)
+        if is_template(body):
+            expand_template(graph, name, body, where, registry, values, base_dir, problems)
+            continue
+        node = read_node(name, body, where, graph, registry, values, base_dir, problems)
+        if node is not None:
+            graph.nodes[name] = node
+    graph.resolve_instances(problems)
+    declare_interface(graph, top, document, source, problems)
+    return graph
+
+
+def dump_graph(graph: Graph) -> str:
+    """YAML text that loads back into an equal graph (params as coerced values)."""
+    nodes = {}
+    for name, node in graph.nodes.items():
+        body: dict[str, Any] = {"type": node.type}
+        if node.disable:
+            body["disable"] = True
+        for port, value in node.inputs.items():
+            body[port] = [str(r) for r in value] if isinstance(value, list) else str(value)
+        for key in node.params:
+            body[key] = _dump_value(node.values.get(key, node.params[key]))
+        nodes[name] = body
+    return yaml.safe_dump({"maskgraph": FORMAT_VERSION, "nodes": nodes}, sort_keys=False,
+                          default_flow_style=None)
+
+
+def _dump_value(value):
+    if isinstance(value, Animated):
+        return {"keys": {frame: _dump_value(v) for frame, v in value.keys},
+                "interp": value.interp}
+    if isinstance(value, tuple):
+        return [_dump_value(item) for item in value]
+    return value

@@ -1,0 +1,132 @@
+"""Pixel format conversion between files' integer codes and maskgraph's float32 RGBA.
+
+Decoding uses a lookup table per code value (256 or 65536 entries), so reading never
+calls `pow`. Encoding to 8-bit uses the 255 decision thresholds of the sRGB curve
+(binary search), which rounds exactly like round(encode(v) * 255).
+"""
+import numpy as np
+
+from graph.jit import kernel, parallel_kernel, prange
+from nodes.kernels.color import srgb_decode_into, srgb_encode
+
+
+def decode_table(bits: int, transfer: str) -> np.ndarray:
+    """float32 table code -> linear value for `bits`-deep codes ('srgb' or 'raw')."""
+    codes = np.arange(2**bits, dtype=np.float64) / (2**bits - 1)
+    if transfer == "srgb":
+        codes = np.where(codes <= 0.04045, codes / 12.92, ((codes + 0.055) / 1.055) ** 2.4)
+    return codes.astype(np.float32)
+
+
+def srgb8_thresholds() -> np.ndarray:
+    """Linear values at which the 8-bit sRGB code steps up: 255 increasing float32."""
+    midpoints = (np.arange(255, dtype=np.float64) + 0.5) / 255
+    linear = np.where(midpoints <= 0.04045, midpoints / 12.92,
+                      ((midpoints + 0.055) / 1.055) ** 2.4)
+    return linear.astype(np.float32)
+
+
+@parallel_kernel
+def codes_to_rgba(codes, table, premultiply, out):
+    """(H, W, C) integer codes in B,G,R[,A] order (C = 1..4) -> (H, W, 4) float32 RGBA.
+
+    Colour goes through `table`; alpha is code / max (never a transfer curve). Gray (C=1,2)
+    fills R, G and B. premultiply: multiply colour by alpha.
+    """
+    height, width, channels = codes.shape
+    alpha_scale = np.float32(1.0 / (table.size - 1))
+    for y in prange(height):
+        for x in range(width):
+            alpha = np.float32(1.0)
+            if channels == 4:
+                alpha = codes[y, x, 3] * alpha_scale
+            elif channels == 2:
+                alpha = codes[y, x, 1] * alpha_scale
+            factor = alpha if premultiply else np.float32(1.0)
+            if channels >= 3:
+                out[y, x, 0] = table[codes[y, x, 2]] * factor
+                out[y, x, 1] = table[codes[y, x, 1]] * factor
+                out[y, x, 2] = table[codes[y, x, 0]] * factor
+            else:
+                gray = table[codes[y, x, 0]] * factor
+                out[y, x, 0] = gray
+                out[y, x, 1] = gray
+                out[y, x, 2] = gray
+            out[y, x, 3] = alpha
+
+
+@kernel
+def _encode8(value, thresholds):
+    low, high = 0, thresholds.size
+    while low < high:
+        middle = (low + high) // 2
+        if thresholds[middle] <= value:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+@parallel_kernel
+def rgba_to_srgb8(image, thresholds, unpremultiply, channels, out):
+    """(H, W, 4) float32 -> (H, W, channels) uint8 B,G,R[,A]; colour sRGB-encoded."""
+    height, width = image.shape[0], image.shape[1]
+    for y in prange(height):
+        for x in range(width):
+            alpha = image[y, x, 3]
+            scale = np.float32(1.0) / alpha if (unpremultiply and alpha > 0) else np.float32(1.0)
+            for c in range(3):
+                out[y, x, 2 - c] = _encode8(image[y, x, c] * scale, thresholds)
+            if channels == 4:
+                out[y, x, 3] = min(max(round(alpha * 255.0), 0), 255)
+
+
+@parallel_kernel
+def rgba_to_codes(image, maximum, srgb, unpremultiply, channels, out):
+    """(H, W, 4) float32 -> (H, W, channels) codes scaled to `maximum` (B,G,R[,A] order)."""
+    height, width = image.shape[0], image.shape[1]
+    for y in prange(height):
+        for x in range(width):
+            alpha = image[y, x, 3]
+            scale = np.float32(1.0) / alpha if (unpremultiply and alpha > 0) else np.float32(1.0)
+            for c in range(3):
+                value = image[y, x, c] * scale
+                if srgb:
+                    value = srgb_encode(value)
+                out[y, x, 2 - c] = min(max(round(value * maximum), 0.0), maximum)
+            if channels == 4:
+                out[y, x, 3] = min(max(round(alpha * maximum), 0.0), maximum)
+
+
+@parallel_kernel
+def rgba_to_float(image, srgb, unpremultiply, channels, out):
+    """(H, W, 4) float32 -> (H, W, channels) float32 B,G,R[,A], optionally sRGB-encoded."""
+    height, width = image.shape[0], image.shape[1]
+    for y in prange(height):
+        for x in range(width):
+            alpha = image[y, x, 3]
+            scale = np.float32(1.0) / alpha if (unpremultiply and alpha > 0) else np.float32(1.0)
+            for c in range(3):
+                value = image[y, x, c] * scale
+                out[y, x, 2 - c] = srgb_encode(value) if srgb else value
+            if channels == 4:
+                out[y, x, 3] = alpha
+
+
+def float_to_rgba(pixels: np.ndarray, srgb: bool, premultiply: bool) -> np.ndarray:
+    """(H, W, C) float B,G,R[,A] (C = 1..4) -> (H, W, 4) float32 RGBA (numpy; float files are rare)."""
+    pixels = pixels.astype(np.float32)
+    height, width, channels = pixels.shape
+    out = np.ones((height, width, 4), np.float32)
+    colour = pixels[..., [2, 1, 0]] if channels >= 3 else np.repeat(pixels[..., :1], 3, 2)
+    if srgb:
+        decoded = np.empty_like(colour)
+        srgb_decode_into(np.ascontiguousarray(colour), decoded)
+        colour = decoded
+    out[..., :3] = colour
+    if channels in (2, 4):
+        out[..., 3] = pixels[..., channels - 1]
+        if premultiply:
+            out[..., :3] *= out[..., 3:4]
+    return out
+
