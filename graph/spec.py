@@ -241,6 +241,8 @@ def _coerce_str(value, param):
 
 
 def _coerce_choice(value, param):
+    if value not in param.choices and str(value) in param.choices and not isinstance(value, bool):
+        value = str(value)  # `depth: 16` means the choice "16"
     if value not in param.choices:
         from graph.errors import did_you_mean
         hint = did_you_mean(value, param.choices)
