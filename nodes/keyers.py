@@ -1,1 +1,312 @@
-"""Node specs: keyers (to be filled)."""
+"""Node specs: keyers and selections (chroma_key, despill, luma_key, color_range).
+
+The wrappers validate, allocate and hand float32 arrays to nodes/kernels/keying.py.
+The chroma key's backing analysis (dominant screen colour, clean-plate grid) works on a
+sparse sample of the plate and a small grid, in numpy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from graph.spec import Input, Output, Param, node
+from nodes.common import require_same_size
+from nodes.kernels import keying
+from nodes.kernels.color import REC709_WEIGHTS
+
+SCREEN_PRIMARIES = {"green": 1, "blue": 2}
+PURE_SCREENS = {"green": (0.0, 1.0, 0.0), "blue": (0.0, 0.0, 1.0)}
+METHOD_MAX_WEIGHTS = {"average": 0.5, "max": 1.0}
+SAMPLE_TARGET = 65536
+_ENCODE_TABLE = []
+
+
+def encode_table() -> np.ndarray:
+    """The shared sRGB encoding table (built once per process)."""
+    if not _ENCODE_TABLE:
+        _ENCODE_TABLE.append(keying.encode_table())
+    return _ENCODE_TABLE[0]
+
+
+def as_kernel_array(array: np.ndarray) -> np.ndarray:
+    """A C-contiguous float32 view or copy (one numba specialisation for every caller)."""
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def channel_order(primary: int) -> np.ndarray:
+    """(3,) int64: the primary channel index, then the two others."""
+    return np.array([primary] + [c for c in range(3) if c != primary], np.int64)
+
+
+def color_differences(colors: np.ndarray, channels: np.ndarray, max_weight: float):
+    """Screen-balanced colour difference of (..., 3) colours (numpy twin of the kernel's)."""
+    primary = colors[..., channels[0]]
+    others = colors[..., channels[1:]]
+    return primary - (max_weight * others.max(-1) + (1 - max_weight) * others.min(-1))
+
+
+def plate_samples(image: np.ndarray) -> np.ndarray:
+    """(N, 3) colours on a regular sparse lattice of about SAMPLE_TARGET pixels."""
+    height, width = image.shape[:2]
+    step = max(1, int(np.sqrt(height * width / SAMPLE_TARGET)))
+    return image[step // 2::step, step // 2::step, :3].reshape(-1, 3).astype(np.float64)
+
+
+def estimate_screen(image: np.ndarray, primary: int | None = None) -> tuple[np.ndarray, int]:
+    """The dominant backing colour of a plate and its primary channel.
+
+    The primary channel (unless given) is the one whose excess over the other two,
+    summed over the plate, is largest; the screen colour is the median of the pixels
+    whose excess is at least half the 95th percentile excess (the clean backing).
+
+    Returns
+    -------
+    screen : (3,) float32 linear colour.
+    primary : 0, 1 or 2.
+    """
+    samples = plate_samples(image)
+    if primary is None:
+        excess = [np.clip(color_differences(samples, channel_order(c), 1.0), 0, None).sum()
+                  for c in range(3)]
+        primary = int(np.argmax(excess))
+    difference = color_differences(samples, channel_order(primary), 1.0)
+    strong = difference >= 0.5 * np.percentile(difference, 95)
+    if difference.max() <= 0 or not strong.any():
+        screen = np.zeros(3)
+        screen[primary] = 1.0
+        return screen.astype(np.float32), primary
+    return np.median(samples[strong], axis=0).astype(np.float32), primary
+
+
+def fill_missing(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Fill unknown cells of a 2-D grid from coarser averages of the known ones (push-pull)."""
+    if known.all() or not known.any():
+        return values
+    height, width = values.shape
+    padded_h, padded_w = height + height % 2, width + width % 2
+    sums = np.zeros((padded_h, padded_w))
+    weights = np.zeros((padded_h, padded_w))
+    sums[:height, :width] = np.where(known, values, 0.0)
+    weights[:height, :width] = known
+    coarse_sums = sums.reshape(padded_h // 2, 2, padded_w // 2, 2).sum((1, 3))
+    coarse_weights = weights.reshape(padded_h // 2, 2, padded_w // 2, 2).sum((1, 3))
+    coarse_known = coarse_weights > 0
+    coarse = np.where(coarse_known, coarse_sums / np.maximum(coarse_weights, 1), 0.0)
+    coarse = fill_missing(coarse, coarse_known)
+    upsampled = np.repeat(np.repeat(coarse, 2, axis=0), 2, axis=1)[:height, :width]
+    return np.where(known, values, upsampled)
+
+
+def smooth_grid(values: np.ndarray) -> np.ndarray:
+    """One pass of a separable [1, 2, 1] / 4 filter with edge replication."""
+    for axis in (0, 1):
+        padded = np.pad(values, [(1, 1) if a == axis else (0, 0) for a in (0, 1)], "edge")
+        before = padded[:-2] if axis == 0 else padded[:, :-2]
+        centre = padded[1:-1] if axis == 0 else padded[:, 1:-1]
+        after = padded[2:] if axis == 0 else padded[:, 2:]
+        values = 0.25 * before + 0.5 * centre + 0.25 * after
+    return values
+
+
+def backing_cell_size(height: int, width: int) -> int:
+    """Cell size in pixels of the clean-plate grid: about 96 cells across the long side."""
+    return max(8, -(-max(height, width) // 96))
+
+
+def local_screen_differences(image, screen, channels, max_weight, local: bool):
+    """(GH, GW) float32 grid of the screen's colour difference, and the cell size.
+
+    With `local`, each cell holds the difference of the mean colour of its confident
+    backing pixels; cells with too few fill from their neighbours (push-pull).
+    """
+    height, width = image.shape[:2]
+    cell = backing_cell_size(height, width)
+    global_difference = float(color_differences(screen.astype(np.float64), channels, max_weight))
+    grid_shape = (-(-height // cell), -(-width // cell))
+    if not local:
+        return np.full(grid_shape, global_difference, np.float32), cell
+    step = max(1, cell // 8)
+    sums = np.zeros(grid_shape + (4,))
+    keying.backing_cell_sums(image, screen, channels, float(max_weight), cell, step, sums)
+    counts = sums[..., 3]
+    known = counts >= max(3.0, 0.1 * (cell / step) ** 2)
+    colors = sums[..., :3] / np.maximum(counts, 1)[..., None]
+    differences = np.where(known, color_differences(colors, channels, max_weight), 0.0)
+    if not known.any():
+        differences[:] = global_difference
+    differences = smooth_grid(fill_missing(differences, known))
+    return np.ascontiguousarray(differences, np.float32), cell
+
+
+def optional_mask(mask) -> tuple[np.ndarray, bool]:
+    """A mask for a kernel, or a 1x1 dummy and False when not connected."""
+    if mask is None:
+        return np.zeros((1, 1), np.float32), False
+    return as_kernel_array(mask), True
+
+
+def resolve_screen(image, screen) -> tuple[np.ndarray, int]:
+    """Screen colour and primary channel from the `screen` param value."""
+    if isinstance(screen, str):
+        return estimate_screen(image, SCREEN_PRIMARIES.get(screen))
+    color = np.array(screen[:3], np.float32)
+    return color, int(np.argmax(color))
+
+
+@node("chroma_key", version=1, category="keyers",
+      inputs=[Input("input", "image", doc="the plate shot against a green or blue backing"),
+              Input("garbage", "mask", optional=True, doc="where the result is forced to 0"),
+              Input("core", "mask", optional=True, doc="where the result is forced to 1")],
+      outputs=[Output("output", "mask", doc="1 = subject, 0 = backing")],
+      params=[Param("screen", "color", "auto", keywords=("auto", "green", "blue"),
+                    doc="backing colour; auto estimates it (green/blue: auto with that primary)"),
+              Param("tolerance", "float", 0.05, min=0.0, max=1.0,
+                    doc="raw alpha up to this is backing (absorbs backing noise)"),
+              Param("softness", "float", 0.8, min=0.0,
+                    doc="raw alpha range over which the result goes from 0 to 1"),
+              Param("balance", "float", 0.5, min=0.0, max=1.0,
+                    doc="screen balance: weight of max (vs min) of the other two channels"),
+              Param("local", "bool", True,
+                    doc="follow uneven lighting of the backing (clean-plate estimate)"),
+              Param("invert", "bool", False, doc="output 1 = backing instead")])
+def chroma_key(input, garbage=None, core=None, *, screen, tolerance, softness, balance,
+               local, invert):
+    """Key a subject off a green or blue backing (colour-difference keyer).
+
+    A Keylight/IBK-style colour-difference key: for a screen whose primary channel is P
+    (green or blue) and other channels A, B, the difference D = P - (balance * max(A, B)
+    + (1 - balance) * min(A, B)); the raw alpha is 1 - D(pixel) / D(screen), so a pixel
+    that is a mix of subject and backing gets a partial alpha (hair, motion blur).
+    The raw alpha then maps to the output: <= tolerance -> 0, linear up to
+    tolerance + softness -> 1.
+
+    `screen: auto` picks the dominant backing colour from the plate. With `local` (the
+    default) the screen colour is also measured per region of about 1/96 of the frame
+    from confidently-backing pixels, filled in under the subject and interpolated, so
+    an unevenly lit backing keys cleanly without holes in the subject.
+    The `core` mask forces 1 (max), the `garbage` mask forces 0 (multiplies by
+    1 - garbage), then `invert` applies. Works on the plate's premultiplied values.
+    """
+    require_same_size(input=input, garbage=garbage, core=core)
+    image = as_kernel_array(input)
+    screen_color, primary = resolve_screen(image, screen)
+    channels = channel_order(primary)
+    differences, cell = local_screen_differences(image, screen_color, channels, balance, local)
+    garbage_mask, use_garbage = optional_mask(garbage)
+    core_mask, use_core = optional_mask(core)
+    out = np.empty(image.shape[:2], np.float32)
+    keying.chroma_key_into(image, differences, float(cell), channels, float(balance),
+                           float(tolerance), float(softness), garbage_mask, core_mask,
+                           use_garbage, use_core, bool(invert), out)
+    return out
+
+
+@node("despill", version=1, category="keyers", maskable=True,
+      inputs=[Input("input", "image", doc="the plate or keyed foreground")],
+      outputs=[Output("output", "image", doc="the image with the spill removed")],
+      params=[Param("screen", "color", "green", keywords=("green", "blue", "auto"),
+                    doc="spill colour: green, blue, a colour, or auto (estimated backing)"),
+              Param("method", "choice", "average", choices=("average", "max"),
+                    doc="spill limit: average or max of the other two channels"),
+              Param("amount", "float", 1.0, min=0.0, max=2.0,
+                    doc="how much of the measured spill to remove")])
+def despill(input, *, screen, method, amount):
+    """Remove the backing's colour spill from a subject, keeping its luminance.
+
+    The spill is the excess of the screen's primary channel over a limit made of the
+    other two channels (`average`: their mean, softer; `max`: their maximum, stronger):
+    t = (P - limit(A, B)) / (Ps - limit(As, Bs)) where positive. `amount * t` times the
+    screen colour is subtracted and the Rec.709 luminance that removes is added back to
+    all three channels, so brightness is kept. With `green`/`blue` the screen is the
+    pure primary (the classic despill); with a colour or `auto` the spill is removed
+    along the real backing colour. Alpha is unchanged; works on premultiplied values
+    (the operation commutes with premultiplication).
+    """
+    image = as_kernel_array(input)
+    if screen in PURE_SCREENS:
+        screen_color = np.array(PURE_SCREENS[screen], np.float32)
+    else:
+        screen_color, _ = resolve_screen(image, screen)
+    channels = channel_order(int(np.argmax(screen_color)))
+    max_weight = METHOD_MAX_WEIGHTS[method]
+    if float(color_differences(screen_color.astype(np.float64), channels, max_weight)) <= 0:
+        return input
+    out = np.empty_like(image)
+    keying.despill_into(image, screen_color, channels, max_weight, float(amount), out)
+    return out
+
+
+def window_check(*names):
+    """Load-time check that each [low, high] param has low <= high."""
+    def check(params, connected):
+        return [(name, "low must not exceed high") for name in names
+                if params.get(name) is not None and params[name][0] > params[name][1]]
+    return check
+
+
+def luma_key_check(params, connected):
+    """low <= high."""
+    if params.get("low") is not None and params.get("high") is not None:
+        if params["low"] > params["high"]:
+            return [("low", "low must not exceed high")]
+    return []
+
+
+@node("luma_key", version=1, category="keyers", check=luma_key_check,
+      inputs=[Input("input", "image")],
+      outputs=[Output("output", "mask", doc="1 where luma lies in [low, high]")],
+      params=[Param("low", "float", 0.5, doc="lowest luma fully selected"),
+              Param("high", "float", 1.0, doc="highest luma fully selected"),
+              Param("softness", "float", 0.1, min=0.0, doc="width of the ramps outside"),
+              Param("weights", "floats", REC709_WEIGHTS, length=3,
+                    doc="luma weights of red, green, blue (Rec.709 by default)"),
+              Param("space", "choice", "encoded", choices=("encoded", "linear"),
+                    doc="encoded: sRGB-encoded values (what the user sees); linear"),
+              Param("invert", "bool", False, doc="select outside the range instead")])
+def luma_key(input, *, low, high, softness, weights, space, invert):
+    """Select by brightness: 1 where luma lies in [low, high].
+
+    Luma is the weighted sum of the unpremultiplied colour, sRGB-encoded by default
+    (`space: encoded`, the values a user sees and picks in a viewer) or linear. Outside
+    [low, high] the mask falls linearly to 0 over `softness`; softness 0 gives a hard
+    selection. `invert` selects the complement.
+    """
+    image = as_kernel_array(input)
+    out = np.empty(image.shape[:2], np.float32)
+    keying.luma_key_into(image, np.array(weights, np.float32), float(low), float(high),
+                         float(softness), space == "encoded", bool(invert),
+                         encode_table(), out)
+    return out
+
+
+@node("color_range", version=1, category="keyers",
+      check=window_check("saturation", "value"),
+      inputs=[Input("input", "image")],
+      outputs=[Output("output", "mask", doc="1 where the colour is inside every window")],
+      params=[Param("hue", "vec2", (0.0, 360.0), min=0.0, max=360.0,
+                    doc="hue window [low, high] in degrees; low > high wraps through 360"),
+              Param("saturation", "vec2", (0.0, 1.0), min=0.0, max=1.0,
+                    doc="saturation window [low, high]"),
+              Param("value", "vec2", (0.0, 1.0), min=0.0,
+                    doc="value (max channel) window [low, high]"),
+              Param("softness", "float", 0.05, min=0.0, max=1.0,
+                    doc="ramp width outside the windows (x 360 degrees for hue)"),
+              Param("space", "choice", "encoded", choices=("encoded", "linear"),
+                    doc="encoded: sRGB-encoded values (what the user sees); linear"),
+              Param("invert", "bool", False, doc="select outside the range instead")])
+def color_range(input, *, hue, saturation, value, softness, space, invert):
+    """Select a range of colours with an HSV qualifier (Photoshop's Color Range).
+
+    HSV is computed from the unpremultiplied colour, sRGB-encoded by default (as
+    OpenCV's cvtColor would on the displayed values). The mask is the minimum of three
+    window weights: hue in [low, high] degrees (hue[0] > hue[1] selects the range
+    through 360/0, e.g. [340, 20] for reds; greys have hue 0), saturation and value in
+    [low, high]. Outside a window the weight falls linearly to 0 over `softness`
+    (saturation and value units; softness * 360 degrees for hue). `invert` selects the
+    complement.
+    """
+    image = as_kernel_array(input)
+    windows = np.array([*hue, *saturation, *value], np.float32)
+    out = np.empty(image.shape[:2], np.float32)
+    keying.color_range_into(image, windows, float(softness), space == "encoded",
+                            bool(invert), encode_table(), out)
+    return out

@@ -1,0 +1,307 @@
+"""chroma_key, despill, luma_key, color_range against tuned simple keyers, plain numpy
+formulas and OpenCV's HSV conversion."""
+import numpy as np
+import pytest
+
+from graph.errors import NodeInputError, ParamValueError
+from graph.spec import coerce_param
+from nodes.keyers import chroma_key, color_range, despill, luma_key
+from tests.data import linear_to_srgb, screen_plate, srgb_to_linear
+
+cv2 = pytest.importorskip("cv2", reason="OpenCV is the HSV reference")
+skimage_data = pytest.importorskip("skimage.data", reason="skimage ships the test photos")
+
+REC709 = np.array([0.2126, 0.7152, 0.0722])
+CHROMA_DEFAULTS = {spec_param.name: spec_param.default for spec_param in chroma_key.params}
+
+
+def key(plate, **changes):
+    """chroma_key with its spec defaults (screen auto), changed by `changes`."""
+    return chroma_key.compute(plate, **{**CHROMA_DEFAULTS, **changes})
+
+
+@pytest.fixture(scope="module", params=["green", "blue"])
+def plate(request):
+    return request.param, screen_plate(request.param, size=384)
+
+
+def linear_ramp_key(measure, truth, lows, highs, rising=True):
+    """The best MAE over thresholds of clip((measure - low) / (high - low)) (or 1 - it)."""
+    best = np.inf
+    for low in lows:
+        for high in highs:
+            if high <= low:
+                continue
+            alpha = np.clip((measure - low) / (high - low), 0, 1)
+            alpha = alpha if rising else 1 - alpha
+            best = min(best, np.abs(alpha - truth).mean())
+    return best
+
+
+def tuned_distance_key_error(plate_data):
+    """Colour-distance keyer (distance to the mean backing) with thresholds tuned on truth."""
+    mean_backing = plate_data.backing.reshape(-1, 3).mean(0)
+    distance = np.linalg.norm(plate_data.plate[..., :3] - mean_backing, axis=-1)
+    scale = np.linalg.norm(mean_backing)
+    grid = np.linspace(0, 1.5, 31) * scale
+    return linear_ramp_key(distance, plate_data.alpha, grid, grid)
+
+
+def tuned_difference_key_error(plate_data, primary):
+    """Global colour-difference keyer (P - max of others) with clip levels tuned on truth."""
+    rgb = plate_data.plate[..., :3]
+    others = [c for c in range(3) if c != primary]
+    difference = rgb[..., primary] - np.maximum(rgb[..., others[0]], rgb[..., others[1]])
+    screen = plate_data.screen
+    scale = screen[primary] - max(screen[others[0]], screen[others[1]])
+    grid = np.linspace(-0.2, 1.3, 31) * scale
+    return linear_ramp_key(difference, plate_data.alpha, grid, grid, rising=False)
+
+
+def test_auto_key_beats_tuned_simple_keyers(plate):
+    name, data = plate
+    ours = np.abs(key(data.plate) - data.alpha).mean()
+    distance = tuned_distance_key_error(data)
+    difference = tuned_difference_key_error(data, 1 if name == "green" else 2)
+    print(f"{name}: chroma_key MAE {ours:.4f}, tuned distance {distance:.4f}, "
+          f"tuned difference {difference:.4f}")
+    assert ours < min(distance, difference)
+
+
+def test_semi_transparent_detail_is_partial(plate):
+    name, data = plate
+    alpha = key(data.plate)
+    partial = (data.alpha > 0.2) & (data.alpha < 0.8)
+    assert partial.sum() > 500
+    inside = alpha[partial]
+    assert np.mean((inside > 0.05) & (inside < 0.95)) > 0.6
+    assert np.abs(inside - data.alpha[partial]).mean() < 0.2
+
+
+def test_uneven_backing_no_holes_and_clean_backing():
+    data = screen_plate("green", size=384)
+    alpha = key(data.plate)
+    solid = cv2.erode((data.alpha > 0.999).astype(np.uint8), np.ones((5, 5))) > 0
+    backing = cv2.erode((data.alpha < 0.001).astype(np.uint8), np.ones((5, 5))) > 0
+    assert np.mean(alpha[solid] < 0.5) < 0.005
+    assert np.mean(alpha[backing] > 0.1) < 0.005
+    global_alpha = key(data.plate, local=False)
+    assert np.mean(alpha[backing] > 0.1) <= np.mean(global_alpha[backing] > 0.1)
+
+
+def test_auto_screen_finds_the_backing_colour(plate):
+    name, data = plate
+    from nodes.keyers import estimate_screen
+    screen, primary = estimate_screen(data.plate)
+    assert primary == (1 if name == "green" else 2)
+    backing = data.backing[data.alpha < 0.001]
+    low, high = np.percentile(backing, 5, axis=0), np.percentile(backing, 95, axis=0)
+    assert np.all(screen >= low) and np.all(screen <= high)
+
+
+def test_explicit_screen_colour_matches_auto_on_even_backing():
+    data = screen_plate("green", size=256)
+    explicit = key(data.plate, screen=tuple(data.screen) + (1.0,))
+    automatic = key(data.plate)
+    assert np.abs(explicit - automatic).mean() < 0.01
+
+
+def test_garbage_core_invert():
+    data = screen_plate("green", size=128)
+    garbage = np.zeros((128, 128), np.float32)
+    garbage[:, :20] = 1
+    core = np.zeros((128, 128), np.float32)
+    core[60:80, 60:80] = 1
+    alpha = key(data.plate, garbage=garbage, core=core)
+    assert np.all(alpha[:, :20] == 0)
+    assert np.all(alpha[60:80, 60:80] == 1)
+    inverted = key(data.plate, garbage=garbage, core=core, invert=True)
+    np.testing.assert_allclose(inverted, 1 - alpha, atol=1e-6)
+
+
+def test_garbage_of_another_size_is_refused():
+    data = screen_plate("green", size=64)
+    with pytest.raises(NodeInputError, match="sizes differ"):
+        key(data.plate, garbage=np.zeros((32, 32), np.float32))
+
+
+def test_input_is_not_written():
+    data = screen_plate("green", size=64)
+    data.plate.setflags(write=False)
+    key(data.plate)
+    despill.compute(data.plate, screen="auto", method="average", amount=1.0)
+
+
+# ------------------------------------------------------------------ despill
+
+def classic_despill(rgb, primary, limit):
+    """Textbook despill written plainly: P' = min(P, limit(others)); add the lost luma."""
+    others = [c for c in range(3) if c != primary]
+    a, b = rgb[..., others[0]], rgb[..., others[1]]
+    bound = np.maximum(a, b) if limit == "max" else (a + b) / 2
+    removed = np.maximum(rgb[..., primary] - bound, 0)
+    out = rgb.copy()
+    out[..., primary] -= removed
+    return out + (removed * REC709[primary])[..., None]
+
+
+@pytest.mark.parametrize("method", ["average", "max"])
+@pytest.mark.parametrize("screen", ["green", "blue"])
+def test_despill_pure_screen_is_the_classic_formula(screen, method):
+    data = screen_plate(screen, size=128)
+    out = despill.compute(data.plate, screen=screen, method=method, amount=1.0)
+    expected = classic_despill(data.plate[..., :3].astype(np.float64),
+                               1 if screen == "green" else 2, method)
+    np.testing.assert_allclose(out[..., :3], expected, atol=2e-6)
+    np.testing.assert_array_equal(out[..., 3], data.plate[..., 3])
+
+
+def chromaticity(rgb):
+    return rgb / np.maximum(rgb.sum(-1, keepdims=True), 1e-4)
+
+
+@pytest.mark.parametrize("screen", ["green", "blue"])
+def test_despill_restores_subject_colour_and_keeps_luminance(screen):
+    data = screen_plate(screen, size=256)
+    out = despill.compute(data.plate, screen="auto", method="average", amount=1.0)
+    primary = 1 if screen == "green" else 2
+    others = [c for c in range(3) if c != primary]
+
+    def excess(rgb):
+        return rgb[..., primary] - rgb[..., others].mean(-1)
+    visible = (data.alpha > 0.99) & (excess(data.spilled) > 0.005) & (excess(data.foreground) <= 0)
+    before = np.abs(chromaticity(data.plate[..., :3]) - chromaticity(data.foreground))[visible]
+    after = np.abs(chromaticity(out[..., :3]) - chromaticity(data.foreground))[visible]
+    print(f"{screen}: chromaticity error before {before.mean():.4f} after {after.mean():.4f}")
+    assert after.mean() < 0.9 * before.mean()
+    luma_in = data.plate[..., :3] @ REC709
+    luma_out = out[..., :3] @ REC709
+    assert np.all(np.abs(luma_out - luma_in) <= 0.01 * np.maximum(luma_in, 1e-3))
+    assert excess(out)[data.alpha > 0.99].max() < 0.02
+
+
+def test_despill_amount_zero_is_identity():
+    data = screen_plate("green", size=64)
+    out = despill.compute(data.plate, screen="green", method="max", amount=0.0)
+    np.testing.assert_array_equal(out, data.plate)
+
+
+# ------------------------------------------------------------------ luma_key, color_range
+
+@pytest.fixture(scope="module")
+def photo():
+    """skimage's astronaut as premultiplied linear RGBA with a soft alpha ramp, and its 8 bits."""
+    encoded = skimage_data.astronaut()[::2, ::2]
+    linear = srgb_to_linear(encoded / 255.0)
+    alpha = np.clip(np.linspace(0.2, 1.5, linear.shape[1]), 0, 1)[None, :] * np.ones(
+        linear.shape[:2])
+    image = np.dstack([linear * alpha[..., None], alpha]).astype(np.float32)
+    return image, encoded, alpha
+
+
+def luma_reference(image, weights, low, high, softness, encoded):
+    """The luma key's definition, plainly: ramps of width softness outside [low, high]."""
+    straight = image[..., :3] / np.where(image[..., 3:] > 0, image[..., 3:], 1)
+    values = linear_to_srgb(straight) if encoded else straight
+    luma = values @ np.asarray(weights)
+    distance = np.maximum(np.maximum(low - luma, luma - high), 0)
+    if softness == 0:
+        return (distance == 0).astype(np.float32)
+    return np.clip(1 - distance / softness, 0, 1)
+
+
+@pytest.mark.parametrize("space", ["encoded", "linear"])
+@pytest.mark.parametrize("softness", [0.0, 0.15])
+def test_luma_key_matches_definition(photo, space, softness):
+    image = photo[0]
+    result = luma_key.compute(image, low=0.3, high=0.6, softness=softness,
+                              weights=(0.2126, 0.7152, 0.0722), space=space, invert=False)
+    expected = luma_reference(image, REC709, 0.3, 0.6, softness, space == "encoded")
+    if softness == 0:
+        assert np.mean(result != expected) < 0.002
+    else:
+        assert np.abs(result - expected).max() < 2e-3
+    inverted = luma_key.compute(image, low=0.3, high=0.6, softness=softness,
+                                weights=(0.2126, 0.7152, 0.0722), space=space, invert=True)
+    np.testing.assert_allclose(inverted, 1 - result, atol=1e-6)
+
+
+def opencv_selection(encoded_u8, hue, saturation, value):
+    """OpenCV cvtColor (float, hue in degrees) + inRange, OR-ing the two halves of a
+    wrapped hue window."""
+    hsv = cv2.cvtColor((encoded_u8 / 255.0).astype(np.float32), cv2.COLOR_RGB2HSV)
+    windows = [hue] if hue[0] <= hue[1] else [(hue[0], 360.0), (0.0, hue[1])]
+    selected = np.zeros(hsv.shape[:2], bool)
+    for low, high in windows:
+        lower = np.array([low, saturation[0], value[0]], np.float32)
+        upper = np.array([high, saturation[1], value[1]], np.float32)
+        selected |= cv2.inRange(hsv, lower, upper) > 0
+    return selected
+
+
+def opencv_selection_u8(encoded_u8, hue, saturation, value):
+    """OpenCV's 8-bit HSV (hue / 2, saturation and value x 255) + inRange."""
+    hsv = cv2.cvtColor(np.ascontiguousarray(encoded_u8), cv2.COLOR_RGB2HSV)
+    lower = np.array([hue[0] / 2, saturation[0] * 255, value[0] * 255])
+    upper = np.array([hue[1] / 2, saturation[1] * 255, value[1] * 255])
+    return cv2.inRange(hsv, np.ceil(lower), np.floor(upper)) > 0
+
+
+def iou(a, b):
+    return np.logical_and(a, b).sum() / max(np.logical_or(a, b).sum(), 1)
+
+
+@pytest.mark.parametrize("hue", [(10.5, 40.5), (330.5, 25.5), (180.5, 300.5)])
+def test_color_range_agrees_with_opencv(photo, hue):
+    image, encoded, _ = photo
+    saturation, value = (0.2, 0.9), (0.15, 0.95)
+    ours = color_range.compute(image, hue=hue, saturation=saturation, value=value,
+                               softness=0.0, space="encoded", invert=False) > 0.5
+    reference = opencv_selection(encoded, hue, saturation, value)
+    assert reference.sum() > 100
+    assert iou(ours, reference) >= 0.98
+    if hue[0] <= hue[1]:
+        assert iou(ours, opencv_selection_u8(encoded, hue, saturation, value)) >= 0.9
+
+
+def test_color_range_softness_ramps_and_invert(photo):
+    image = photo[0]
+    args = dict(hue=(20.0, 40.0), saturation=(0.3, 1.0), value=(0.0, 1.0), space="encoded")
+    hard = color_range.compute(image, softness=0.0, invert=False, **args)
+    soft = color_range.compute(image, softness=0.1, invert=False, **args)
+    assert np.all(soft >= hard - 1e-6)
+    assert np.any((soft > 0.01) & (soft < 0.99))
+    inverted = color_range.compute(image, softness=0.1, invert=True, **args)
+    np.testing.assert_allclose(inverted, 1 - soft, atol=1e-6)
+
+
+def test_color_range_linear_space_uses_linear_values():
+    linear = np.full((4, 4, 4), 1.0, np.float32)
+    linear[..., :3] = (0.2, 0.05, 0.05)          # saturation 0.75 linear, ~0.49 encoded
+    args = dict(hue=(0.0, 360.0), saturation=(0.7, 0.8), value=(0.0, 1.0), softness=0.0,
+                invert=False)
+    assert np.all(color_range.compute(linear, space="linear", **args) == 1)
+    assert np.all(color_range.compute(linear, space="encoded", **args) == 0)
+
+
+# ------------------------------------------------------------------ load-time errors
+
+@pytest.mark.parametrize("spec, name, value", [
+    (chroma_key, "screen", [0.1, 0.8]),
+    (chroma_key, "screen", [0.1, 0.8, 0.1, 1.0, 0.5]),
+    (chroma_key, "softness", -0.1),
+    (chroma_key, "screen", "purple"),
+    (despill, "method", "median"),
+    (luma_key, "softness", -1),
+    (color_range, "softness", -0.5),
+    (color_range, "hue", [0, 400]),
+])
+def test_bad_param_values_are_refused(spec, name, value):
+    with pytest.raises(ParamValueError):
+        coerce_param(spec.param(name), value)
+
+
+def test_cross_param_checks():
+    assert luma_key.check({"low": 0.8, "high": 0.2}, set())
+    assert not luma_key.check({"low": 0.2, "high": 0.8}, set())
+    assert color_range.check({"saturation": (0.9, 0.1), "value": (0, 1)}, set())
