@@ -387,7 +387,10 @@ def _cycle_problems(graph: Graph) -> list[Problem]:
     digraph = graph.dependency_graph()
     digraph.remove_nodes_from([n for n in list(digraph) if n not in graph.nodes])
     problems = []
+    order = {name: index for index, name in enumerate(graph.nodes)}
     for cycle in nx.simple_cycles(digraph):
+        start = min(range(len(cycle)), key=lambda i: order[cycle[i]])
+        cycle = cycle[start:] + cycle[:start]
         path = " -> ".join(cycle + [cycle[0]])
         first = graph.nodes[cycle[0]]
         problems.append(Problem(f"cycle: {path}", first.location(), cycle[0],
@@ -433,8 +436,8 @@ def _port_type_problems(graph: Graph) -> list[Problem]:
             found = types.get((ref.node, resolve_output(graph, ref)))
             if expected != "image|mask" and found in ("image", "mask") and found != expected:
                 convert = "to_mask" if expected == "mask" else "set_alpha"
-                problems.append(Problem(f"input '{port}' takes an {expected}, but '{ref}' "
-                                        f"gives a {found}", node.location(port), name, port,
+                problems.append(Problem(f"input '{port}' takes {_a(expected)}, but '{ref}' "
+                                        f"gives {_a(found)}", node.location(port), name, port,
                                         f"convert it with a '{convert}' node"))
     for ref, expected, location, name, port in graph.port_checks:
         if ref.node not in graph.nodes:
@@ -443,6 +446,10 @@ def _port_type_problems(graph: Graph) -> list[Problem]:
             continue
         found = types.get((ref.node, resolve_output(graph, ref)))
         if expected != "image|mask" and found in ("image", "mask") and found != expected:
-            problems.append(Problem(f"template input '{port}' takes an {expected}, but "
-                                    f"'{ref}' gives a {found}", location, name, port))
+            problems.append(Problem(f"template input '{port}' takes {_a(expected)}, but "
+                                    f"'{ref}' gives {_a(found)}", location, name, port))
     return problems
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind.startswith("i") else f"a {kind}"

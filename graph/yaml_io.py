@@ -77,7 +77,9 @@ class _Reader:
     def _mapping(self, yaml_node, located):
         if yaml_node.tag != "tag:yaml.org,2002:map":
             self.problems.append(Problem(f"unsupported YAML tag {yaml_node.tag}",
-                                         self.location(yaml_node)))
+                                         self.location(yaml_node),
+                                         hint="plain values only: no Python tags"))
+            return None
         result, places = {}, {}
         for key_node, value_node in yaml_node.value:
             key = self.read(key_node)
@@ -95,6 +97,11 @@ class _Reader:
         return Located(result, self.location(yaml_node), places) if located else result
 
     def _sequence(self, yaml_node, located):
+        if yaml_node.tag != "tag:yaml.org,2002:seq":
+            self.problems.append(Problem(f"unsupported YAML tag {yaml_node.tag}",
+                                         self.location(yaml_node),
+                                         hint="plain values only: no Python tags"))
+            return None
         items = [self.read(item, located) for item in yaml_node.value]
         if not located:
             return items

@@ -1,0 +1,71 @@
+"""Tiny node types for engine tests: each counts its computations, so tests can prove
+cache hits and misses. They use no kernels of the node library."""
+from collections import Counter
+
+import numpy as np
+
+from graph.errors import NodeInputError
+from graph.spec import Input, Output, Param, Registry, node, specs_in
+
+CALLS: Counter = Counter()
+
+
+@node("ramp", version=1, outputs=[Output("output", "mask")],
+      params=[Param("width", "int", 8, min=1, doc="width"),
+              Param("height", "int", 6, min=1, doc="height"),
+              Param("level", "float", 0.5, min=0, max=1, doc="value")])
+def ramp(*, width, height, level):
+    """A constant mask (counting)."""
+    CALLS["ramp"] += 1
+    return np.full((height, width), level, np.float32)
+
+
+@node("paint", version=1, outputs=[Output("output", "image")],
+      params=[Param("width", "int", 8, min=1, doc="width"),
+              Param("height", "int", 6, min=1, doc="height"),
+              Param("color", "color", (0.2, 0.4, 0.6, 1.0), doc="colour")])
+def paint(*, width, height, color):
+    """A constant image (counting)."""
+    CALLS["paint"] += 1
+    return np.broadcast_to(np.array(color, np.float32), (height, width, 4)).copy()
+
+
+@node("gain", version=1, maskable=True, inputs=[Input("input", "image|mask")],
+      outputs=[Output("output", "image|mask")],
+      params=[Param("amount", "float", 2.0, doc="factor"),
+              Param("mode", "choice", "multiply", choices=("multiply", "add"), doc="how")])
+def gain(input, *, amount, mode):
+    """Multiply (or add to) every value (counting)."""
+    CALLS["gain"] += 1
+    return input * np.float32(amount) if mode == "multiply" else input + np.float32(amount)
+
+
+@node("combine", version=1, inputs=[Input("inputs", "mask", list_of=True)],
+      outputs=[Output("output", "mask")])
+def combine(inputs):
+    """The largest value of several masks (counting)."""
+    CALLS["combine"] += 1
+    if len({m.shape for m in inputs}) > 1:
+        raise NodeInputError("sizes differ")
+    return np.maximum.reduce(inputs)
+
+
+@node("split", version=1, inputs=[Input("input", "image")],
+      outputs=[Output("color", "image"), Output("alpha", "mask")])
+def split(input):
+    """Two outputs: the image and its alpha (counting)."""
+    CALLS["split"] += 1
+    return {"color": input.copy(), "alpha": np.ascontiguousarray(input[:, :, 3])}
+
+
+@node("explode", version=1, inputs=[Input("input", "mask")], outputs=[Output("output", "mask")])
+def explode(input):
+    """Always fails (for error reporting tests)."""
+    raise ZeroDivisionError("boom")
+
+
+def registry(extra=()) -> Registry:
+    """The counting nodes plus the library's I/O nodes."""
+    from nodes import io
+    import sys
+    return Registry(specs_in(sys.modules[__name__], io) + list(extra))
