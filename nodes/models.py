@@ -254,7 +254,8 @@ def descriptor_path(path: str | os.PathLike) -> Path:
 
 
 def load_descriptor(path: str | os.PathLike) -> ModelDescriptor:
-    """Read and check a model descriptor; its `model` path is made absolute.
+    """Read and check a model descriptor; its `model` path is made absolute (default: the
+    .onnx file of the descriptor's name, beside it).
 
     Raises ValueError with one sentence saying what is wrong.
     """
@@ -268,10 +269,8 @@ def load_descriptor(path: str | os.PathLike) -> ModelDescriptor:
     unknown = sorted(set(data) - DESCRIPTOR_KEYS)
     if unknown:
         raise ValueError(f"{source}: unknown keys {unknown}; known: {sorted(DESCRIPTOR_KEYS)}")
-    if "model" not in data and source != Path(path):
-        data["model"] = str(Path(path).resolve())
-    if not data.get("model"):
-        raise ValueError(f"{source}: 'model' (the .onnx file) is missing")
+    if "model" not in data:
+        data["model"] = str(Path(path) if source != Path(path) else source.with_suffix(".onnx"))
     for key, choices in DESCRIPTOR_CHOICES.items():
         if key in data and data[key] not in choices:
             raise ValueError(f"{source}: '{key}' must be one of {', '.join(choices)}")
