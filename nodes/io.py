@@ -27,6 +27,7 @@ READ_FORMATS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".webp
 ALPHA_FORMATS = (".png", ".tif", ".tiff", ".exr", ".webp")
 FLOAT_FORMATS = (".tif", ".tiff", ".exr")
 SIXTEEN_BIT_FORMATS = (".png", ".tif", ".tiff")
+SRGB8_TABLE, SRGB8_THRESHOLDS = convert.srgb8_table(), convert.srgb8_thresholds()
 
 
 def _extension(path: str) -> str:
@@ -194,7 +195,7 @@ def _encode_image(image, extension, depth, colorspace, channels) -> np.ndarray:
         return out
     if depth == "8" and srgb:
         out = np.empty((height, width, count), np.uint8)
-        convert.rgba_to_srgb8(image, convert.srgb8_thresholds(), count == 4, count, out)
+        convert.rgba_to_srgb8(image, SRGB8_TABLE, SRGB8_THRESHOLDS, count == 4, count, out)
         return out
     maximum = 255.0 if depth == "8" else 65535.0
     out = np.empty((height, width, count), np.uint8 if depth == "8" else np.uint16)

@@ -55,30 +55,47 @@ def codes_to_rgba(codes, table, premultiply, out):
             out[y, x, 3] = alpha
 
 
+SRGB8_TABLE_SIZE = 65536
+
+
+def srgb8_table() -> np.ndarray:
+    """uint8 sRGB code of the start of each of SRGB8_TABLE_SIZE bins of linear [0, 1]."""
+    starts = np.arange(SRGB8_TABLE_SIZE, dtype=np.float32) / np.float32(SRGB8_TABLE_SIZE - 1)
+    return np.searchsorted(srgb8_thresholds(), starts, side="right").astype(np.uint8)
+
+
 @kernel
-def _encode8(value, thresholds):
-    low, high = 0, thresholds.size
-    while low < high:
-        middle = (low + high) // 2
-        if thresholds[middle] <= value:
-            low = middle + 1
-        else:
-            high = middle
-    return low
+def _encode8(value, table, thresholds):
+    """Exact 8-bit sRGB code of a linear value: a table lookup, then at most one step up."""
+    if not value > 0.0:  # also NaN
+        return 0
+    if value >= 1.0:
+        return 255
+    code = table[int(value * (SRGB8_TABLE_SIZE - 1))]
+    if code < 255 and value >= thresholds[code]:
+        code += 1
+    return code
 
 
 @parallel_kernel
-def rgba_to_srgb8(image, thresholds, unpremultiply, channels, out):
-    """(H, W, 4) float32 -> (H, W, channels) uint8 B,G,R[,A]; colour sRGB-encoded."""
+def rgba_to_srgb8(image, table, thresholds, unpremultiply, channels, out):
+    """(H, W, 4) float32 -> (H, W, channels) uint8 B,G,R[,A]; colour sRGB-encoded exactly."""
     height, width = image.shape[0], image.shape[1]
     for y in prange(height):
         for x in range(width):
             alpha = image[y, x, 3]
             scale = np.float32(1.0) / alpha if (unpremultiply and alpha > 0) else np.float32(1.0)
             for c in range(3):
-                out[y, x, 2 - c] = _encode8(image[y, x, c] * scale, thresholds)
+                out[y, x, 2 - c] = _encode8(image[y, x, c] * scale, table, thresholds)
             if channels == 4:
-                out[y, x, 3] = min(max(round(alpha * 255.0), 0), 255)
+                out[y, x, 3] = _quantize(alpha, 255.0)
+
+
+@kernel
+def _quantize(value, maximum):
+    if not value > 0.0:
+        return 0.0
+    return min(np.floor(value * maximum + 0.5), maximum)
 
 
 @parallel_kernel
@@ -93,9 +110,9 @@ def rgba_to_codes(image, maximum, srgb, unpremultiply, channels, out):
                 value = image[y, x, c] * scale
                 if srgb:
                     value = srgb_encode(value)
-                out[y, x, 2 - c] = min(max(round(value * maximum), 0.0), maximum)
+                out[y, x, 2 - c] = _quantize(value, maximum)
             if channels == 4:
-                out[y, x, 3] = min(max(round(alpha * maximum), 0.0), maximum)
+                out[y, x, 3] = _quantize(alpha, maximum)
 
 
 @parallel_kernel
