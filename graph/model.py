@@ -90,6 +90,7 @@ class Graph:
         self.outputs: dict[str, Ref] = {}     # a template's declared outputs
         self.instances: dict[str, dict[str, Ref]] = {}  # template instance -> outputs
         self.port_checks: list = []  # (ref, expected type, location, node, port)
+        self.instance_sites: dict = {}  # template instance -> where it was instantiated
         self._registry = registry
 
     @property
@@ -130,6 +131,15 @@ class Graph:
             del self.nodes[node_name]
             raise GraphError(problems)
         return Handle(self, node_name)
+
+    def template(self, file: str, name: str | None = None, **ports_and_params) -> "Handle":
+        """Add an instance of a template file; returns a handle to its first output
+        (other outputs as attributes: `shot.matte`)."""
+        from graph.templates import add_instance
+        instance = name or self._fresh_name("template")
+        outputs = add_instance(self, instance, file, ports_and_params)
+        first = next(iter(outputs.values()))
+        return Handle(self, first.node, first.output, outputs)
 
     def __getattr__(self, type_id: str):
         if type_id.startswith("_"):
@@ -213,16 +223,21 @@ class Graph:
 class Handle:
     """What a builder method returns: a node and one of its outputs."""
 
-    def __init__(self, graph: Graph, node: str, output: str | None = None):
+    def __init__(self, graph: Graph, node: str, output: str | None = None,
+                 template_outputs: dict | None = None):
         self.graph, self.node, self.output = graph, node, output
+        self.template_outputs = template_outputs or {}
 
     @property
     def ref(self) -> Ref:
         return Ref(self.node, self.output)
 
     def __getattr__(self, output: str) -> "Handle":
-        if output.startswith("_"):
+        if output.startswith("_") or output == "template_outputs":
             raise AttributeError(output)
+        if output in self.template_outputs:
+            ref = self.template_outputs[output]
+            return Handle(self.graph, ref.node, ref.output)
         spec = self.graph.registry.get(self.graph.nodes[self.node].type)
         if spec.output(output) is None:
             raise AttributeError(f"node '{self.node}' has no output '{output}'")

@@ -128,6 +128,20 @@ def expand_template(graph: Graph, name: str, body, where: Location, registry, va
     _splice(graph, name, inner, declared_inputs, bindings, where, problems)
 
 
+def place_in_instances(graph: Graph, problems: list[Problem]) -> list[Problem]:
+    """Name the instantiating node and place for problems of nodes inside templates."""
+    placed = []
+    for problem in problems:
+        instance = (problem.node or "").rpartition("/")[0]
+        while instance and instance not in graph.instance_sites:
+            instance = instance.rpartition("/")[0]
+        if instance and "(in template instance" not in problem.message:
+            problem = replace(problem, message=f"{problem.message} (in template instance "
+                                               f"'{instance}' at {graph.instance_sites[instance]})")
+        placed.append(problem)
+    return placed
+
+
 def _placed(problem: Problem, instance: str, where: Location) -> Problem:
     node = f"{instance}/{problem.node}" if problem.node else instance
     return replace(problem, node=node,
@@ -166,9 +180,13 @@ def _splice(graph, instance, inner: Graph, declared, bindings, where, problems) 
         node.inputs = {port: value for port, value in node.inputs.items()
                        if value not in (None, [])}
         graph.nodes[node.name] = node
-    graph.port_checks += [(Ref(prefix + ref.node, ref.output) if ref.node in inner.nodes
-                           else ref, kind, loc, prefix + node, port)
-                          for ref, kind, loc, node, port in inner.port_checks]
+    for ref, kind, location, node, port in inner.port_checks:
+        ref = _rebind(ref, prefix, inner, declared, bindings)
+        if ref is not None:
+            graph.port_checks.append((ref, kind, location, prefix + node, port))
+    graph.instance_sites[instance] = where
+    for name, site in inner.instance_sites.items():
+        graph.instance_sites[prefix + name] = site
     outputs = {}
     for output, ref in inner.outputs.items():
         outputs[output] = _rebind(ref, prefix, inner, declared, bindings)
@@ -182,7 +200,7 @@ def _rebind(value, prefix, inner, declared, bindings):
     if value.node in declared:
         return bindings.get(value.node, (None, None))[0]
     if value.node in inner.instances:
-        return inner.resolve(value)
+        value = inner.resolve(value)
     return Ref(prefix + value.node, value.output)
 
 
@@ -207,3 +225,21 @@ def declare_interface(graph: Graph, top: dict, document, source, problems) -> No
         if port not in graph.nodes:
             graph.nodes[port] = Node(port, INPUT_NODE_TYPE, params={"kind": kind},
                                      locations={"": document.where("inputs")})
+
+
+def add_instance(graph: Graph, instance: str, file: str, ports_and_params: dict) -> dict:
+    """Expand a template instance into a builder graph; returns its outputs {name: Ref}."""
+    from graph.model import Handle
+    from graph.yaml_io import Located
+    if instance in graph.nodes or instance in graph.instances:
+        raise GraphError(Problem("a node of this name exists already", node=instance))
+    fields = {"type": "template", "file": file}
+    for key, value in ports_and_params.items():
+        fields[key] = str(value.ref) if isinstance(value, Handle) else value
+    where = Location("<python>")
+    problems: list[Problem] = []
+    expand_template(graph, instance, Located(fields, where, {}), where, graph.registry, {},
+                    os.getcwd(), problems)
+    if problems:
+        raise GraphError(problems)
+    return graph.instances[instance]

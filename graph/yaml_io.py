@@ -127,8 +127,12 @@ def read_document(text: str, source: str) -> tuple[Located, list[Problem]]:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
+        hint = error.context
+        if error.problem and "'?'" in error.problem:
+            hint = ("YAML reads '?' in {flow: style} as syntax: quote optional port types "
+                    "(garbage: 'mask?') or use block style")
         raise GraphError(Problem(f"YAML syntax error: {error.problem or error}", where,
-                                 hint=error.context)) from None
+                                 hint=hint)) from None
     except yaml.YAMLError as error:
         raise GraphError(Problem(f"YAML error: {error}", Location(source))) from None
     if root is None:
@@ -381,7 +385,8 @@ def load_graph(source, registry: Registry, params: dict | None = None) -> Graph:
     graph = build_graph(document, name, base_dir, registry, params, problems)
     problems += validate_graph(graph) if not problems else []
     if problems:
-        raise GraphError(problems)
+        from graph.templates import place_in_instances
+        raise GraphError(place_in_instances(graph, problems))
     return graph
 
 
