@@ -205,7 +205,8 @@ def _rebind(value, prefix, inner, declared, bindings):
 
 
 def declare_interface(graph: Graph, top: dict, document, source, problems) -> None:
-    """Record the template's outputs; at top level its inputs become `input` nodes."""
+    """Record the template's outputs. At top level (a template file loaded on its own) its
+    required inputs become `input` nodes to feed from Python; optional ones stay unconnected."""
     from graph.yaml_io import plain
     outputs = document.value.get("outputs")
     if outputs is not None:
@@ -221,10 +222,21 @@ def declare_interface(graph: Graph, top: dict, document, source, problems) -> No
                 graph.outputs[output] = graph.resolve(Ref.parse(target))
     if _CHAIN.get() or document.value.get("inputs") is None:
         return
-    for port, (kind, optional) in _declared_inputs(document, problems).items():
-        if port not in graph.nodes:
+    declared = _declared_inputs(document, problems)
+    for port, (kind, optional) in declared.items():
+        if not optional and port not in graph.nodes:
             graph.nodes[port] = Node(port, INPUT_NODE_TYPE, params={"kind": kind},
                                      locations={"": document.where("inputs")})
+    unbound = {port for port, (_, optional) in declared.items() if optional}
+    for node in graph.nodes.values():  # optional inputs stay unconnected on their own
+        node.inputs = {port: _without(value, unbound) for port, value in node.inputs.items()}
+        node.inputs = {port: value for port, value in node.inputs.items() if value}
+
+
+def _without(value, names):
+    if isinstance(value, list):
+        return [ref for ref in value if ref.node not in names]
+    return None if value.node in names else value
 
 
 def add_instance(graph: Graph, instance: str, file: str, ports_and_params: dict) -> dict:
