@@ -1,0 +1,169 @@
+"""Pointwise mask kernels and the per-pixel steps of grow.
+
+Every kernel takes C-contiguous float32 (H, W) arrays and writes into `out`; no
+validation, no allocation of frames.
+"""
+import math
+
+import numpy as np
+
+from graph.jit import kernel, parallel_kernel, prange
+
+# Below this gradient magnitude (mask units per pixel) grow takes the direction to the
+# nearest core pixel instead of the mask's gradient: flat areas and faint noise.
+GRADIENT_MIN = 0.02
+# From this squared distance to the core on, the direction to the nearest core pixel is
+# within ~13 degrees of the edge normal and is preferred to the gradient (which a clipped
+# ramp's toe biases).
+FEATURE_DIRECTION_FROM = 9.0
+
+
+@parallel_kernel
+def count_nonfinite(values):
+    """Number of NaN or infinite values in a float32 array of any shape."""
+    flat = values.reshape(-1)
+    total = 0
+    for index in prange(flat.size):
+        if not math.isfinite(flat[index]):
+            total += 1
+    return total
+
+
+@parallel_kernel
+def count_soft(mask):
+    """Number of values strictly between 0 and 1 in an (H, W) float32 mask."""
+    total = 0
+    for row in prange(mask.shape[0]):
+        for column in range(mask.shape[1]):
+            value = mask[row, column]
+            if value > 0.0 and value < 1.0:
+                total += 1
+    return total
+
+
+@parallel_kernel
+def subtract_into(a, b, out):
+    """out = a * (1 - b), (H, W)."""
+    for row in prange(a.shape[0]):
+        for column in range(a.shape[1]):
+            out[row, column] = a[row, column] * (np.float32(1.0) - b[row, column])
+
+
+@parallel_kernel
+def difference_into(a, b, out):
+    """out = |a - b|, (H, W)."""
+    for row in prange(a.shape[0]):
+        for column in range(a.shape[1]):
+            out[row, column] = abs(a[row, column] - b[row, column])
+
+
+@parallel_kernel
+def threshold_into(mask, low, high, out):
+    """Step at (low + high) / 2, smooth (smoothstep) between low and high; (H, W).
+
+    low == high gives the hard step mask >= low.
+    """
+    width = high - low
+    for row in prange(mask.shape[0]):
+        for column in range(mask.shape[1]):
+            value = mask[row, column]
+            if value >= high:
+                out[row, column] = 1.0
+            elif value < low or width <= 0.0:
+                out[row, column] = 0.0
+            else:
+                t = (value - low) / width
+                out[row, column] = t * t * (3.0 - 2.0 * t)
+
+
+@parallel_kernel
+def levels_into(mask, low, high, inverse_gamma, out):
+    """out = clamp((mask - low) / (high - low), 0, 1) ** inverse_gamma, (H, W)."""
+    scale = 1.0 / (high - low)
+    for row in prange(mask.shape[0]):
+        for column in range(mask.shape[1]):
+            value = (mask[row, column] - low) * scale
+            if value <= 0.0:
+                out[row, column] = 0.0
+            elif value >= 1.0:
+                out[row, column] = 1.0
+            elif inverse_gamma == 1.0:
+                out[row, column] = value
+            else:
+                out[row, column] = value ** inverse_gamma
+
+
+@parallel_kernel
+def hard_grow_into(squared, radius_squared, out):
+    """Binary dilation: out = 1 where the squared distance to the core <= radius^2."""
+    for row in prange(squared.shape[0]):
+        for column in range(squared.shape[1]):
+            out[row, column] = 1.0 if squared[row, column] <= radius_squared else 0.0
+
+
+@kernel
+def _bilinear(mask, x, y):
+    """Bilinear sample of an (H, W) mask at continuous index (x, y), edges clamped."""
+    height, width = mask.shape
+    x = min(max(x, 0.0), width - 1.0)
+    y = min(max(y, 0.0), height - 1.0)
+    left, top = min(int(x), width - 2), min(int(y), height - 2)
+    left, top = max(left, 0), max(top, 0)
+    fx, fy = x - left, y - top
+    right, bottom = min(left + 1, width - 1), min(top + 1, height - 1)
+    upper = mask[top, left] + fx * (mask[top, right] - mask[top, left])
+    lower = mask[bottom, left] + fx * (mask[bottom, right] - mask[bottom, left])
+    return upper + fy * (lower - upper)
+
+
+@kernel
+def _uphill(mask, row, column):
+    """Sobel gradient (gx, gy) of the mask at a pixel, per pixel, edges clamped."""
+    height, width = mask.shape
+    up, down = max(row - 1, 0), min(row + 1, height - 1)
+    left, right = max(column - 1, 0), min(column + 1, width - 1)
+    gx = (mask[up, right] + 2.0 * mask[row, right] + mask[down, right]
+          - mask[up, left] - 2.0 * mask[row, left] - mask[down, left]) * 0.125
+    gy = (mask[down, left] + 2.0 * mask[down, column] + mask[down, right]
+          - mask[up, left] - 2.0 * mask[up, column] - mask[up, right]) * 0.125
+    return gx, gy
+
+
+@parallel_kernel
+def soft_grow_into(mask, squared, feature, radius, out):
+    """Move a soft mask's edge outward by `radius` pixels, keeping its profile.
+
+    Each pixel takes the larger of its own value and the value found `radius` pixels
+    further in: towards the nearest core pixel (mask >= 0.5) from 3 pixels away from the
+    core on, along the mask's (Sobel) gradient nearer the edge and inside the core. Pixels within `radius` of the core also take that
+    core pixel's value, so the 0.5 contour moves by exactly `radius`.
+
+    Parameters
+    ----------
+    mask : (H, W) float32 in [0, 1].
+    squared, feature : (H, W) squared distance to and flat index of the nearest core
+        pixel (from kernels.distance).
+    radius : float > 0, pixels.
+    out : (H, W) float32.
+    """
+    height, width = mask.shape
+    radius_squared = radius * radius
+    for row in prange(height):
+        for column in range(width):
+            value = mask[row, column]
+            best = value
+            nearest = feature[row, column]
+            outside = value < 0.5 and nearest >= 0
+            gx, gy = _uphill(mask, row, column)
+            slope = math.sqrt(gx * gx + gy * gy)
+            if outside and (squared[row, column] >= FEATURE_DIRECTION_FROM or slope < GRADIENT_MIN):
+                distance = math.sqrt(squared[row, column])
+                gx = nearest % width - column
+                gy = nearest // width - row
+                slope = distance
+            if slope >= GRADIENT_MIN:
+                best = max(best, _bilinear(mask, column + radius * gx / slope,
+                                           row + radius * gy / slope))
+            if outside and squared[row, column] <= radius_squared:
+                best = max(best, mask[nearest // width, nearest % width])
+            out[row, column] = best

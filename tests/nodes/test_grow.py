@@ -1,0 +1,113 @@
+"""grow / shrink and the exact distance transform against scipy.ndimage."""
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from nodes import maskmath
+from nodes.kernels import distance
+
+
+@pytest.fixture(scope="module")
+def photo_mask():
+    """A binary mask with real-world shapes: the dark parts of skimage's camera photo."""
+    data = pytest.importorskip("skimage.data")
+    camera = data.camera()[::2, ::2].astype(np.float32) / 255.0
+    return (camera < 0.35).astype(np.float32)
+
+
+def soft_disc(radius, softness, shape=(160, 200), center=(83.3, 97.6)):
+    """A disc whose edge is a logistic ramp: value 0.5 at `radius` from `center`."""
+    rows, columns = np.mgrid[:shape[0], :shape[1]]
+    distance_to_center = np.hypot(rows - center[0], columns - center[1])
+    return (1.0 / (1.0 + np.exp((distance_to_center - radius) / softness))).astype(np.float32)
+
+
+def iou(first, second):
+    return np.logical_and(first, second).sum() / np.logical_or(first, second).sum()
+
+
+def test_distance_transform_matches_scipy(photo_mask):
+    height, width = photo_mask.shape
+    nearest_row = np.empty(photo_mask.shape, np.int32)
+    squared = np.empty(photo_mask.shape, np.float32)
+    feature = np.empty(photo_mask.shape, np.int32)
+    distance.nearest_row_in_column(photo_mask, 0.5, nearest_row)
+    distance.envelope_rows(nearest_row, squared, feature, 2)
+    expected = ndimage.distance_transform_edt(photo_mask < 0.5)
+    np.testing.assert_allclose(np.sqrt(squared), expected, atol=1e-4)
+    rows, columns = np.mgrid[:height, :width]
+    feature_rows, feature_columns = feature // width, feature % width
+    assert photo_mask[feature_rows, feature_columns].min() == 1.0
+    np.testing.assert_allclose((feature_rows - rows) ** 2 + (feature_columns - columns) ** 2,
+                               squared)
+
+
+def test_distance_transform_of_an_empty_mask_is_infinite():
+    empty = np.zeros((9, 12), np.float32)
+    nearest_row = np.empty(empty.shape, np.int32)
+    squared = np.empty(empty.shape, np.float32)
+    feature = np.empty(empty.shape, np.int32)
+    distance.nearest_row_in_column(empty, 0.5, nearest_row)
+    distance.envelope_rows(nearest_row, squared, feature, 2)
+    assert np.isinf(squared).all() and (feature == -1).all()
+
+
+@pytest.mark.parametrize("radius", [1.5, 5.0, 40.0])
+def test_grow_binary_is_disc_dilation(photo_mask, radius):
+    grown = maskmath.grow.compute(input=photo_mask, radius=radius)
+    expected = ndimage.distance_transform_edt(photo_mask < 0.5) <= radius
+    assert set(np.unique(grown)) <= {0.0, 1.0}
+    assert iou(grown > 0.5, expected) >= 0.99
+
+
+@pytest.mark.parametrize("radius", [1.5, 5.0, 40.0])
+def test_shrink_binary_is_disc_erosion(photo_mask, radius):
+    shrunk = maskmath.grow.compute(input=photo_mask, radius=-radius)
+    expected = ndimage.distance_transform_edt(photo_mask > 0.5) > radius
+    assert iou(shrunk > 0.5, expected) >= 0.99
+
+
+def test_grow_by_a_disc_not_a_square():
+    dot = np.zeros((41, 41), np.float32)
+    dot[20, 20] = 1.0
+    grown = maskmath.grow.compute(input=dot, radius=10.0)
+    assert grown[20, 30] == 1.0 and grown[27, 27] == 1.0   # 9.9 px away
+    assert grown[28, 28] == 0.0                           # 11.3 px away: no square corner
+
+
+def test_radius_zero_is_identity(photo_mask):
+    np.testing.assert_array_equal(maskmath.grow.compute(input=photo_mask, radius=0.0),
+                                  photo_mask)
+
+
+@pytest.mark.parametrize("radius", [0.7, 3.0, 12.0])
+def test_soft_grow_never_lowers_and_shrink_never_raises(radius):
+    rng = np.random.default_rng(2)
+    blotches = ndimage.gaussian_filter((rng.random((120, 150)) < 0.02).astype(np.float32) * 8,
+                                       3.0)
+    mask = np.clip(blotches, 0, 1).astype(np.float32)
+    assert ((mask > 0.05) & (mask < 0.95)).mean() > 0.1    # truly soft
+    assert (maskmath.grow.compute(input=mask, radius=radius) >= mask).all()
+    assert (maskmath.grow.compute(input=mask, radius=-radius) <= mask).all()
+
+
+@pytest.mark.parametrize("radius", [2.5, 8.0, -6.0])
+def test_soft_edge_keeps_its_profile_as_it_moves(radius):
+    mask = soft_disc(40.0, 3.0)
+    moved = maskmath.grow.compute(input=mask, radius=radius)
+    expected = soft_disc(40.0 + radius, 3.0)
+    assert np.abs(moved - expected).max() < 0.08
+    assert np.abs(moved - expected).mean() < 0.004
+    # the soft profile is kept: as many in-between pixels as the analytic moved disc
+    in_between = lambda values: ((values > 0.1) & (values < 0.9)).sum()
+    assert in_between(moved) == pytest.approx(in_between(expected), rel=0.05)
+
+
+def test_tilted_soft_edge_moves_along_its_normal():
+    rows, columns = np.mgrid[:120, :120]
+    angle = np.deg2rad(27.0)
+    signed = (columns - 60) * np.cos(angle) + (rows - 60) * np.sin(angle)
+    ramp = lambda offset: np.clip(0.5 - (signed - offset) / 8.0, 0, 1).astype(np.float32)
+    moved = maskmath.grow.compute(input=ramp(0.0), radius=5.0)
+    inner = (slice(15, 105), slice(15, 105))
+    assert np.abs(moved - ramp(5.0))[inner].max() < 0.04
