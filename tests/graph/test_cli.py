@@ -1,0 +1,122 @@
+"""The maskgraph command line: exit codes, stats JSON with reasons, validate, nodes, dot, cache."""
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from graph.cli import main
+
+GRAPH = """maskgraph: 1
+params:
+  color: [0.5, 0.25, 0.1]
+  alpha_gain: 1.0
+nodes:
+  plate: {type: read, path: plate.png}
+  bg: {type: constant, like: plate, color: $color}
+  out: {type: write, input: plate, path: out/plate.png}
+  outbg: {type: write, input: bg, path: out/bg.png}
+"""
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    cv2.imwrite(str(tmp_path / "plate.png"), np.full((6, 8, 3), 100, np.uint8))
+    (tmp_path / "g.yaml").write_text(GRAPH)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def stats(capsys, *argv):
+    code = main(list(argv))
+    assert code == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_run_writes_outputs_and_prints_stats(project, capsys):
+    report = stats(capsys, "run", "g.yaml", "--stats", "json")
+    assert (project / "out" / "plate.png").exists() and (project / "out" / "bg.png").exists()
+    statuses = {n["name"]: n["status"] for n in report["nodes"]}
+    assert statuses == {"plate": "computed", "out": "written", "bg": "computed",
+                        "outbg": "written"}
+    assert report["total_seconds"] > 0
+
+
+def test_disk_cache_stats_say_what_recomputed_and_why(project, capsys):
+    cache = str(project / "cache")
+    stats(capsys, "run", "g.yaml", "--cache-dir", cache, "--stats", "json")
+    report = stats(capsys, "run", "g.yaml", "--cache-dir", cache, "--stats", "json",
+                   "--set", "color=[0.5, 0.25, 0.2]", "--output", "outbg", "--output", "out")
+    nodes = {n["name"]: n for n in report["nodes"]}
+    assert nodes["plate"]["status"] == "memory" or nodes["plate"]["status"] == "disk"
+    assert nodes["bg"]["status"] == "computed"
+    assert nodes["bg"]["reason"] == {"kind": "param", "detail": "color: [0.5, 0.25, 0.1, 1.0] -> [0.5, 0.25, 0.2, 1.0]"}
+
+
+def test_second_process_with_the_same_disk_cache_computes_nothing(project):
+    command = [sys.executable, "-m", "graph.cli", "run", "g.yaml", "--cache-dir", "cache",
+               "--stats", "json"]
+    subprocess.run(command, check=True, capture_output=True)
+    cv2.imwrite(str(project / "plate.png"), np.full((6, 8, 3), 200, np.uint8))
+    report = json.loads(subprocess.run(command, check=True, capture_output=True,
+                                       text=True).stdout)
+    nodes = {n["name"]: n for n in report["nodes"]}
+    assert nodes["plate"]["reason"]["kind"] == "file"  # the file changed on disk
+    report = json.loads(subprocess.run(command, check=True, capture_output=True,
+                                       text=True).stdout)
+    assert {n["status"] for n in report["nodes"]} == {"disk", "written"}
+
+
+def test_invalid_graph_exits_2_with_a_placed_message(project, capsys):
+    (project / "bad.yaml").write_text("maskgraph: 1\nnodes:\n  a: {type: raed, path: x.png}\n")
+    assert main(["run", "bad.yaml"]) == 2
+    error = capsys.readouterr().err
+    assert "bad.yaml:3:7: node 'a', 'type': unknown node type 'raed'" in error
+    assert "did you mean 'read'" in error and "Traceback" not in error
+
+
+def test_bad_set_exits_2(project, capsys):
+    assert main(["run", "g.yaml", "--set", "color=oops"]) == 2
+    assert "--set color: expected a list" in capsys.readouterr().err
+    assert main(["run", "g.yaml", "--set", "nonsense"]) == 2
+
+
+def test_node_failure_exits_1(project, capsys):
+    (project / "plate.png").write_bytes(b"not a png")
+    assert main(["run", "g.yaml"]) == 1
+    error = capsys.readouterr().err
+    assert "node 'plate' (read) failed: cannot decode" in error and "Traceback" not in error
+
+
+def test_validate_nodes_and_dot(project, capsys):
+    assert main(["validate", "g.yaml"]) == 0
+    assert "ok (4 nodes)" in capsys.readouterr().err
+    assert main(["nodes"]) == 0
+    assert "read " in capsys.readouterr().out
+    assert main(["nodes", "write"]) == 0
+    assert "depth (one of auto, 8, 16, float" in capsys.readouterr().out
+    assert main(["nodes", "wrte"]) == 2
+    assert "did you mean 'write'?" in capsys.readouterr().err
+    assert main(["dot", "g.yaml"]) == 0
+    assert '"plate" -> "out" [label="input"];' in capsys.readouterr().out
+
+
+def test_frames_render_a_sequence(project, capsys):
+    (project / "seq.yaml").write_text(
+        "maskgraph: 1\nnodes:\n  c: {type: constant, width: 2, height: 2, "
+        "color: {keys: {1: [0, 0, 0], 3: [1, 1, 1]}}}\n"
+        "  w: {type: write, input: c, path: out/c.####.png}\n")
+    report = stats(capsys, "run", "seq.yaml", "--frames", "1-3", "--stats", "json")
+    assert [n["frame"] for n in report["nodes"] if n["name"] == "w"] == [1, 2, 3]
+    middle = cv2.imread(str(project / "out" / "c.0002.png"))
+    assert middle[0, 0, 0] == round(255 * (1.055 * 0.5 ** (1 / 2.4) - 0.055))
+
+
+def test_cache_info_and_clear(project, capsys):
+    stats(capsys, "run", "g.yaml", "--cache-dir", "cache", "--stats", "json")
+    assert main(["cache", "info", "--cache-dir", "cache"]) == 0
+    assert json.loads(capsys.readouterr().out)["entries"] == 2
+    assert main(["cache", "clear", "--cache-dir", "cache"]) == 0
+    assert "removed 2 entries" in capsys.readouterr().err
