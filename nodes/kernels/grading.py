@@ -109,7 +109,7 @@ def powered(value, exponent):
 
     Written as a select (the power is computed for every value) so loops vectorise.
     """
-    result = fast_pow(max(value, SMALLEST_NORMAL), exponent)
+    result = fast_pow(value if value > ZERO else ONE, exponent)
     return result if exponent != ONE and value > ZERO else value
 
 
