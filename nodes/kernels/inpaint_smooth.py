@@ -1,0 +1,123 @@
+"""Biharmonic hole filling: the smoothest surface through the hole's surroundings.
+
+The fill minimises sum_p (Laplacian u)(p)^2 over the pixels p whose 5-point Laplacian
+stencil lies in the image, with the known pixels fixed (the discrete biharmonic
+equation, as in scikit-image's `inpaint_biharmonic`, in its variational form). The
+normal equations (L^T L restricted to the hole) are solved by conjugate gradients, one
+independent solve per channel, matrix-free: only the hole and its two-pixel ring are
+touched. Arrays are float32 except the solver state (float64); the caller allocates.
+"""
+import numpy as np
+
+from graph.jit import kernel
+
+
+@kernel
+def _laplacian(field, y, x, channel):
+    return (field[y - 1, x, channel] + field[y + 1, x, channel] + field[y, x - 1, channel]
+            + field[y, x + 1, channel] - 4.0 * field[y, x, channel])
+
+
+@kernel
+def apply_normal_operator(field, support, hole, lap, out):
+    """out[c, i] = (L^T L field)(hole[i]) for every hole pixel (flat indices) and channel c.
+
+    field, lap : (H, W, C) float32 (lap is scratch); support : flat indices of the pixels
+    whose Laplacian is needed (the hole grown by one, minus the image border);
+    out : (C, N) float64.
+    """
+    height, width, channels = field.shape
+    for order in range(support.shape[0]):
+        y, x = support[order] // width, support[order] % width
+        for channel in range(channels):
+            lap[y, x, channel] = _laplacian(field, y, x, channel)
+    for order in range(hole.shape[0]):
+        y, x = hole[order] // width, hole[order] % width
+        for channel in range(channels):
+            total = 0.0
+            if 0 < y < height - 1 and 0 < x < width - 1:
+                total -= 4.0 * lap[y, x, channel]
+            for step in range(4):
+                ny = y + (step == 0) - (step == 1)
+                nx = x + (step == 2) - (step == 3)
+                if 0 < ny < height - 1 and 0 < nx < width - 1:
+                    total += lap[ny, nx, channel]
+            out[channel, order] = total
+
+
+@kernel
+def _dot(first, second):
+    total = 0.0
+    for index in range(first.shape[0]):
+        total += first[index] * second[index]
+    return total
+
+
+@kernel
+def _conjugate_step(solution, residual, direction, product, rho):
+    """One CG update of one channel's vectors; returns the new squared residual norm."""
+    curvature = _dot(direction, product)
+    if curvature <= 0.0:
+        return 0.0
+    alpha = rho / curvature
+    new_rho = 0.0
+    for index in range(solution.shape[0]):
+        solution[index] += alpha * direction[index]
+        residual[index] -= alpha * product[index]
+        new_rho += residual[index] * residual[index]
+    beta = new_rho / rho
+    for index in range(solution.shape[0]):
+        direction[index] = residual[index] + beta * direction[index]
+    return new_rho
+
+
+@kernel
+def biharmonic_solve(image, hole, support, iterations, tolerance, field, lap, state, rho):
+    """Fill the hole pixels of `image` (H, W, C) float32 in place with the biharmonic fill.
+
+    Parameters
+    ----------
+    image : (H, W, C) float32; hole pixels hold the starting guess and receive the result.
+    hole, support : int64 flat indices (see apply_normal_operator); support must lie
+        inside the image border.
+    iterations : int, most conjugate-gradient steps.
+    tolerance : float, stop once every channel's residual norm fell by this factor.
+    field, lap : (H, W, C) float32 scratch; state : (4, C, N) float64 scratch;
+    rho : (2, C) float64 scratch.
+
+    Returns the number of steps taken.
+    """
+    height, width, channels = image.shape
+    solution, residual, direction, product = state[0], state[1], state[2], state[3]
+    field[:] = image
+    apply_normal_operator(field, support, hole, lap, product)
+    field[:] = 0.0
+    for order in range(hole.shape[0]):
+        y, x = hole[order] // width, hole[order] % width
+        for channel in range(channels):
+            solution[channel, order] = image[y, x, channel]
+            residual[channel, order] = -product[channel, order]
+            direction[channel, order] = residual[channel, order]
+    for channel in range(channels):
+        rho[0, channel] = _dot(residual[channel], residual[channel])
+        rho[1, channel] = rho[0, channel] * tolerance * tolerance
+    step = 0
+    while step < iterations:
+        if np.all(rho[0] <= rho[1]) or np.all(rho[0] <= 1e-30):
+            break
+        for order in range(hole.shape[0]):
+            y, x = hole[order] // width, hole[order] % width
+            for channel in range(channels):
+                field[y, x, channel] = direction[channel, order]
+        apply_normal_operator(field, support, hole, lap, product)
+        for channel in range(channels):
+            if rho[0, channel] > 1e-30:
+                rho[0, channel] = _conjugate_step(solution[channel], residual[channel],
+                                                  direction[channel], product[channel],
+                                                  rho[0, channel])
+        step += 1
+    for order in range(hole.shape[0]):
+        y, x = hole[order] // width, hole[order] % width
+        for channel in range(channels):
+            image[y, x, channel] = solution[channel, order]
+    return step

@@ -1,0 +1,205 @@
+"""PatchMatch kernels for exemplar-based hole filling (Barnes et al. 2009, Wexler et al. 2007).
+
+A nearest-neighbour field (NNF) maps every target pixel p (a patch centre whose patch
+touches the hole) to a source centre s whose whole patch lies in known pixels. The field
+is improved by propagation (a neighbour's match shifted by one pixel) and random search
+(candidates around the current match in shrinking windows), and the hole is re-estimated
+by voting: every hole pixel q takes the similarity-weighted mean of I(s(p) + q - p) over
+the target patches p that cover it. The caller runs this coarse to fine.
+
+Arrays: `image` (H, W, C) float32 working image (the hole holds the current estimate),
+`hole` (H, W) uint8, `valid` (H, W) uint8 (1 where a source patch may be centred),
+`nnf` (H, W, 2) int32 (source y, x; -1 where p is not a target), `cost` (H, W) float32
+(mean squared difference per compared sample of p's current match).
+"""
+import numpy as np
+
+from graph.jit import kernel, parallel_kernel, prange
+
+
+@kernel
+def patch_distance(image, confidence, ty, tx, sy, sx, radius, limit):
+    """Confidence-weighted sum of squared differences between patches (ty, tx), (sy, sx).
+
+    Each target-side pixel counts with its confidence (1 for known pixels, less deep in
+    the hole). Offsets whose target pixel falls outside the image are skipped (the source
+    patch is always inside). Returns early, with a value > limit, once the sum exceeds it.
+    """
+    height, width, channels = image.shape
+    total = 0.0
+    for dy in range(-radius, radius + 1):
+        y = ty + dy
+        if y < 0 or y >= height:
+            continue
+        for dx in range(-radius, radius + 1):
+            x = tx + dx
+            if x < 0 or x >= width:
+                continue
+            pixel = 0.0
+            for channel in range(channels):
+                difference = image[y, x, channel] - image[sy + dy, sx + dx, channel]
+                pixel += difference * difference
+            total += confidence[y, x] * pixel
+        if total > limit:
+            return total
+    return total
+
+
+@kernel
+def patch_weight(confidence, ty, tx, radius):
+    """Sum of the confidences patch_distance weighs for target (ty, tx)."""
+    height, width = confidence.shape
+    total = 0.0
+    for y in range(max(ty - radius, 0), min(ty + radius + 1, height)):
+        for x in range(max(tx - radius, 0), min(tx + radius + 1, width)):
+            total += confidence[y, x]
+    return total
+
+
+@kernel
+def _try(image, confidence, valid, nnf, best, ty, tx, sy, sx, radius):
+    """Adopt source (sy, sx) for target (ty, tx) if it is valid and closer; returns best."""
+    if sy < 0 or sx < 0 or sy >= valid.shape[0] or sx >= valid.shape[1] or valid[sy, sx] == 0:
+        return best
+    if sy == nnf[ty, tx, 0] and sx == nnf[ty, tx, 1]:
+        return best
+    distance = patch_distance(image, confidence, ty, tx, sy, sx, radius, best)
+    if distance < best:
+        nnf[ty, tx, 0] = sy
+        nnf[ty, tx, 1] = sx
+        return distance
+    return best
+
+
+@kernel
+def _improve_one(image, confidence, valid, valid_list, nnf, best, ty, tx, step, radius, first, last):
+    """Propagation from the previous pixels in scan order, then random search.
+
+    Only neighbours with flat index in [first, last] (this chunk's rows) propagate, so
+    that parallel chunks never read each other's matches and results are deterministic.
+    """
+    height, width = valid.shape
+    for axis in range(2):
+        ny, nx = ty - step * (axis == 0), tx - step * (axis == 1)
+        neighbour = ny * width + nx
+        if (0 <= ny < height and 0 <= nx < width and first <= neighbour <= last
+                and nnf[ny, nx, 0] >= 0):
+            best = _try(image, confidence, valid, nnf, best, ty, tx, nnf[ny, nx, 0] + step * (axis == 0),
+                        nnf[ny, nx, 1] + step * (axis == 1), radius)
+    window = max(height, width)
+    while window >= 1:
+        sy = nnf[ty, tx, 0] + np.random.randint(-window, window + 1)
+        sx = nnf[ty, tx, 1] + np.random.randint(-window, window + 1)
+        best = _try(image, confidence, valid, nnf, best, ty, tx, sy, sx, radius)
+        window //= 2
+    pick = valid_list[np.random.randint(0, valid_list.shape[0])]
+    return _try(image, confidence, valid, nnf, best, ty, tx, pick // width, pick % width, radius)
+
+
+@parallel_kernel
+def improve_nnf(image, confidence, valid, valid_list, targets, nnf, cost, radius, passes, seed):
+    """Run `passes` propagation + random search passes over the targets.
+
+    targets : (N,) int64 flat indices of target pixels in raster order. The list is cut
+    into one chunk per row band so that chunks run in parallel; each chunk scans forward
+    on even passes and backward on odd passes. `cost` receives the per-sample distance.
+    """
+    height, width, channels = image.shape
+    chunks = min(64, max(1, targets.shape[0] // 256))
+    for chunk in prange(chunks):
+        np.random.seed(seed + chunk)
+        start = targets.shape[0] * chunk // chunks
+        stop = targets.shape[0] * (chunk + 1) // chunks
+        for iteration in range(passes):
+            step = 1 if iteration % 2 == 0 else -1
+            for order in range(start, stop):
+                index = targets[order] if step == 1 else targets[start + stop - 1 - order]
+                ty, tx = index // width, index % width
+                best = patch_distance(image, confidence, ty, tx, nnf[ty, tx, 0], nnf[ty, tx, 1],
+                                      radius, 1e30)
+                best = _improve_one(image, confidence, valid, valid_list, nnf, best, ty, tx, step, radius,
+                                    targets[start], targets[stop - 1])
+                samples = max(patch_weight(confidence, ty, tx, radius), 1e-12) * channels
+                cost[ty, tx] = best / samples
+
+
+@parallel_kernel
+def vote(image, hole, nnf, weight, radius, out):
+    """Re-estimate every hole pixel as the weighted mean of the patches that cover it.
+
+    weight : (H, W) float32, the vote of the patch centred at each target (see
+    vote_weights); other pixels of `weight` are not read.
+    Writes the hole pixels of `out` (H, W, C); other pixels of `out` are left alone.
+    """
+    height, width, channels = image.shape
+    for y in prange(height):
+        sums = np.zeros(channels, np.float64)
+        for x in range(width):
+            if hole[y, x] == 0:
+                continue
+            sums[:] = 0.0
+            total = 0.0
+            for dy in range(-radius, radius + 1):
+                py = y - dy
+                if py < 0 or py >= height:
+                    continue
+                for dx in range(-radius, radius + 1):
+                    px = x - dx
+                    if px < 0 or px >= width or nnf[py, px, 0] < 0:
+                        continue
+                    vote_weight = weight[py, px]
+                    sy, sx = nnf[py, px, 0] + dy, nnf[py, px, 1] + dx
+                    for channel in range(channels):
+                        sums[channel] += vote_weight * image[sy, sx, channel]
+                    total += vote_weight
+            if total > 0.0:
+                for channel in range(channels):
+                    out[y, x, channel] = sums[channel] / total
+
+
+@parallel_kernel
+def vote_weights(confidence, cost, targets, bandwidth, weight):
+    """weight[p] = confidence[p] * exp(-cost[p] / bandwidth) for every target p.
+
+    Well-matched patches, and patches nearer the known pixels, dominate the vote
+    (Wexler et al. 2007).
+    """
+    width = cost.shape[1]
+    for order in prange(targets.shape[0]):
+        y, x = targets[order] // width, targets[order] % width
+        weight[y, x] = confidence[y, x] * np.exp(-cost[y, x] / bandwidth)
+
+
+@kernel
+def upsample_nnf(coarse, valid, valid_list, targets, nnf, seed):
+    """Initialise a fine NNF from the coarse one: s = 2 * s_coarse(p // 2) + p % 2.
+
+    Targets whose upsampled match is not a valid source take a random valid one.
+    """
+    height, width = valid.shape
+    coarse_height, coarse_width = coarse.shape[0], coarse.shape[1]
+    np.random.seed(seed)
+    for order in range(targets.shape[0]):
+        index = targets[order]
+        ty, tx = index // width, index % width
+        cy, cx = min(ty // 2, coarse_height - 1), min(tx // 2, coarse_width - 1)
+        sy, sx = -1, -1
+        if coarse[cy, cx, 0] >= 0:
+            sy = 2 * coarse[cy, cx, 0] + ty - 2 * cy
+            sx = 2 * coarse[cy, cx, 1] + tx - 2 * cx
+        if sy < 0 or sx < 0 or sy >= height or sx >= width or valid[sy, sx] == 0:
+            pick = valid_list[np.random.randint(0, valid_list.shape[0])]
+            sy, sx = pick // width, pick % width
+        nnf[ty, tx, 0] = sy
+        nnf[ty, tx, 1] = sx
+
+
+@kernel
+def random_nnf(valid_list, targets, width, nnf, seed):
+    """Give every target a uniformly random valid source."""
+    np.random.seed(seed)
+    for order in range(targets.shape[0]):
+        index = targets[order]
+        pick = valid_list[np.random.randint(0, valid_list.shape[0])]
+        nnf[index // width, index % width, 0] = pick // width
+        nnf[index // width, index % width, 1] = pick % width
