@@ -46,6 +46,16 @@ def finite(value):
 
 
 @scalar
+def quotient(numerator, denominator):
+    """numerator / denominator, or 0 where the denominator is 0.
+
+    Written as selects (no branch, no Python ZeroDivisionError path) so loops vectorise.
+    """
+    safe = denominator if denominator != ZERO else ONE
+    return numerator / safe if denominator != ZERO else ZERO
+
+
+@scalar
 def op_over(A, B, a, b):
     return A + B * (ONE - a)
 
@@ -87,7 +97,7 @@ def op_stencil(A, B, a, b):
 
 @scalar
 def op_matte(A, B, a, b):
-    straight = A / a if a != ZERO else A
+    straight = quotient(A, a) if a != ZERO else A
     return straight * a + B * (ONE - a)
 
 
@@ -132,9 +142,8 @@ def op_difference(A, B, a, b):
 
 @scalar
 def op_divide(A, B, a, b):
-    if (A < ZERO and B < ZERO) or B == ZERO:
-        return ZERO
-    return finite(A / B)
+    result = finite(quotient(A, B))
+    return ZERO if A < ZERO and B < ZERO else result
 
 
 @scalar
@@ -159,10 +168,7 @@ def op_hypot(A, B, a, b):
 
 @scalar
 def op_geometric(A, B, a, b):
-    total = A + B
-    if total == ZERO:
-        return ZERO
-    return finite(TWO * A * B / total)
+    return finite(quotient(TWO * A * B, A + B))
 
 
 @scalar
@@ -172,20 +178,14 @@ def op_exclusion(A, B, a, b):
 
 @scalar
 def op_conjoint_over(A, B, a, b):
-    if a > b:
-        return A
-    if b == ZERO:
-        return A + B
-    return A + B * (ONE - a / b)
+    result = A + B * (ONE - quotient(a, b)) if b != ZERO else A + B
+    return A if a > b else result
 
 
 @scalar
 def op_disjoint_over(A, B, a, b):
-    if a + b < ONE:
-        return A + B
-    if b == ZERO:
-        return A
-    return A + B * (ONE - a) / b
+    result = A + quotient(B * (ONE - a), b)
+    return A + B if a + b < ONE else result
 
 
 @scalar
@@ -210,16 +210,14 @@ def op_soft_light(A, B, a, b):
 
 @scalar
 def op_color_dodge(A, B, a, b):
-    if A >= ONE:
-        return A
-    return min(ONE, finite(B / (ONE - A)))
+    result = min(ONE, finite(quotient(B, ONE - A)))
+    return A if A >= ONE else result
 
 
 @scalar
 def op_color_burn(A, B, a, b):
-    if A <= ZERO:
-        return A
-    return ONE - min(ONE, finite((ONE - B) / A))
+    result = ONE - min(ONE, finite(quotient(ONE - B, A)))
+    return A if A <= ZERO else result
 
 
 OPS = {
