@@ -20,7 +20,7 @@ from nodes.kernels import color, inpaint_smooth, patchmatch
 METHODS = ("auto", "telea", "smooth", "patch")
 PATCH_RADIUS = 3
 SEED = 1234
-SMOOTH_ITERATIONS, SMOOTH_TOLERANCE = 3000, 1e-3
+SMOOTH_ITERATIONS, SMOOTH_TOLERANCE = 3000, 1e-2
 AUTO_PATCH_THICKNESS = 12.0  # px: a hole part deeper than this gets the patch fill
 CONFIDENCE_FALLOFF = 1.3
 COARSE_THICKNESS = 3.0   # stop halving once the hole is this many pixels from its edge
@@ -102,13 +102,17 @@ def _hole_thickness(hole):
     return float(cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3).max())
 
 
-def smooth_fill(image, hole, iterations=SMOOTH_ITERATIONS, tolerance=SMOOTH_TOLERANCE):
+def smooth_fill(image, hole, iterations=None, tolerance=None):
     """Fill `hole` of `image` (H, W, C) float32 with the biharmonic fill; returns a copy.
 
     Conjugate gradients on the biharmonic system, started from the fill of the
     half-size picture when the hole is thick (cascadic multigrid: the coarse solution
-    carries the low frequencies that CG resolves slowly), else from the telea fill.
+    carries the low frequencies that CG resolves slowly), else from the telea fill. The
+    solve stops once the residual fell by `tolerance`; the result is kept within the
+    range of the pixels around the hole (the surface may overshoot).
     """
+    iterations = iterations or SMOOTH_ITERATIONS
+    tolerance = tolerance or SMOOTH_TOLERANCE
     if _hole_thickness(hole) > 4 and min(hole.shape) >= 32:
         coarse = smooth_fill(*_half(image, hole), iterations, tolerance)
         work = np.ascontiguousarray(image, np.float32).copy()
@@ -116,21 +120,29 @@ def smooth_fill(image, hole, iterations=SMOOTH_ITERATIONS, tolerance=SMOOTH_TOLE
         work[hole] = upscaled[hole]
     else:
         work = telea_fill(image, hole)
+    ring = (cv2.dilate(hole.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & ~hole
+    low, high = work[ring].min(axis=0), work[ring].max(axis=0)
+    varying = np.flatnonzero(low < high)  # a constant channel (opaque alpha) stays constant
+    if varying.size:
+        solved = np.ascontiguousarray(work[..., varying])
+        _biharmonic(solved, hole, iterations, tolerance)
+        work[..., varying] = solved
+    work[hole] = np.clip(work[hole], low, high)
+    return work
+
+
+def _biharmonic(work, hole, iterations, tolerance):
+    """Run the CG biharmonic solve on the hole of `work` (H, W, C) float32, in place."""
     cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
     support = cv2.dilate(hole.astype(np.uint8), cross) > 0
     support[0] = support[-1] = False
     support[:, 0] = support[:, -1] = False
     hole_list = np.flatnonzero(hole).astype(np.int64)
     channels = work.shape[2]
-    field = np.empty_like(work)
-    lap = np.zeros_like(work)
     state = np.empty((4, channels, hole_list.size), np.float64)
-    rho = np.empty((2, channels), np.float64)
     inpaint_smooth.biharmonic_solve(work, hole_list, np.flatnonzero(support).astype(np.int64),
-                                    int(iterations), float(tolerance), field, lap, state, rho)
-    known = work[~hole]  # the biharmonic surface may overshoot; keep it in the known range
-    work[hole] = np.clip(work[hole], known.min(axis=0), known.max(axis=0))
-    return work
+                                    int(iterations), float(tolerance), np.empty_like(work),
+                                    np.zeros_like(work), state, np.empty((2, channels)))
 
 
 # ---------------------------------------------------------------- patch (PatchMatch)
@@ -175,7 +187,7 @@ def _confidence(hole, falloff=None):
 def _em_level(work, hole, nnf, radius, iterations, passes, seed):
     """Expectation-maximisation at one level: improve the NNF, then vote, `iterations` times."""
     targets, valid, valid_list = _level_sets(hole, radius)
-    hole_u8 = hole.astype(np.uint8)
+    hole_pixels = np.flatnonzero(hole).astype(np.int64)
     confidence = _confidence(hole)
     cost = np.zeros(hole.shape, np.float32)
     weight = np.zeros(hole.shape, np.float32)
@@ -185,7 +197,7 @@ def _em_level(work, hole, nnf, radius, iterations, passes, seed):
         costs = cost.reshape(-1)[targets]
         bandwidth = float(np.percentile(costs, BANDWIDTH_PERCENTILE)) + 1e-8
         patchmatch.vote_weights(confidence, cost, targets, bandwidth, weight)
-        patchmatch.vote(work, hole_u8, nnf, weight, radius, work)
+        patchmatch.vote(work, hole_pixels, nnf, weight, radius, work)
 
 
 def patch_fill(image, hole, radius=PATCH_RADIUS):
@@ -252,15 +264,15 @@ FILLERS = {"auto": auto_fill, "telea": telea_fill, "smooth": smooth_fill, "patch
 
 
 def _check_input(input, mask, weights):
+    """NaN outside the hole, NaN in the mask, or a hole that leaves nothing to sample."""
     outside = weights == 0
-    bad = ~np.isfinite(input[outside])
-    if bad.any():
-        raise NodeInputError(f"input 'input' has {int(bad.any(axis=-1).sum())} NaN or infinite "
-                             "pixels outside the hole",
+    bad = np.count_nonzero(outside & ~np.isfinite(input).all(axis=-1))
+    if bad:
+        raise NodeInputError(f"input 'input' has {bad} NaN or infinite pixels outside the hole",
                              hint="add them to the mask so that inpaint fills them")
     if not np.isfinite(mask).all():
         raise NodeInputError("input 'mask' has NaN or infinite values")
-    if outside.sum() == 0:
+    if not outside.any():
         raise NodeInputError("the mask (grown by 'grow') covers the whole image: nothing to "
                              "sample from", hint="paint only the part to remove, or lower grow")
 
@@ -306,44 +318,59 @@ def inpaint(input, mask, *, method, grow, blend, radius):
     weights = hole_weights(mask, grow, blend)
     _check_input(input, mask, weights)
     hole = weights > 0
-    local = method in ("telea", "smooth")  # these read only a few pixels around the hole
-    rows, columns = _hole_box(hole, radius + 3) if local else (slice(None),) * 2
-    region = input[rows, columns]
-    if method == "telea":
-        filled = telea_fill(region, hole[rows, columns], radius=radius)
-    else:
-        filled = from_working_space(FILLERS[method](to_working_space(region), hole[rows, columns]))
-    return mix_fill(input, filled, weights, (rows, columns))
+    reach = READS_AROUND_HOLE[method](radius)
+    box = _hole_box(hole, reach + 1) if reach is not None else (slice(None),) * 2
+    region_hole = hole[box]
+    near = None
+    if reach is not None:
+        near = cv2.dilate(region_hole.astype(np.uint8), _disc(reach)) > 0
+    working = to_working_space(input[box], near)
+    options = {"radius": radius} if method == "telea" else {}
+    filled = from_working_space(FILLERS[method](working, region_hole, **options)[region_hole])
+    return mix_fill(input, filled, weights, box)
 
 
-def to_working_space(image):
+# How far from the hole each method reads pixels (None: the whole picture).
+READS_AROUND_HOLE = {"telea": lambda radius: radius + 1, "smooth": lambda radius: 12,
+                     "patch": lambda radius: None, "auto": lambda radius: None}
+
+
+def to_working_space(image, near=None):
     """Premultiplied linear RGBA -> colour channels sRGB-encoded (alpha kept), where patch
-    distances and smooth fills track what the eye sees; NaN stays NaN."""
-    encoded = np.empty(image.shape, np.float32)
-    color.srgb_encode_into(np.ascontiguousarray(image, np.float32), encoded)
-    encoded[..., 3] = image[..., 3]
-    return encoded
+    distances and smooth fills track what the eye sees. `near` (H, W bool) limits the
+    conversion to the pixels a method reads; the others are left as zeros. NaN stays NaN.
+    """
+    source = image if near is None else image[near]
+    encoded = np.empty(source.shape, np.float32)
+    color.srgb_encode_into(np.ascontiguousarray(source, np.float32), encoded)
+    encoded[..., 3] = source[..., 3]
+    if near is None:
+        return encoded
+    full = np.zeros(image.shape, np.float32)
+    full[near] = encoded
+    return full
 
 
 def from_working_space(encoded):
-    """The inverse of to_working_space."""
+    """The inverse of to_working_space on (..., 4) values."""
     image = np.empty(encoded.shape, np.float32)
-    color.srgb_decode_into(encoded, image)
+    color.srgb_decode_into(np.ascontiguousarray(encoded), image)
     image[..., 3] = encoded[..., 3]
     return image
 
 
 def mix_fill(input, filled, weights, box):
-    """input + (filled - input) * weights inside `box`; a copy of input elsewhere.
+    """A copy of input with the fill mixed in: input + (fill - input) * weight.
 
-    Pixels with weight 1 take the fill as it is; NaN under the hole never leaks out.
+    filled : (N, 4) fill values of the hole pixels (weights > 0) inside `box`, in
+    raster order. Weight-1 pixels take the fill as it is; NaN under the hole never leaks.
     """
     out = np.array(input, dtype=np.float32, copy=True)
     region = out[box]
     box_weights = weights[box]
     inside = box_weights > 0
+    hole_weights_flat = box_weights[inside][:, None]
     original = np.nan_to_num(region[inside])
-    region[inside] = original + (filled[inside] - original) * box_weights[inside][:, None]
-    full = box_weights >= 1.0
-    region[full] = filled[full]
+    mixed = original + (filled - original) * hole_weights_flat
+    region[inside] = np.where(hole_weights_flat >= 1.0, filled, mixed)
     return out

@@ -96,7 +96,7 @@ def _improve_one(image, confidence, valid, valid_list, nnf, best, ty, tx, step, 
     return _try(image, confidence, valid, nnf, best, ty, tx, pick // width, pick % width, radius)
 
 
-@parallel_kernel
+@kernel
 def improve_nnf(image, confidence, valid, valid_list, targets, nnf, cost, radius, passes, seed):
     """Run `passes` propagation + random search passes over the targets.
 
@@ -106,7 +106,7 @@ def improve_nnf(image, confidence, valid, valid_list, targets, nnf, cost, radius
     """
     height, width, channels = image.shape
     chunks = min(64, max(1, targets.shape[0] // 256))
-    for chunk in prange(chunks):
+    for chunk in range(chunks):
         np.random.seed(seed + chunk)
         start = targets.shape[0] * chunk // chunks
         stop = targets.shape[0] * (chunk + 1) // chunks
@@ -123,41 +123,39 @@ def improve_nnf(image, confidence, valid, valid_list, targets, nnf, cost, radius
                 cost[ty, tx] = best / samples
 
 
-@parallel_kernel
-def vote(image, hole, nnf, weight, radius, out):
+@kernel
+def vote(image, hole_pixels, nnf, weight, radius, out):
     """Re-estimate every hole pixel as the weighted mean of the patches that cover it.
 
-    weight : (H, W) float32, the vote of the patch centred at each target (see
-    vote_weights); other pixels of `weight` are not read.
-    Writes the hole pixels of `out` (H, W, C); other pixels of `out` are left alone.
+    hole_pixels : (N,) int64 flat indices of the hole; weight : (H, W) float32, the vote
+    of the patch centred at each target (see vote_weights). Writes those pixels of `out`
+    (H, W, C); `out` may be `image` (the votes read known pixels only).
     """
     height, width, channels = image.shape
-    for y in prange(height):
-        sums = np.zeros(channels, np.float64)
-        for x in range(width):
-            if hole[y, x] == 0:
+    sums = np.zeros(channels, np.float64)
+    for order in range(hole_pixels.shape[0]):
+        y, x = hole_pixels[order] // width, hole_pixels[order] % width
+        sums[:] = 0.0
+        total = 0.0
+        for dy in range(-radius, radius + 1):
+            py = y - dy
+            if py < 0 or py >= height:
                 continue
-            sums[:] = 0.0
-            total = 0.0
-            for dy in range(-radius, radius + 1):
-                py = y - dy
-                if py < 0 or py >= height:
+            for dx in range(-radius, radius + 1):
+                px = x - dx
+                if px < 0 or px >= width or nnf[py, px, 0] < 0:
                     continue
-                for dx in range(-radius, radius + 1):
-                    px = x - dx
-                    if px < 0 or px >= width or nnf[py, px, 0] < 0:
-                        continue
-                    vote_weight = weight[py, px]
-                    sy, sx = nnf[py, px, 0] + dy, nnf[py, px, 1] + dx
-                    for channel in range(channels):
-                        sums[channel] += vote_weight * image[sy, sx, channel]
-                    total += vote_weight
-            if total > 0.0:
+                vote_weight = weight[py, px]
+                sy, sx = nnf[py, px, 0] + dy, nnf[py, px, 1] + dx
                 for channel in range(channels):
-                    out[y, x, channel] = sums[channel] / total
+                    sums[channel] += vote_weight * image[sy, sx, channel]
+                total += vote_weight
+        if total > 0.0:
+            for channel in range(channels):
+                out[y, x, channel] = sums[channel] / total
 
 
-@parallel_kernel
+@kernel
 def vote_weights(confidence, cost, targets, bandwidth, weight):
     """weight[p] = confidence[p] * exp(-cost[p] / bandwidth) for every target p.
 
@@ -165,7 +163,7 @@ def vote_weights(confidence, cost, targets, bandwidth, weight):
     (Wexler et al. 2007).
     """
     width = cost.shape[1]
-    for order in prange(targets.shape[0]):
+    for order in range(targets.shape[0]):
         y, x = targets[order] // width, targets[order] % width
         weight[y, x] = confidence[y, x] * np.exp(-cost[y, x] / bandwidth)
 
