@@ -1,0 +1,181 @@
+"""inpaint: the fill methods against OpenCV / scikit-image / known content, and the node's
+contract (grow, blend, soft masks, bit-exact outside the hole, bad input)."""
+import cv2
+import numpy as np
+import pytest
+
+from graph.errors import NodeInputError
+from nodes.inpaint import (hole_weights, inpaint, patch_fill, smooth_fill, split_by_thickness,
+                           telea_fill)
+
+skimage_data = pytest.importorskip("skimage.data", reason="skimage ships the test photos")
+restoration = pytest.importorskip("skimage.restoration", reason="biharmonic reference")
+
+
+def photo(name="coffee", size=192):
+    """An sRGB uint8 (H, W, 3) photo from skimage.data, long side `size`."""
+    picture = getattr(skimage_data, name)()[..., :3]
+    height, width = picture.shape[:2]
+    scale = size / max(height, width)
+    return cv2.resize(picture, (round(width * scale), round(height * scale)),
+                      interpolation=cv2.INTER_AREA)
+
+
+def rgba(picture):
+    """uint8 RGB -> float32 (H, W, 4), values as they are, alpha 1."""
+    values = picture.astype(np.float32) / 255.0
+    return np.ascontiguousarray(np.dstack([values, np.ones(values.shape[:2], np.float32)]))
+
+
+def psnr(result, truth, hole):
+    error = np.mean((result[hole][:, :3] - truth[hole][:, :3]) ** 2)
+    return 10 * np.log10(1.0 / error)
+
+
+def scratches(shape, seed=3):
+    rng = np.random.default_rng(seed)
+    canvas = np.zeros(shape, np.uint8)
+    for _ in range(5):
+        ends = rng.integers(0, [shape[1], shape[0]], size=(2, 2))
+        cv2.line(canvas, tuple(map(int, ends[0])), tuple(map(int, ends[1])), 1, 3)
+    return canvas > 0
+
+
+def run(image, mask, method="auto", grow=0.0, blend=0.0, radius=5):
+    return inpaint.compute(image, mask, method=method, grow=grow, blend=blend, radius=radius)
+
+
+# ---------------------------------------------------------------- fill methods
+
+def test_telea_is_as_good_as_opencv_and_close_to_it():
+    picture = photo()
+    hole = scratches(picture.shape[:2])
+    truth = rgba(picture)
+    ours = telea_fill(truth, hole, radius=5)
+    theirs = rgba(cv2.inpaint(picture, hole.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA))
+    assert psnr(ours, truth, hole) > psnr(theirs, truth, hole) - 0.5
+    assert np.abs(ours[hole] - theirs[hole])[:, :3].mean() < 0.02
+    np.testing.assert_array_equal(ours[~hole], truth[~hole])
+
+
+def test_smooth_matches_scikit_image_biharmonic():
+    picture = photo("astronaut", 128)
+    truth = rgba(picture)
+    hole = np.zeros(picture.shape[:2], bool)
+    hole[40:60, 50:75] = True
+    hole[90:93, 10:110] = True
+    ours = smooth_fill(truth, hole, iterations=5000, tolerance=1e-7)
+    theirs = restoration.inpaint_biharmonic(truth, hole, channel_axis=-1)
+    difference = np.abs(ours[hole] - theirs[hole])[:, :3]
+    assert difference.max() < 0.02 and difference.mean() < 0.002
+
+
+def test_patch_rebuilds_a_periodic_texture_that_smooth_fills_cannot():
+    y, x = np.mgrid[0:160, 0:160]
+    stripes = 0.5 + 0.4 * np.sign(np.sin(2 * np.pi * (x + 0.5 * y) / 12.0))
+    texture = np.dstack([stripes, 1 - stripes, 0.5 * stripes, np.ones_like(stripes)])
+    texture = np.ascontiguousarray(texture, np.float32)
+    hole = np.zeros(stripes.shape, bool)
+    hole[50:100, 60:110] = True
+    patch_psnr = psnr(patch_fill(texture, hole), texture, hole)
+    assert patch_psnr > 22  # only stripe edges differ, by a blend of neighbouring patches
+    assert patch_psnr > psnr(smooth_fill(texture, hole), texture, hole) + 10
+
+
+def test_patch_is_deterministic_and_only_touches_the_hole():
+    truth = rgba(photo("chelsea", 160))
+    hole = np.zeros(truth.shape[:2], bool)
+    hole[40:80, 50:90] = True
+    first, second = patch_fill(truth, hole), patch_fill(truth, hole)
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(first[~hole], truth[~hole])
+
+
+def test_smooth_beats_navier_stokes_on_scratches():
+    picture = photo("coffee")
+    hole = scratches(picture.shape[:2], seed=5)
+    truth = rgba(picture)
+    theirs = rgba(cv2.inpaint(picture, hole.astype(np.uint8) * 255, 5, cv2.INPAINT_NS))
+    assert psnr(smooth_fill(truth, hole), truth, hole) > psnr(theirs, truth, hole)
+
+
+def test_auto_splits_thin_and_thick_parts():
+    hole = np.zeros((120, 160), bool)
+    hole[10:13, 5:150] = True            # a scratch: thin
+    hole[50:110, 40:100] = True          # a 60 px square: thick
+    thin, thick = split_by_thickness(hole)
+    assert thin[11, 20] and not thick[11, 20]
+    assert thick[80, 70] and not thin[80, 70]
+    np.testing.assert_array_equal(thin | thick, hole)
+
+
+# ---------------------------------------------------------------- the node's contract
+
+@pytest.fixture(scope="module")
+def linear_photo():
+    values = rgba(photo("rocket", 160))
+    values[..., :3] **= 2.2
+    return values
+
+
+@pytest.mark.parametrize("method", ["auto", "telea", "smooth", "patch"])
+def test_outside_the_grown_hole_is_bit_exact(linear_photo, method):
+    mask = np.zeros(linear_photo.shape[:2], np.float32)
+    mask[30:50, 40:70] = 1.0
+    out = run(linear_photo, mask, method=method, grow=4.0, blend=2.0)
+    weights = hole_weights(mask, 4.0, 2.0)
+    np.testing.assert_array_equal(out[weights == 0], linear_photo[weights == 0])
+    assert not np.array_equal(out[30:50, 40:70], linear_photo[30:50, 40:70])
+    assert np.isfinite(out).all() and out.dtype == np.float32
+
+
+def test_grow_and_blend_weights():
+    mask = np.zeros((40, 40), np.float32)
+    mask[18:22, 18:22] = 1.0
+    weights = hole_weights(mask, 4.0, 2.0)
+    assert weights[20, 20] == 1.0
+    assert weights[20, 22 + 1] == 1.0          # 2 px out: inside the grown hole, before the ramp
+    assert 0.0 < weights[20, 22 + 3] < 1.0     # on the ramp
+    assert weights[20, 22 + 5] == 0.0          # beyond grow
+    row = weights[20, 21:]
+    assert np.all(np.diff(row) <= 0)           # falls monotonically outwards
+    np.testing.assert_array_equal(hole_weights(mask, 0.0, 0.0), mask)
+
+
+def test_soft_mask_gives_a_partial_fill(linear_photo):
+    hard = np.zeros(linear_photo.shape[:2], np.float32)
+    hard[60:80, 60:90] = 1.0
+    full = run(linear_photo, hard, method="telea")
+    half = run(linear_photo, hard * 0.5, method="telea")
+    expected = linear_photo + (full - linear_photo) * 0.5
+    np.testing.assert_allclose(half[60:80, 60:90], expected[60:80, 60:90], atol=1e-6)
+
+
+def test_empty_mask_returns_the_input(linear_photo):
+    mask = np.zeros(linear_photo.shape[:2], np.float32)
+    assert run(linear_photo, mask) is linear_photo
+
+
+def test_mask_of_another_size_names_both_sizes(linear_photo):
+    mask = np.ones((10, 12), np.float32)
+    height, width = linear_photo.shape[:2]
+    with pytest.raises(NodeInputError, match=f"{width}x{height}.*12x10"):
+        run(linear_photo, mask)
+
+
+def test_mask_covering_everything_is_an_error(linear_photo):
+    mask = np.ones(linear_photo.shape[:2], np.float32)
+    with pytest.raises(NodeInputError, match="nothing to sample from"):
+        run(linear_photo, mask)
+
+
+def test_nan_inside_the_hole_is_filled_and_outside_is_an_error(linear_photo):
+    image = linear_photo.copy()
+    mask = np.zeros(image.shape[:2], np.float32)
+    mask[20:30, 20:30] = 1.0
+    image[25, 25] = np.nan
+    for method in ("telea", "smooth", "patch"):
+        assert np.isfinite(run(image, mask, method=method, grow=2.0, blend=1.0)).all()
+    image[100, 100, 1] = np.nan
+    with pytest.raises(NodeInputError, match="1 NaN"):
+        run(image, mask)
