@@ -26,6 +26,8 @@ scalar = register_jitable(inline="always")
 
 ZERO = np.float32(0.0)
 ONE = np.float32(1.0)
+INFINITY = np.float32(np.inf)
+NEGATIVE_INFINITY = np.float32(-np.inf)
 SQRT2 = np.float32(np.sqrt(2.0))
 SMALLEST_NORMAL = np.float32(np.finfo(np.float32).tiny)
 SUBNORMAL_BITS = np.float32(24.0)
@@ -161,45 +163,54 @@ def grade_rows(rows, slope, offset, power, lower, upper, use_power, out_rows):
 
 
 @scalar
-def cdl_channel(value, slope, offset, power, clamp, use_power):
-    """Slope, offset and power of the ASC CDL for one channel (OpenColorIO's styles).
-
-    clamp: clamp to [0, 1] before the power; without it values <= 0 skip the power.
-    """
-    graded = value * slope + offset
-    if clamp:
-        graded = min(max(graded, ZERO), ONE)
+def cdl_channel(value, slope, offset, power, lower, upper, use_power):
+    """Slope, offset, clamp to [lower, upper], then power (values <= 0 skip it)."""
+    graded = min(max(value * slope + offset, lower), upper)
     return powered(graded, power) if use_power else graded
 
 
 @scalar
-def saturate(value, luma, saturation, clamp):
-    """luma + saturation * (value - luma), clamped to [0, 1] when `clamp`."""
-    result = luma + saturation * (value - luma)
-    return min(max(result, ZERO), ONE) if clamp else result
+def saturate_into(out_row, base, red, green, blue, saturation, lower, upper):
+    """Write L + saturation * (rgb - L), clamped to [lower, upper], at out_row[base:]."""
+    luma = LUMA_RED * red + LUMA_GREEN * green + LUMA_BLUE * blue
+    out_row[base] = min(max(luma + saturation * (red - luma), lower), upper)
+    out_row[base + 1] = min(max(luma + saturation * (green - luma), lower), upper)
+    out_row[base + 2] = min(max(luma + saturation * (blue - luma), lower), upper)
 
 
 @parallel_kernel
 def cdl_rows(rows, slope, offset, power, saturation, clamp, out_rows):
-    """ASC CDL v1.2 on RGB of (H, W*4) rows; slope/offset/power (3,) float32; alpha kept."""
+    """ASC CDL v1.2 on RGB of (H, W*4) rows; slope/offset/power (3,) float32; alpha kept.
+
+    clamp True: OpenColorIO's ASC style (clamp to [0, 1] before the power and after the
+    saturation); False: the no-clamp style (values <= 0 skip the power).
+    """
     s0, s1, s2 = slope[0], slope[1], slope[2]
     o0, o1, o2 = offset[0], offset[1], offset[2]
     p0, p1, p2 = power[0], power[1], power[2]
     use_power = p0 != ONE or p1 != ONE or p2 != ONE
+    lower = ZERO if clamp else NEGATIVE_INFINITY
+    upper = ONE if clamp else INFINITY
     height, width = rows.shape[0], rows.shape[1] // 4
     for y in prange(height):
         row = rows[y]
         out_row = out_rows[y]
-        for x in range(width):
-            base = 4 * x
-            red = cdl_channel(row[base], s0, o0, p0, clamp, use_power)
-            green = cdl_channel(row[base + 1], s1, o1, p1, clamp, use_power)
-            blue = cdl_channel(row[base + 2], s2, o2, p2, clamp, use_power)
-            luma = LUMA_RED * red + LUMA_GREEN * green + LUMA_BLUE * blue
-            out_row[base] = saturate(red, luma, saturation, clamp)
-            out_row[base + 1] = saturate(green, luma, saturation, clamp)
-            out_row[base + 2] = saturate(blue, luma, saturation, clamp)
-            out_row[base + 3] = row[base + 3]
+        if use_power:
+            for x in range(width):
+                base = 4 * x
+                red = cdl_channel(row[base], s0, o0, p0, lower, upper, True)
+                green = cdl_channel(row[base + 1], s1, o1, p1, lower, upper, True)
+                blue = cdl_channel(row[base + 2], s2, o2, p2, lower, upper, True)
+                saturate_into(out_row, base, red, green, blue, saturation, lower, upper)
+                out_row[base + 3] = row[base + 3]
+        else:
+            for x in range(width):
+                base = 4 * x
+                red = cdl_channel(row[base], s0, o0, p0, lower, upper, False)
+                green = cdl_channel(row[base + 1], s1, o1, p1, lower, upper, False)
+                blue = cdl_channel(row[base + 2], s2, o2, p2, lower, upper, False)
+                saturate_into(out_row, base, red, green, blue, saturation, lower, upper)
+                out_row[base + 3] = row[base + 3]
 
 
 @parallel_kernel
