@@ -196,3 +196,14 @@ def test_masked_edit_is_bit_exact_outside_the_mask(node_type, params, invert):
     edited = full.evaluate(outputs=["edit"], feed={"plate": image})["edit"]
     expected = image + (edited - image) * (stencil * 0.8)[..., None]
     np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-6)
+
+
+EXAMPLES = __import__("pathlib").Path(__file__).resolve().parents[2] / "graphs_examples"
+
+
+@pytest.mark.parametrize("name,output", [("sky_grade.yaml", "richer"),
+                                         ("keyed_comp.yaml", "warm"),
+                                         ("cutout_alpha.yaml", "cutout")])
+def test_examples_evaluate(name, output):
+    result = graph.load(str(EXAMPLES / name)).evaluate(outputs=[output])[output]
+    assert result.ndim == 3 and result.shape[2] == 4 and np.isfinite(result).all()
