@@ -67,18 +67,31 @@ def gaussian_blur(array: np.ndarray, sigma: float) -> np.ndarray:
     return out if source.ndim == 3 else out[:, :, 0]
 
 
-def dilate_mask(mask: np.ndarray, radius: float) -> np.ndarray:
-    """Move the edge of a finite float32 (H, W) mask outward by `radius` > 0 pixels."""
+def feature_transform(mask: np.ndarray, below: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Squared distance to, and flat index of, the nearest pixel with mask >= 0.5
+    (mask < 0.5 if `below`); (H, W) float32 and int32."""
     nearest_row = np.empty(mask.shape, dtype=np.int32)
     squared = np.empty(mask.shape, dtype=np.float32)
     feature = np.empty(mask.shape, dtype=np.int32)
-    distance.nearest_row_in_column(mask, 0.5, nearest_row)
+    distance.nearest_row_in_column(mask, 0.5, below, nearest_row)
     distance.envelope_rows(nearest_row, squared, feature, numba.get_num_threads())
+    return squared, feature
+
+
+def dilate_mask(mask: np.ndarray, radius: float) -> np.ndarray:
+    """Move the edge of a finite float32 (H, W) mask outward by `radius` > 0 pixels."""
     out = np.empty_like(mask)
     if maskops.count_soft(mask) == 0:
-        maskops.hard_grow_into(squared, float(radius) ** 2, out)
+        nearest_row = np.empty(mask.shape, dtype=np.int32)
+        distance.nearest_row_in_column(mask, 0.5, False, nearest_row)
+        distance.within_distance_rows(nearest_row, float(radius) ** 2, out,
+                                      numba.get_num_threads())
     else:
-        maskops.soft_grow_into(mask, squared, feature, float(radius), out)
+        squared, feature = feature_transform(mask, below=False)
+        inner_squared, inner_feature = feature_transform(mask, below=True)
+        halo = maskops.halo_squared(mask, squared)
+        maskops.soft_grow_into(mask, squared, feature, inner_squared, inner_feature,
+                               float(radius), halo, out)
     return out
 
 

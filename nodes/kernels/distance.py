@@ -7,7 +7,7 @@ pixel in its column; one pass along each row takes the lower envelope of the par
 40 pixels costs what a grow of 1 costs. Distances are between pixel centres, as in
 scipy.ndimage.distance_transform_edt.
 
-Feature pixels are those with mask >= threshold.
+Feature pixels are those with mask >= threshold, or those with mask < threshold.
 """
 import numpy as np
 
@@ -18,13 +18,14 @@ COLUMN_BLOCK = 256
 
 
 @parallel_kernel
-def nearest_row_in_column(mask, threshold, nearest_row):
+def nearest_row_in_column(mask, threshold, below, nearest_row):
     """For each pixel, the row of the nearest feature pixel in its own column.
 
     Parameters
     ----------
     mask : (H, W) float32.
-    threshold : float; feature pixels are mask >= threshold.
+    threshold : float; feature pixels are mask >= threshold (mask < threshold if below).
+    below : bool.
     nearest_row : (H, W) int32 out; a large negative number where the column has none.
     """
     height, width = mask.shape
@@ -34,31 +35,38 @@ def nearest_row_in_column(mask, threshold, nearest_row):
         stop = min(start + COLUMN_BLOCK, width)
         last = np.full(stop - start, -NO_FEATURE, dtype=np.int32)
         for row in range(height):
-            for column in range(start, stop):
-                if mask[row, column] >= threshold:
-                    last[column - start] = row
-                nearest_row[row, column] = last[column - start]
+            values, nearest = mask[row, start:stop], nearest_row[row, start:stop]
+            for index in range(stop - start):
+                is_feature = (values[index] >= threshold) ^ below
+                last[index] = row if is_feature else last[index]
+                nearest[index] = last[index]
         following = np.full(stop - start, NO_FEATURE, dtype=np.int32)
         for row in range(height - 1, -1, -1):
-            for column in range(start, stop):
-                if mask[row, column] >= threshold:
-                    following[column - start] = row
-                below = following[column - start]
-                if below - row < row - nearest_row[row, column]:
-                    nearest_row[row, column] = below
+            values, nearest = mask[row, start:stop], nearest_row[row, start:stop]
+            for index in range(stop - start):
+                is_feature = (values[index] >= threshold) ^ below
+                following[index] = row if is_feature else following[index]
+                above = nearest[index]
+                nearest[index] = following[index] if following[index] - row < row - above \
+                    else above
 
 
 @kernel
-def _envelope_row(row, nearest_row, squared, feature, parabola_at, boundary, heights):
-    """Lower envelope of the parabolas of one row (Felzenszwalb-Huttenlocher 1D)."""
-    width = nearest_row.shape[1]
+def _lower_envelope(row, nearest_rows, parabola_at, boundary, heights):
+    """Lower envelope of one row's parabolas (Felzenszwalb-Huttenlocher 1D).
+
+    nearest_rows: (W,) view of this row of `nearest_row_in_column`'s result. Fills
+    parabola_at (columns of the envelope's parabolas), boundary (where each one starts)
+    and heights (g^2 + q^2 per column); returns the number of parabolas (0: none).
+    """
     count = -1
-    for column in range(width):
-        nearest = nearest_row[row, column]
+    crossing = 0.0
+    for column in range(nearest_rows.size):
+        nearest = nearest_rows[column]
         if nearest >= NO_FEATURE or nearest <= -NO_FEATURE:
             continue
         offset = row - nearest
-        height = float(offset * offset)
+        height = float(offset * offset) + float(column * column)
         heights[column] = height
         if count < 0:
             count = 0
@@ -68,8 +76,7 @@ def _envelope_row(row, nearest_row, squared, feature, parabola_at, boundary, hei
             continue
         while True:
             other = parabola_at[count]
-            crossing = ((height + column * column) - (heights[other] + other * other)) \
-                / (2.0 * (column - other))
+            crossing = (height - heights[other]) / (2.0 * (column - other))
             if crossing <= boundary[count]:
                 count -= 1
             else:
@@ -78,19 +85,7 @@ def _envelope_row(row, nearest_row, squared, feature, parabola_at, boundary, hei
         parabola_at[count] = column
         boundary[count] = crossing
         boundary[count + 1] = np.inf
-    if count < 0:
-        for column in range(width):
-            squared[row, column] = np.inf
-            feature[row, column] = -1
-        return
-    segment = 0
-    for column in range(width):
-        while boundary[segment + 1] < column:
-            segment += 1
-        nearest_column = parabola_at[segment]
-        step = column - nearest_column
-        squared[row, column] = step * step + heights[nearest_column]
-        feature[row, column] = nearest_row[row, nearest_column] * width + nearest_column
+    return count + 1
 
 
 @parallel_kernel
@@ -111,4 +106,40 @@ def envelope_rows(nearest_row, squared, feature, workers):
         boundary = np.empty(width + 1, dtype=np.float64)
         heights = np.empty(width, dtype=np.float64)
         for row in range(worker, height, workers):
-            _envelope_row(row, nearest_row, squared, feature, parabola_at, boundary, heights)
+            nearest_rows, squared_row, feature_row = nearest_row[row], squared[row], feature[row]
+            if _lower_envelope(row, nearest_rows, parabola_at, boundary, heights) == 0:
+                squared_row[:] = np.inf
+                feature_row[:] = -1
+                continue
+            segment = 0
+            for column in range(width):
+                while boundary[segment + 1] < column:
+                    segment += 1
+                nearest_column = parabola_at[segment]
+                squared_row[column] = heights[nearest_column] \
+                    - 2.0 * column * nearest_column + float(column * column)
+                feature_row[column] = nearest_rows[nearest_column] * width + nearest_column
+
+
+@parallel_kernel
+def within_distance_rows(nearest_row, radius_squared, out, workers):
+    """Second pass for a binary dilation: out = 1 where the squared distance to the
+    nearest feature pixel is <= radius_squared, else 0; (H, W) float32 out."""
+    height, width = nearest_row.shape
+    for worker in prange(workers):
+        parabola_at = np.empty(width, dtype=np.int64)
+        boundary = np.empty(width + 1, dtype=np.float64)
+        heights = np.empty(width, dtype=np.float64)
+        for row in range(worker, height, workers):
+            nearest_rows, out_row = nearest_row[row], out[row]
+            if _lower_envelope(row, nearest_rows, parabola_at, boundary, heights) == 0:
+                out_row[:] = 0.0
+                continue
+            segment = 0
+            for column in range(width):
+                while boundary[segment + 1] < column:
+                    segment += 1
+                nearest_column = parabola_at[segment]
+                squared = heights[nearest_column] - 2.0 * column * nearest_column \
+                    + float(column * column)
+                out_row[column] = 1.0 if squared <= radius_squared else 0.0

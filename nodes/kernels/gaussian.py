@@ -28,7 +28,7 @@ import numpy as np
 
 from graph.jit import kernel, parallel_kernel, prange
 
-FIR_SIGMA_LIMIT = 2.0
+FIR_SIGMA_LIMIT = 1.0
 TRUNCATE = 4.0
 DENORMAL_OFFSET = 1e-20
 FLUSH_BELOW = 1e-17
@@ -74,125 +74,138 @@ def deriche_coefficients(sigma: float) -> np.ndarray:
 
 
 def gaussian_plan(sigma: float):
-    """(use_recursive, coefficients float64, pad) for a blur of `sigma` pixels."""
+    """(use_recursive, coefficients float64) for a blur of `sigma` pixels."""
     if sigma < FIR_SIGMA_LIMIT:
-        weights = fir_weights(sigma)
-        return False, weights, (weights.size - 1) // 2
-    return True, deriche_coefficients(sigma), 4
+        return False, fir_weights(sigma)
+    return True, deriche_coefficients(sigma)
 
 
 @kernel
-def _iir_lanes(xp, yp, state, n, coefficients):
-    """Deriche filter down axis 0 of padded buffers: xp (n + 8, L) float32 in, yp out.
+def _iir_axis0(src, out, start, stop, coefficients, offset, history):
+    """Deriche filter down axis 0 of columns start:stop of C-contiguous (n, M) float32
+    arrays, src -> out (which may not alias).
 
-    xp rows 0..3 and n+4..n+7 hold the edge values (replicated); `state` is float64
-    working memory of at least xp's shape.
+    Rows beyond the ends repeat the edge rows. `offset` is added to the input (keeps the
+    recursion out of denormals); `history` is float64 (8, >= stop - start) memory.
     """
-    lanes = xp.shape[1]
+    n = src.shape[0]
+    lanes = stop - start
     b0, b1, b2, b3 = coefficients[0], coefficients[1], coefficients[2], coefficients[3]
     c1, c2, c3, c4 = coefficients[4], coefficients[5], coefficients[6], coefficients[7]
     a1, a2, a3, a4 = coefficients[8], coefficients[9], coefficients[10], coefficients[11]
     sum_a = 1.0 + a1 + a2 + a3 + a4
     causal_gain = (b0 + b1 + b2 + b3) / sum_a
     anti_gain = (c1 + c2 + c3 + c4) / sum_a
-    for row in range(4):
+    y1, y2, y3, y4 = history[0], history[1], history[2], history[3]
+    for lane in range(lanes):
+        edge = causal_gain * (src[0, start + lane] + offset)
+        y1[lane] = edge
+        y2[lane] = edge
+        y3[lane] = edge
+        y4[lane] = edge
+    for row in range(n):
+        x0, x1 = src[row, start:stop], src[max(row - 1, 0), start:stop]
+        x2, x3 = src[max(row - 2, 0), start:stop], src[max(row - 3, 0), start:stop]
+        target = out[row, start:stop]
         for lane in range(lanes):
-            state[row, lane] = causal_gain * xp[0, lane]
-    for row in range(4, n + 4):
+            value = (b0 * (x0[lane] + offset) + b1 * (x1[lane] + offset)
+                     + b2 * (x2[lane] + offset) + b3 * (x3[lane] + offset)
+                     - a1 * y1[lane] - a2 * y2[lane] - a3 * y3[lane] - a4 * y4[lane])
+            target[lane] = value
+            y4[lane] = value
+        y1, y2, y3, y4 = y4, y1, y2, y3
+    z1, z2, z3, z4 = history[4], history[5], history[6], history[7]
+    for lane in range(lanes):
+        edge = anti_gain * (src[n - 1, start + lane] + offset)
+        z1[lane] = edge
+        z2[lane] = edge
+        z3[lane] = edge
+        z4[lane] = edge
+    for row in range(n - 1, -1, -1):
+        x1, x2 = src[min(row + 1, n - 1), start:stop], src[min(row + 2, n - 1), start:stop]
+        x3, x4 = src[min(row + 3, n - 1), start:stop], src[min(row + 4, n - 1), start:stop]
+        target = out[row, start:stop]
         for lane in range(lanes):
-            state[row, lane] = (b0 * xp[row, lane] + b1 * xp[row - 1, lane]
-                                + b2 * xp[row - 2, lane] + b3 * xp[row - 3, lane]
-                                - a1 * state[row - 1, lane] - a2 * state[row - 2, lane]
-                                - a3 * state[row - 3, lane] - a4 * state[row - 4, lane])
-    for row in range(4, n + 4):
-        for lane in range(lanes):
-            yp[row, lane] = state[row, lane]
-    for row in range(n + 4, n + 8):
-        for lane in range(lanes):
-            state[row, lane] = anti_gain * xp[n + 7, lane]
-    for row in range(n + 3, 3, -1):
-        for lane in range(lanes):
-            value = (c1 * xp[row + 1, lane] + c2 * xp[row + 2, lane]
-                     + c3 * xp[row + 3, lane] + c4 * xp[row + 4, lane]
-                     - a1 * state[row + 1, lane] - a2 * state[row + 2, lane]
-                     - a3 * state[row + 3, lane] - a4 * state[row + 4, lane])
-            state[row, lane] = value
-            yp[row, lane] += value
+            value = (c1 * (x1[lane] + offset) + c2 * (x2[lane] + offset)
+                     + c3 * (x3[lane] + offset) + c4 * (x4[lane] + offset)
+                     - a1 * z1[lane] - a2 * z2[lane] - a3 * z3[lane] - a4 * z4[lane])
+            z4[lane] = value
+            total = target[lane] + value - offset
+            target[lane] = total if abs(total) >= FLUSH_BELOW else 0.0
+        z1, z2, z3, z4 = z4, z1, z2, z3
 
 
 @kernel
-def _fir_lanes(xp, yp, n, weights):
-    """Symmetric FIR down axis 0 of padded buffers: xp (n + 2 * pad, L) in, yp out."""
-    pad = (weights.size - 1) // 2
-    lanes = xp.shape[1]
-    for row in range(pad, n + pad):
+def _fir_axis0(src, out, start, stop, weights):
+    """Symmetric FIR down axis 0 of columns start:stop of C-contiguous (n, M) float32
+    arrays, src -> out; edge rows repeat."""
+    n = src.shape[0]
+    lanes = stop - start
+    radius = (weights.size - 1) // 2
+    for row in range(n):
+        target, centre = out[row, start:stop], src[row, start:stop]
         for lane in range(lanes):
-            yp[row, lane] = weights[pad] * xp[row, lane]
-        for tap in range(1, pad + 1):
-            weight = weights[pad + tap]
+            target[lane] = weights[radius] * centre[lane]
+        for tap in range(1, radius + 1):
+            weight = np.float32(weights[radius + tap])
+            before = src[max(row - tap, 0), start:stop]
+            after = src[min(row + tap, n - 1), start:stop]
             for lane in range(lanes):
-                yp[row, lane] += weight * (xp[row - tap, lane] + xp[row + tap, lane])
+                target[lane] += weight * (before[lane] + after[lane])
 
 
 @kernel
-def _filter_lanes(xp, yp, state, n, coefficients, recursive):
+def _filter_axis0(src, out, start, stop, coefficients, recursive, offset, history):
     if recursive:
-        _iir_lanes(xp, yp, state, n, coefficients)
+        _iir_axis0(src, out, start, stop, coefficients, offset, history)
     else:
-        _fir_lanes(xp, yp, n, coefficients)
+        _fir_axis0(src, out, start, stop, coefficients)
 
 
 @parallel_kernel
-def _vertical_pass(src, out, coefficients, recursive, pad, offset, workers):
-    """Filter every column of a (H, M) float32 array into `out` (H, M)."""
+def _vertical_pass(src, out, coefficients, recursive, workers):
+    """Filter every column of a (H, M) float32 array into `out` (H, M), in strips."""
     height, columns = src.shape
     lanes = min(STRIP_LANES, columns)
     strips = (columns + lanes - 1) // lanes
     workers = min(workers, strips)
+    offset = np.float32(DENORMAL_OFFSET if recursive else 0.0)
     for worker in prange(workers):
-        xp = np.empty((height + 2 * pad, lanes), dtype=np.float32)
-        yp = np.empty((height + 2 * pad, lanes), dtype=np.float32)
-        state = np.empty((height + 2 * pad, lanes), dtype=np.float64)
+        history = np.empty((8, lanes), dtype=np.float64)
         for strip in range(worker, strips, workers):
-            start = min(strip * lanes, columns - lanes)
-            for row in range(height + 2 * pad):
-                source_row = min(max(row - pad, 0), height - 1)
-                for lane in range(lanes):
-                    xp[row, lane] = src[source_row, start + lane] + offset
-            _filter_lanes(xp, yp, state, height, coefficients, recursive)
-            for row in range(height):
-                for lane in range(lanes):
-                    out[row, start + lane] = yp[row + pad, lane]
+            start = strip * lanes
+            _filter_axis0(src, out, start, min(start + lanes, columns), coefficients,
+                          recursive, offset, history)
 
 
 @parallel_kernel
-def _horizontal_pass(src, out, coefficients, recursive, pad, offset, workers):
-    """Filter every row of a (H, W, C) float32 array into `out` (H, W, C)."""
+def _horizontal_pass(src, out, coefficients, recursive, workers):
+    """Filter every row of a (H, W, C) float32 array into `out` (H, W, C), in strips of
+    rows transposed into (W, rows * C) buffers."""
     height, width, channels = src.shape
     rows = min(ROW_STRIP, height)
     lanes = rows * channels
     strips = (height + rows - 1) // rows
     workers = min(workers, strips)
     for worker in prange(workers):
-        xp = np.empty((width + 2 * pad, lanes), dtype=np.float32)
-        yp = np.empty((width + 2 * pad, lanes), dtype=np.float32)
-        state = np.empty((width + 2 * pad, lanes), dtype=np.float64)
+        across = np.empty((width, lanes), dtype=np.float32)
+        filtered = np.empty((width, lanes), dtype=np.float32)
+        history = np.empty((8, lanes), dtype=np.float64)
         for strip in range(worker, strips, workers):
-            first = min(strip * rows, height - rows)
-            for row in range(rows):
-                for column in range(width + 2 * pad):
-                    source_column = min(max(column - pad, 0), width - 1)
-                    for channel in range(channels):
-                        xp[column, row * channels + channel] = src[first + row, source_column,
-                                                                   channel]
-            _filter_lanes(xp, yp, state, width, coefficients, recursive)
-            for row in range(rows):
+            first = strip * rows
+            strip_rows = min(rows, height - first)
+            for row in range(strip_rows):
+                line = src[first + row]
                 for column in range(width):
                     for channel in range(channels):
-                        value = yp[column + pad, row * channels + channel] - offset
-                        if abs(value) < FLUSH_BELOW:
-                            value = np.float32(0.0)
-                        out[first + row, column, channel] = value
+                        across[column, row * channels + channel] = line[column, channel]
+            _filter_axis0(across, filtered, 0, strip_rows * channels, coefficients, recursive,
+                          np.float32(0.0), history)
+            for row in range(strip_rows):
+                line = out[first + row]
+                for column in range(width):
+                    for channel in range(channels):
+                        line[column, channel] = filtered[column, row * channels + channel]
 
 
 def gaussian_blur_into(src, out, scratch, sigma):
@@ -205,14 +218,12 @@ def gaussian_blur_into(src, out, scratch, sigma):
     scratch : (H, W, C) float32, working memory (may not alias src or out).
     sigma : float > 0, in pixels.
     """
-    recursive, coefficients, pad = gaussian_plan(float(sigma))
-    offset = np.float32(DENORMAL_OFFSET if recursive else 0.0)
+    recursive, coefficients = gaussian_plan(float(sigma))
     workers = numba.get_num_threads()
     height, width, channels = src.shape
     _vertical_pass(src.reshape(height, width * channels),
-                   scratch.reshape(height, width * channels), coefficients, recursive, pad,
-                   offset, workers)
-    _horizontal_pass(scratch, out, coefficients, recursive, pad, offset, workers)
+                   scratch.reshape(height, width * channels), coefficients, recursive, workers)
+    _horizontal_pass(scratch, out, coefficients, recursive, workers)
 
 
 def sigma_is_noop(sigma: float) -> bool:

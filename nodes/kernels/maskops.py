@@ -12,6 +12,13 @@ from graph.jit import kernel, parallel_kernel, prange
 # Below this gradient magnitude (mask units per pixel) grow takes the direction to the
 # nearest core pixel instead of the mask's gradient: flat areas and faint noise.
 GRADIENT_MIN = 0.02
+# Extra samples on the circle of the radius for pixels of the core, so that a maximum
+# lying off the gradient and off the nearest-edge direction (saddles) is still found.
+# (Outside the core the direction to the nearest core pixel is reliable; ring samples
+# there would draw star patterns around small blobs.)
+RING_SAMPLES = 8
+# Inside the core the gradient is trusted down to this slope (a smooth tail towards 1).
+INSIDE_GRADIENT_MIN = 1e-4
 # From this squared distance to the core on, the direction to the nearest core pixel is
 # within ~13 degrees of the edge normal and is preferred to the gradient (which a clipped
 # ramp's toe biases).
@@ -93,14 +100,6 @@ def levels_into(mask, low, high, inverse_gamma, out):
                 out[row, column] = value ** inverse_gamma
 
 
-@parallel_kernel
-def hard_grow_into(squared, radius_squared, out):
-    """Binary dilation: out = 1 where the squared distance to the core <= radius^2."""
-    for row in prange(squared.shape[0]):
-        for column in range(squared.shape[1]):
-            out[row, column] = 1.0 if squared[row, column] <= radius_squared else 0.0
-
-
 @kernel
 def _bilinear(mask, x, y):
     """Bilinear sample of an (H, W) mask at continuous index (x, y), edges clamped."""
@@ -130,40 +129,74 @@ def _uphill(mask, row, column):
 
 
 @parallel_kernel
-def soft_grow_into(mask, squared, feature, radius, out):
+def halo_squared(mask, squared):
+    """Largest squared distance to the core of a pixel with 0 < mask < 0.5 (the soft
+    halo's reach), 0 if there is none; (H, W) float32 inputs."""
+    row_max = np.zeros(mask.shape[0], dtype=np.float32)
+    for row in prange(mask.shape[0]):
+        for column in range(mask.shape[1]):
+            value = mask[row, column]
+            if value > 0.0 and value < 0.5:
+                row_max[row] = max(row_max[row], squared[row, column])
+    return row_max.max()
+
+
+@parallel_kernel
+def soft_grow_into(mask, squared, feature, inner_squared, inner_feature, radius, halo, out):
     """Move a soft mask's edge outward by `radius` pixels, keeping its profile.
 
-    Each pixel takes the larger of its own value and the value found `radius` pixels
-    further in: towards the nearest core pixel (mask >= 0.5) from 3 pixels away from the
-    core on, along the mask's (Sobel) gradient nearer the edge and inside the core. Pixels within `radius` of the core also take that
-    core pixel's value, so the 0.5 contour moves by exactly `radius`.
+    Each pixel takes the largest of its own value and the values found `radius` pixels
+    away: up the mask's (Sobel) gradient, towards the nearest core pixel (mask >= 0.5)
+    for pixels outside the core, away from the nearest non-core pixel for pixels inside
+    it. Pixels within `radius` of the core also take that core pixel's value, so the 0.5
+    contour moves by exactly `radius`. Every sample lies within `radius` (plus the
+    bilinear footprint) of the pixel, so the result lies between the mask and its grey
+    dilation by a disc.
 
     Parameters
     ----------
     mask : (H, W) float32 in [0, 1].
     squared, feature : (H, W) squared distance to and flat index of the nearest core
-        pixel (from kernels.distance).
+        pixel (kernels.distance).
+    inner_squared, inner_feature : the same for the nearest non-core pixel.
     radius : float > 0, pixels.
+    halo : float, `halo_squared` of the mask: zero pixels farther than radius + halo (+ the
+        bilinear footprint) from the core cannot change and are skipped.
     out : (H, W) float32.
     """
     height, width = mask.shape
     radius_squared = radius * radius
+    unreachable = (radius + math.sqrt(halo) + 2.0) ** 2
+    ring_x = np.empty(RING_SAMPLES)
+    ring_y = np.empty(RING_SAMPLES)
+    for direction in range(RING_SAMPLES):
+        ring_x[direction] = radius * math.cos(direction * 2.0 * math.pi / RING_SAMPLES)
+        ring_y[direction] = radius * math.sin(direction * 2.0 * math.pi / RING_SAMPLES)
     for row in prange(height):
         for column in range(width):
             value = mask[row, column]
             best = value
-            nearest = feature[row, column]
-            outside = value < 0.5 and nearest >= 0
+            if value >= 1.0 or (value <= 0.0 and squared[row, column] > unreachable):
+                out[row, column] = value
+                continue
             gx, gy = _uphill(mask, row, column)
             slope = math.sqrt(gx * gx + gy * gy)
-            if outside and (squared[row, column] >= FEATURE_DIRECTION_FROM or slope < GRADIENT_MIN):
-                distance = math.sqrt(squared[row, column])
-                gx = nearest % width - column
-                gy = nearest // width - row
-                slope = distance
-            if slope >= GRADIENT_MIN:
+            if slope >= GRADIENT_MIN or (value >= 0.5 and slope > INSIDE_GRADIENT_MIN):
                 best = max(best, _bilinear(mask, column + radius * gx / slope,
                                            row + radius * gy / slope))
-            if outside and squared[row, column] <= radius_squared:
-                best = max(best, mask[nearest // width, nearest % width])
+            if value < 0.5:
+                nearest, distance_squared, towards = feature[row, column], squared[row, column], 1.0
+            else:
+                nearest, distance_squared = inner_feature[row, column], inner_squared[row, column]
+                towards = -1.0
+            if nearest >= 0 and distance_squared > 0.0:
+                step = towards * radius / math.sqrt(distance_squared)
+                nearest_row, nearest_column = nearest // width, nearest % width
+                best = max(best, _bilinear(mask, column + step * (nearest_column - column),
+                                           row + step * (nearest_row - row)))
+                if value < 0.5 and distance_squared <= radius_squared:
+                    best = max(best, mask[nearest_row, nearest_column])
+            for direction in range(RING_SAMPLES if value >= 0.5 else 0):
+                best = max(best, _bilinear(mask, column + ring_x[direction],
+                                           row + ring_y[direction]))
             out[row, column] = best

@@ -32,8 +32,10 @@ def test_gaussian_core_matches_scipy(photo_mask, sigma):
 
 
 def test_gaussian_keeps_constants_and_exact_zeros():
-    ones = np.ones((50, 70), np.float32)
-    np.testing.assert_allclose(blur_kernel(ones, 20.0), 1.0, atol=1e-6)
+    for shape in ((50, 70), (33, 130), (129, 5)):      # strips of every width, repeatedly
+        ones = np.ones(shape, np.float32)
+        for sigma in (0.8, 3.0, 20.0, 20.0, 20.0):
+            np.testing.assert_allclose(blur_kernel(ones, sigma), 1.0, atol=1e-6)
     dot = np.zeros((400, 50), np.float32)
     dot[10, 25] = 1.0
     far = blur_kernel(dot, 6.0)[300:]

@@ -31,7 +31,7 @@ def test_distance_transform_matches_scipy(photo_mask):
     nearest_row = np.empty(photo_mask.shape, np.int32)
     squared = np.empty(photo_mask.shape, np.float32)
     feature = np.empty(photo_mask.shape, np.int32)
-    distance.nearest_row_in_column(photo_mask, 0.5, nearest_row)
+    distance.nearest_row_in_column(photo_mask, 0.5, False, nearest_row)
     distance.envelope_rows(nearest_row, squared, feature, 2)
     expected = ndimage.distance_transform_edt(photo_mask < 0.5)
     np.testing.assert_allclose(np.sqrt(squared), expected, atol=1e-4)
@@ -40,6 +40,10 @@ def test_distance_transform_matches_scipy(photo_mask):
     assert photo_mask[feature_rows, feature_columns].min() == 1.0
     np.testing.assert_allclose((feature_rows - rows) ** 2 + (feature_columns - columns) ** 2,
                                squared)
+    distance.nearest_row_in_column(photo_mask, 0.5, True, nearest_row)
+    distance.envelope_rows(nearest_row, squared, feature, 2)
+    np.testing.assert_allclose(np.sqrt(squared), ndimage.distance_transform_edt(photo_mask),
+                               atol=1e-4)
 
 
 def test_distance_transform_of_an_empty_mask_is_infinite():
@@ -47,7 +51,7 @@ def test_distance_transform_of_an_empty_mask_is_infinite():
     nearest_row = np.empty(empty.shape, np.int32)
     squared = np.empty(empty.shape, np.float32)
     feature = np.empty(empty.shape, np.int32)
-    distance.nearest_row_in_column(empty, 0.5, nearest_row)
+    distance.nearest_row_in_column(empty, 0.5, False, nearest_row)
     distance.envelope_rows(nearest_row, squared, feature, 2)
     assert np.isinf(squared).all() and (feature == -1).all()
 
@@ -111,3 +115,27 @@ def test_tilted_soft_edge_moves_along_its_normal():
     moved = maskmath.grow.compute(input=ramp(0.0), radius=5.0)
     inner = (slice(15, 105), slice(15, 105))
     assert np.abs(moved - ramp(5.0))[inner].max() < 0.04
+
+
+@pytest.mark.parametrize("mode", ["center", "inside", "outside"])
+def test_border_band_matches_distance_bands(photo_mask, mode):
+    """The band against scipy's distance transforms of the mask and of its inverse."""
+    width = 6.0
+    band = maskmath.border.compute(input=photo_mask, width=width, mode=mode)
+    outside = ndimage.distance_transform_edt(photo_mask < 0.5)   # 0 inside
+    inside = ndimage.distance_transform_edt(photo_mask > 0.5)    # 0 outside
+    expected = {
+        "center": ((outside > 0) & (outside <= width / 2)) | ((inside > 0) & (inside <= width / 2)),
+        "inside": (inside > 0) & (inside <= width),
+        "outside": (outside > 0) & (outside <= width),
+    }[mode]
+    assert set(np.unique(band)) <= {0.0, 1.0}
+    assert iou(band > 0.5, expected) >= 0.99
+
+
+def test_border_of_a_soft_mask_is_soft_and_in_range():
+    band = maskmath.border.compute(input=soft_disc(40.0, 2.0), width=8.0, mode="center")
+    assert band.min() >= 0.0 and band.max() <= 1.0
+    expected = soft_disc(44.0, 2.0) - soft_disc(36.0, 2.0)    # the edge moved both ways
+    assert np.abs(band - expected).max() < 0.08
+    assert band[83, 98] < 1e-6
