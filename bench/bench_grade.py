@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from nodes.grade import grade_coefficients, saturation_matrix  # noqa: E402
+from nodes.grade import saturation_matrix  # noqa: E402
 from nodes.kernels.grading import cdl_rows, grade_rows, matrix_rows  # noqa: E402
 
 HEIGHT, WIDTH = 2160, 3840
@@ -140,7 +140,8 @@ def cold_compile_seconds():
             "c = np.ones(3, np.float32); lo = np.zeros(3, np.float32); "
             "hi = np.full(3, np.inf, np.float32); t = [time.perf_counter()]; "
             "g.grade_rows(x, c, c, c, lo, hi, True, x.copy()); t.append(time.perf_counter()); "
-            "g.cdl_rows(x, c, c, c, np.float32(1), True, x.copy()); t.append(time.perf_counter()); "
+            "g.cdl_rows(x, c, c, c, np.float32(1), True, x.copy()); "
+            "t.append(time.perf_counter()); "
             "g.matrix_rows(x, np.eye(3, dtype=np.float32), x.copy()); t.append(time.perf_counter()); "
             "print(*[b - a for a, b in zip([t0] + t, t)])")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -8,20 +8,19 @@ unless a kernel says otherwise.
 here): exponent and mantissa are split with a bit cast, log2 of the mantissa and 2**f are
 polynomials fitted by least squares on their reduced ranges (float32 coefficients; error
 ~6e-8 for log2 on [sqrt(1/2), sqrt(2)], ~1e-7 relative for 2**f on [-1/2, 1/2]). The
-result is within 1e-5 relative of the exact power for normal float32 input; tests check it
-against numpy in float64.
+result is within 1e-5 relative of the exact power for every positive finite float32 input
+(subnormals are rescaled first); tests check it against numpy in float64.
 """
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.extending import intrinsic
-
-from numba.extending import register_jitable
+from numba.extending import intrinsic, register_jitable
 
 from graph.jit import parallel_kernel, prange
 
-# Scalar helpers are inlined (numba IR) into each kernel that calls them and cached with it, so
-# LLVM can inline and vectorise them; a separately cached @kernel is linked as object code.
+# Scalar helpers are inlined (numba IR) into each kernel that calls them and cached with it,
+# so LLVM can vectorise the loop; a separately cached @kernel is linked as object code and
+# cannot be inlined by a kernel compiled later.
 scalar = register_jitable(inline="always")
 
 ZERO = np.float32(0.0)
