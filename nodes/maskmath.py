@@ -67,13 +67,13 @@ def gaussian_blur(array: np.ndarray, sigma: float) -> np.ndarray:
     return out if source.ndim == 3 else out[:, :, 0]
 
 
-def feature_transform(mask: np.ndarray, below: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Squared distance to, and flat index of, the nearest pixel with mask >= 0.5
-    (mask < 0.5 if `below`); (H, W) float32 and int32."""
+def feature_transform(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Squared distance to, and flat index of, the nearest pixel with mask >= 0.5;
+    (H, W) float32 and int32."""
     nearest_row = np.empty(mask.shape, dtype=np.int32)
     squared = np.empty(mask.shape, dtype=np.float32)
     feature = np.empty(mask.shape, dtype=np.int32)
-    distance.nearest_row_in_column(mask, 0.5, below, nearest_row)
+    distance.nearest_row_in_column(mask, 0.5, False, nearest_row)
     distance.envelope_rows(nearest_row, squared, feature, numba.get_num_threads())
     return squared, feature
 
@@ -87,11 +87,9 @@ def dilate_mask(mask: np.ndarray, radius: float) -> np.ndarray:
         distance.within_distance_rows(nearest_row, float(radius) ** 2, out,
                                       numba.get_num_threads())
     else:
-        squared, feature = feature_transform(mask, below=False)
-        inner_squared, inner_feature = feature_transform(mask, below=True)
+        squared, feature = feature_transform(mask)
         halo = maskops.halo_squared(mask, squared)
-        maskops.soft_grow_into(mask, squared, feature, inner_squared, inner_feature,
-                               float(radius), halo, out)
+        maskops.soft_grow_into(mask, squared, feature, float(radius), halo, out)
     return out
 
 
@@ -334,7 +332,7 @@ def blur(input, *, size):
     """Gaussian blur of an image or a mask; `size` is the Gaussian's sigma in pixels.
 
     Images are blurred premultiplied (all four channels), so edges do not darken. The
-    cost does not depend on the size (an exact FIR below sigma 2, Deriche's 4th-order
+    cost does not depend on the size (an exact FIR below sigma 1, Deriche's 4th-order
     recursive filter above, accurate to 1e-3). Pixels beyond the image border repeat the
     edge pixels.
     """

@@ -12,10 +12,13 @@ from graph.jit import kernel, parallel_kernel, prange
 # Below this gradient magnitude (mask units per pixel) grow takes the direction to the
 # nearest core pixel instead of the mask's gradient: flat areas and faint noise.
 GRADIENT_MIN = 0.02
-# Extra samples on the circle of the radius for pixels of the core, so that a maximum
-# lying off the gradient and off the nearest-edge direction (saddles) is still found.
-# (Outside the core the direction to the nearest core pixel is reliable; ring samples
-# there would draw star patterns around small blobs.)
+# Mask values below this do not extend the halo within which grow visits zero pixels.
+HALO_MIN = 1e-4
+# Extra samples on the circle of the radius for soft core pixels and for pixels within
+# the radius of the core, so that a maximum lying off the gradient and off the
+# nearest-edge direction (saddles, small holes) is still found. (Farther out the
+# direction to the nearest core pixel is reliable; ring samples there would draw star
+# patterns around small blobs.)
 RING_SAMPLES = 8
 # Inside the core the gradient is trusted down to this slope (a smooth tail towards 1).
 INSIDE_GRADIENT_MIN = 1e-4
@@ -130,26 +133,27 @@ def _uphill(mask, row, column):
 
 @parallel_kernel
 def halo_squared(mask, squared):
-    """Largest squared distance to the core of a pixel with 0 < mask < 0.5 (the soft
-    halo's reach), 0 if there is none; (H, W) float32 inputs."""
+    """Largest squared distance to the core of a pixel with HALO_MIN <= mask < 0.5 (the
+    soft halo's reach), 0 if there is none; (H, W) float32 inputs. Fainter values (the
+    far tails of a blur) do not count: missing them costs grow at most HALO_MIN."""
     row_max = np.zeros(mask.shape[0], dtype=np.float32)
     for row in prange(mask.shape[0]):
         for column in range(mask.shape[1]):
             value = mask[row, column]
-            if value > 0.0 and value < 0.5:
+            if value >= HALO_MIN and value < 0.5:
                 row_max[row] = max(row_max[row], squared[row, column])
     return row_max.max()
 
 
 @parallel_kernel
-def soft_grow_into(mask, squared, feature, inner_squared, inner_feature, radius, halo, out):
+def soft_grow_into(mask, squared, feature, radius, halo, out):
     """Move a soft mask's edge outward by `radius` pixels, keeping its profile.
 
     Each pixel takes the largest of its own value and the values found `radius` pixels
     away: up the mask's (Sobel) gradient, towards the nearest core pixel (mask >= 0.5)
-    for pixels outside the core, away from the nearest non-core pixel for pixels inside
-    it. Pixels within `radius` of the core also take that core pixel's value, so the 0.5
-    contour moves by exactly `radius`. Every sample lies within `radius` (plus the
+    for pixels outside the core, and on a ring of RING_SAMPLES directions for soft pixels
+    inside it and for pixels within `radius` of it. Pixels within `radius` of the core also take that core pixel's value, so
+    the 0.5 contour moves by exactly `radius`. Every sample lies within `radius` (plus the
     bilinear footprint) of the pixel, so the result lies between the mask and its grey
     dilation by a disc.
 
@@ -158,7 +162,6 @@ def soft_grow_into(mask, squared, feature, inner_squared, inner_feature, radius,
     mask : (H, W) float32 in [0, 1].
     squared, feature : (H, W) squared distance to and flat index of the nearest core
         pixel (kernels.distance).
-    inner_squared, inner_feature : the same for the nearest non-core pixel.
     radius : float > 0, pixels.
     halo : float, `halo_squared` of the mask: zero pixels farther than radius + halo (+ the
         bilinear footprint) from the core cannot change and are skipped.
@@ -167,6 +170,7 @@ def soft_grow_into(mask, squared, feature, inner_squared, inner_feature, radius,
     height, width = mask.shape
     radius_squared = radius * radius
     unreachable = (radius + math.sqrt(halo) + 2.0) ** 2
+    inverse_width = 1.0 / width
     ring_x = np.empty(RING_SAMPLES)
     ring_y = np.empty(RING_SAMPLES)
     for direction in range(RING_SAMPLES):
@@ -179,24 +183,24 @@ def soft_grow_into(mask, squared, feature, inner_squared, inner_feature, radius,
             if value >= 1.0 or (value <= 0.0 and squared[row, column] > unreachable):
                 out[row, column] = value
                 continue
-            gx, gy = _uphill(mask, row, column)
-            slope = math.sqrt(gx * gx + gy * gy)
-            if slope >= GRADIENT_MIN or (value >= 0.5 and slope > INSIDE_GRADIENT_MIN):
-                best = max(best, _bilinear(mask, column + radius * gx / slope,
-                                           row + radius * gy / slope))
-            if value < 0.5:
-                nearest, distance_squared, towards = feature[row, column], squared[row, column], 1.0
-            else:
-                nearest, distance_squared = inner_feature[row, column], inner_squared[row, column]
-                towards = -1.0
-            if nearest >= 0 and distance_squared > 0.0:
-                step = towards * radius / math.sqrt(distance_squared)
-                nearest_row, nearest_column = nearest // width, nearest % width
+            if value > 0.0:
+                gx, gy = _uphill(mask, row, column)
+                slope = math.sqrt(gx * gx + gy * gy)
+                if slope >= GRADIENT_MIN or (value >= 0.5 and slope > INSIDE_GRADIENT_MIN):
+                    best = max(best, _bilinear(mask, column + radius * gx / slope,
+                                               row + radius * gy / slope))
+            nearest = feature[row, column]
+            distance_squared = squared[row, column]
+            if value < 0.5 and nearest >= 0:
+                step = radius / math.sqrt(distance_squared)
+                nearest_row = int((nearest + 0.5) * inverse_width)
+                nearest_column = nearest - nearest_row * width
                 best = max(best, _bilinear(mask, column + step * (nearest_column - column),
                                            row + step * (nearest_row - row)))
-                if value < 0.5 and distance_squared <= radius_squared:
+                if distance_squared <= radius_squared:
                     best = max(best, mask[nearest_row, nearest_column])
-            for direction in range(RING_SAMPLES if value >= 0.5 else 0):
+            ring = value >= 0.5 or (nearest >= 0 and distance_squared <= radius_squared)
+            for direction in range(RING_SAMPLES if ring else 0):
                 best = max(best, _bilinear(mask, column + ring_x[direction],
                                            row + ring_y[direction]))
             out[row, column] = best

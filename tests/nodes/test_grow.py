@@ -139,3 +139,20 @@ def test_border_of_a_soft_mask_is_soft_and_in_range():
     expected = soft_disc(44.0, 2.0) - soft_disc(36.0, 2.0)    # the edge moved both ways
     assert np.abs(band - expected).max() < 0.08
     assert band[83, 98] < 1e-6
+
+
+def disc_footprint(radius):
+    offsets = np.arange(-int(radius), int(radius) + 1)
+    return offsets[:, None] ** 2 + offsets[None, :] ** 2 <= radius ** 2
+
+
+@pytest.mark.parametrize("radius", [3.0, 8.0])
+def test_soft_grow_stays_close_to_grey_dilation(photo_mask, radius):
+    """Against scipy's grey dilation by a disc, the morphological reference: never above
+    the dilation by radius + 1.5 (the bilinear samples' reach), close to it on average."""
+    soft = maskmath.feather.compute(input=photo_mask, radius=6.0, mode="center")
+    grown = maskmath.grow.compute(input=soft, radius=radius)
+    reach = ndimage.grey_dilation(soft, footprint=disc_footprint(radius + 1.5), mode="nearest")
+    assert (grown <= reach + 1e-6).all()
+    reference = ndimage.grey_dilation(soft, footprint=disc_footprint(radius), mode="nearest")
+    assert np.abs(grown - reference).mean() < 0.025
