@@ -21,12 +21,14 @@ METHODS = ("auto", "telea", "smooth", "patch")
 PATCH_RADIUS = 3
 SEED = 1234
 SMOOTH_ITERATIONS, SMOOTH_TOLERANCE = 3000, 1e-2
-AUTO_PATCH_THICKNESS = 12.0  # px: a hole part deeper than this gets the patch fill
-CONFIDENCE_FALLOFF = 1.3
+SMOOTH_REACH = lambda thickness: 3 * thickness + 16  # noqa: E731  px read around the hole
+AUTO_PATCH_THICKNESS = 20.0  # px: a hole part deeper than this gets the patch fill
+CONFIDENCE_FALLOFF = 3.0
 COARSE_THICKNESS = 3.0   # stop halving once the hole is this many pixels from its edge
 COARSE_SIZE = 56         # nor halve a level smaller than this
-COARSE_EM, FINE_EM, PASSES = 10, 4, 2
-BANDWIDTH_PERCENTILE = 95
+COARSE_EM, FINE_EM, FINEST_EM, PASSES = 6, 4, 2, 2
+PATCH_CONTEXT, PATCH_CONTEXT_MIN = 2.0, 96  # source region around the hole (see method_reach)
+FINE_SEARCH = 1 << 30    # px: first random-search window below the coarsest level
 
 
 # ---------------------------------------------------------------- hole preparation
@@ -169,10 +171,11 @@ def _pyramid(image, hole, radius):
     while thickness > COARSE_THICKNESS and min(images[-1].shape[:2]) >= COARSE_SIZE:
         height, width = images[-1].shape[:2]
         size = ((width + 1) // 2, (height + 1) // 2)
-        smaller_hole = cv2.resize(holes[-1].astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+        smaller_hole = cv2.resize(holes[-1].astype(np.float32), size,
+                                  interpolation=cv2.INTER_AREA) > 0
         if not _level_sets(smaller_hole, radius)[2].size:
             break
-        images.append(cv2.resize(images[-1], size, interpolation=cv2.INTER_AREA))
+        images.append(_resize(images[-1], size[::-1], cv2.INTER_AREA))
         holes.append(smaller_hole)
         thickness /= 2
     return images, holes
@@ -184,7 +187,7 @@ def _confidence(hole, falloff=None):
     return np.power(np.float32(falloff or CONFIDENCE_FALLOFF), -depth).astype(np.float32)
 
 
-def _em_level(work, hole, nnf, radius, iterations, passes, seed):
+def _em_level(work, hole, nnf, radius, iterations, passes, seed, search):
     """Expectation-maximisation at one level: improve the NNF, then vote, `iterations` times."""
     targets, valid, valid_list = _level_sets(hole, radius)
     hole_pixels = np.flatnonzero(hole).astype(np.int64)
@@ -193,22 +196,49 @@ def _em_level(work, hole, nnf, radius, iterations, passes, seed):
     weight = np.zeros(hole.shape, np.float32)
     for iteration in range(iterations):
         patchmatch.improve_nnf(work, confidence, valid, valid_list, targets, nnf, cost, radius,
-                               passes, seed + iteration)
-        costs = cost.reshape(-1)[targets]
-        bandwidth = float(np.percentile(costs, BANDWIDTH_PERCENTILE)) + 1e-8
+                               passes, seed + iteration, search)
+        bandwidth = float(cost.max()) + 1e-8
         patchmatch.vote_weights(confidence, cost, targets, bandwidth, weight)
         patchmatch.vote(work, hole_pixels, nnf, weight, radius, work)
 
 
-def patch_fill(image, hole, radius=PATCH_RADIUS):
+def patch_fill(image, hole, radius=None):
     """Fill `hole` of `image` (H, W, C) float32 with PatchMatch, coarse to fine; a copy.
 
-    Falls back to telea when no whole patch of known pixels exists.
+    Channels that are constant over the known pixels (an opaque alpha) are filled with
+    that constant and left out of the matching. Falls back to telea when no whole patch
+    of known pixels exists.
     """
-    base = np.ascontiguousarray(image, np.float32).copy()
-    base[hole] = 0.0
+    radius = radius or PATCH_RADIUS
+    box = context_box(hole)
+    out = np.array(image, dtype=np.float32, copy=True)
+    out[box] = _patch_fill_box(image[box], hole[box], radius)
+    return out
+
+
+def _patch_fill_box(image, hole, radius):
+    """patch_fill on the context box."""
     if not _level_sets(hole, radius)[2].size:
         return telea_fill(image, hole)
+    work = np.ascontiguousarray(image, np.float32).copy()
+    work[hole] = 0.0
+    known = work[~hole]
+    low, high = known.min(axis=0), known.max(axis=0)
+    work[hole] = low
+    varying = np.flatnonzero(low < high)
+    if varying.size:
+        work[..., varying] = _patch_pyramid(np.ascontiguousarray(work[..., varying]), hole, radius)
+    return work
+
+
+def _resize(image, shape, interpolation):
+    """cv2.resize to (height, width) `shape`, keeping a channel axis of length 1."""
+    resized = cv2.resize(image, (shape[1], shape[0]), interpolation=interpolation)
+    return resized.reshape(shape + image.shape[2:])
+
+
+def _patch_pyramid(base, hole, radius):
+    """The coarse-to-fine PatchMatch fill of `base` (H, W, C) float32 (hole pixels zero)."""
     images, holes = _pyramid(base, hole, radius)
     work, nnf = None, None
     for level in range(len(images) - 1, -1, -1):
@@ -219,14 +249,15 @@ def patch_fill(image, hole, radius=PATCH_RADIUS):
             work = telea_fill(images[level], level_hole)
             patchmatch.random_nnf(valid_list, targets, level_hole.shape[1], fine_nnf, SEED)
         else:
-            upscaled = cv2.resize(work, level_hole.shape[::-1], interpolation=cv2.INTER_LINEAR)
+            upscaled = _resize(work, level_hole.shape, cv2.INTER_LINEAR)
             work = images[level].copy()
             work[level_hole] = upscaled[level_hole]
             patchmatch.upsample_nnf(nnf, valid, valid_list, targets, fine_nnf, SEED + level)
         nnf = fine_nnf
         coarse = level == len(images) - 1
-        _em_level(work, level_hole, nnf, radius, COARSE_EM if coarse else FINE_EM, PASSES,
-                  SEED + 100 * level)
+        search = max(level_hole.shape) if coarse else min(FINE_SEARCH, max(level_hole.shape))
+        iterations = COARSE_EM if coarse else FINEST_EM if level == 0 else FINE_EM
+        _em_level(work, level_hole, nnf, radius, iterations, PASSES, SEED + 100 * level, search)
     return work
 
 
@@ -318,21 +349,52 @@ def inpaint(input, mask, *, method, grow, blend, radius):
     weights = hole_weights(mask, grow, blend)
     _check_input(input, mask, weights)
     hole = weights > 0
-    reach = READS_AROUND_HOLE[method](radius)
-    box = _hole_box(hole, reach + 1) if reach is not None else (slice(None),) * 2
+    near = pixels_read(method, hole, radius)
+    box = _hole_box(near, 0)
     region_hole = hole[box]
-    near = None
-    if reach is not None:
-        near = cv2.dilate(region_hole.astype(np.uint8), _disc(reach)) > 0
-    working = to_working_space(input[box], near)
+    working = to_working_space(input[box], near[box])
     options = {"radius": radius} if method == "telea" else {}
     filled = from_working_space(FILLERS[method](working, region_hole, **options)[region_hole])
     return mix_fill(input, filled, weights, box)
 
 
-# How far from the hole each method reads pixels (None: the whole picture).
-READS_AROUND_HOLE = {"telea": lambda radius: radius + 1, "smooth": lambda radius: 12,
-                     "patch": lambda radius: None, "auto": lambda radius: None}
+def pixels_read(method, hole, radius):
+    """(H, W) bool: the pixels a method reads to fill `hole` (only those are converted).
+
+    telea: within its radius. smooth: within its coarsest level's ring, which grows with
+    the hole's thickness. patch: the context box (see context_box). auto: the smooth
+    reach of the whole hole (its telea start) and the context box of the thick parts.
+    """
+    if method == "telea":
+        return _within(hole, radius + 1)
+    if method == "smooth":
+        return _within(hole, SMOOTH_REACH(_hole_thickness(hole)))
+    if method == "patch":
+        return _box_mask(hole.shape, context_box(hole))
+    near = _within(hole, max(SMOOTH_REACH(_hole_thickness(hole)), radius + 1))
+    thick = split_by_thickness(hole)[1]
+    if thick.any():
+        near |= _box_mask(hole.shape, context_box(thick))
+    return near
+
+
+def _within(hole, distance):
+    """Pixels at most `distance` px from the hole (the hole included)."""
+    return cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3) <= distance
+
+
+def _box_mask(shape, box):
+    mask = np.zeros(shape, bool)
+    mask[box] = True
+    return mask
+
+
+def context_box(hole):
+    """The region a patch fill samples: the hole's bounding box grown by PATCH_CONTEXT
+    times its longer side (at least PATCH_CONTEXT_MIN px)."""
+    rows, columns = _hole_box(hole, 0)
+    size = max(rows.stop - rows.start, columns.stop - columns.start)
+    return _hole_box(hole, max(PATCH_CONTEXT_MIN, int(PATCH_CONTEXT * size)))
 
 
 def to_working_space(image, near=None):
@@ -340,23 +402,23 @@ def to_working_space(image, near=None):
     distances and smooth fills track what the eye sees. `near` (H, W bool) limits the
     conversion to the pixels a method reads; the others are left as zeros. NaN stays NaN.
     """
-    source = image if near is None else image[near]
-    encoded = np.empty(source.shape, np.float32)
-    color.srgb_encode_into(np.ascontiguousarray(source, np.float32), encoded)
-    encoded[..., 3] = source[..., 3]
     if near is None:
+        encoded = np.ascontiguousarray(image, np.float32).copy()
+        inpaint_smooth.encode_pixels(encoded.reshape(-1, image.shape[-1]),
+                                     encoded.reshape(-1, image.shape[-1]))
         return encoded
+    pixels = np.ascontiguousarray(image[near], np.float32)
+    inpaint_smooth.encode_pixels(pixels, pixels)
     full = np.zeros(image.shape, np.float32)
-    full[near] = encoded
+    full[near] = pixels
     return full
 
 
-def from_working_space(encoded):
-    """The inverse of to_working_space on (..., 4) values."""
-    image = np.empty(encoded.shape, np.float32)
-    color.srgb_decode_into(np.ascontiguousarray(encoded), image)
-    image[..., 3] = encoded[..., 3]
-    return image
+def from_working_space(pixels):
+    """The inverse of to_working_space on (N, 4) pixels."""
+    decoded = np.ascontiguousarray(pixels, np.float32)
+    inpaint_smooth.decode_pixels(decoded, decoded)
+    return decoded
 
 
 def mix_fill(input, filled, weights, box):

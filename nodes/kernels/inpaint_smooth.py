@@ -10,6 +10,7 @@ touched. Arrays are float32 except the solver state (float64); the caller alloca
 import numpy as np
 
 from graph.jit import kernel
+from nodes.kernels import color
 
 
 @kernel
@@ -121,3 +122,22 @@ def biharmonic_solve(image, hole, support, iterations, tolerance, field, lap, st
         for channel in range(channels):
             image[y, x, channel] = solution[channel, order]
     return step
+
+
+@kernel
+def encode_pixels(values, out):
+    """sRGB-encode the first three channels of (N, C) float32 pixels into `out`, keeping
+    the others (serial: the pixel lists near a hole are short)."""
+    for index in range(values.shape[0]):
+        for channel in range(values.shape[1]):
+            value = values[index, channel]
+            out[index, channel] = color.srgb_encode(value) if channel < 3 else value
+
+
+@kernel
+def decode_pixels(values, out):
+    """The inverse of encode_pixels."""
+    for index in range(values.shape[0]):
+        for channel in range(values.shape[1]):
+            value = values[index, channel]
+            out[index, channel] = color.srgb_decode(value) if channel < 3 else value

@@ -26,20 +26,21 @@ def patch_distance(image, confidence, ty, tx, sy, sx, radius, limit):
     patch is always inside). Returns early, with a value > limit, once the sum exceeds it.
     """
     height, width, channels = image.shape
-    total = 0.0
-    for dy in range(-radius, radius + 1):
-        y = ty + dy
-        if y < 0 or y >= height:
-            continue
-        for dx in range(-radius, radius + 1):
-            x = tx + dx
-            if x < 0 or x >= width:
-                continue
-            pixel = 0.0
+    y0, y1 = max(ty - radius, 0), min(ty + radius + 1, height)
+    x0, x1 = max(tx - radius, 0), min(tx + radius + 1, width)
+    total = np.float32(0.0)
+    for y in range(y0, y1):
+        source_row = image[sy + y - ty]
+        target_row = image[y]
+        weights = confidence[y]
+        for x in range(x0, x1):
+            source = source_row[sx + x - tx]
+            target = target_row[x]
+            pixel = np.float32(0.0)
             for channel in range(channels):
-                difference = image[y, x, channel] - image[sy + dy, sx + dx, channel]
+                difference = target[channel] - source[channel]
                 pixel += difference * difference
-            total += confidence[y, x] * pixel
+            total += weights[x] * pixel
         if total > limit:
             return total
     return total
@@ -72,7 +73,8 @@ def _try(image, confidence, valid, nnf, best, ty, tx, sy, sx, radius):
 
 
 @kernel
-def _improve_one(image, confidence, valid, valid_list, nnf, best, ty, tx, step, radius, first, last):
+def _improve_one(image, confidence, valid, valid_list, nnf, best, ty, tx, step, radius, first,
+                 last, search):
     """Propagation from the previous pixels in scan order, then random search.
 
     Only neighbours with flat index in [first, last] (this chunk's rows) propagate, so
@@ -86,7 +88,7 @@ def _improve_one(image, confidence, valid, valid_list, nnf, best, ty, tx, step, 
                 and nnf[ny, nx, 0] >= 0):
             best = _try(image, confidence, valid, nnf, best, ty, tx, nnf[ny, nx, 0] + step * (axis == 0),
                         nnf[ny, nx, 1] + step * (axis == 1), radius)
-    window = max(height, width)
+    window = search
     while window >= 1:
         sy = nnf[ty, tx, 0] + np.random.randint(-window, window + 1)
         sx = nnf[ty, tx, 1] + np.random.randint(-window, window + 1)
@@ -97,12 +99,16 @@ def _improve_one(image, confidence, valid, valid_list, nnf, best, ty, tx, step, 
 
 
 @kernel
-def improve_nnf(image, confidence, valid, valid_list, targets, nnf, cost, radius, passes, seed):
+def improve_nnf(image, confidence, valid, valid_list, targets, nnf, cost, radius, passes, seed,
+                search):
     """Run `passes` propagation + random search passes over the targets.
 
     targets : (N,) int64 flat indices of target pixels in raster order. The list is cut
-    into one chunk per row band so that chunks run in parallel; each chunk scans forward
-    on even passes and backward on odd passes. `cost` receives the per-sample distance.
+    into row-band chunks that never read each other's matches (so that they could run in
+    parallel with the same result); each chunk scans forward on even passes and backward
+    on odd passes. search : half-width in pixels of the first random-search window (then
+    halved down to 1), plus one uniformly random valid source per target and pass.
+    `cost` receives the per-sample distance.
     """
     height, width, channels = image.shape
     chunks = min(64, max(1, targets.shape[0] // 256))
@@ -117,8 +123,8 @@ def improve_nnf(image, confidence, valid, valid_list, targets, nnf, cost, radius
                 ty, tx = index // width, index % width
                 best = patch_distance(image, confidence, ty, tx, nnf[ty, tx, 0], nnf[ty, tx, 1],
                                       radius, 1e30)
-                best = _improve_one(image, confidence, valid, valid_list, nnf, best, ty, tx, step, radius,
-                                    targets[start], targets[stop - 1])
+                best = _improve_one(image, confidence, valid, valid_list, nnf, best, ty, tx, step,
+                                    radius, targets[start], targets[stop - 1], search)
                 samples = max(patch_weight(confidence, ty, tx, radius), 1e-12) * channels
                 cost[ty, tx] = best / samples
 
