@@ -84,8 +84,8 @@ def dilate_mask(mask: np.ndarray, radius: float) -> np.ndarray:
     if maskops.count_soft(mask) == 0:
         nearest_row = np.empty(mask.shape, dtype=np.int32)
         distance.nearest_row_in_column(mask, 0.5, False, nearest_row)
-        distance.within_distance_rows(nearest_row, float(radius) ** 2, out,
-                                      numba.get_num_threads())
+        distance.within_distance_rows(nearest_row, distance.disc_half_widths(float(radius)),
+                                      out)
     else:
         squared, feature = feature_transform(mask)
         halo = maskops.halo_squared(mask, squared)

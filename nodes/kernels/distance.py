@@ -9,6 +9,8 @@ scipy.ndimage.distance_transform_edt.
 
 Feature pixels are those with mask >= threshold, or those with mask < threshold.
 """
+import math
+
 import numpy as np
 
 from graph.jit import kernel, parallel_kernel, prange
@@ -121,25 +123,50 @@ def envelope_rows(nearest_row, squared, feature, workers):
                 feature_row[column] = nearest_rows[nearest_column] * width + nearest_column
 
 
+@kernel
+def disc_half_widths(radius):
+    """half_width[g] = the largest integer w with w^2 + g^2 <= radius^2, g = 0..floor(r).
+
+    The half-width of a disc of `radius` (between pixel centres) at vertical offset g,
+    computed exactly (integer arithmetic, no rounding of the square root).
+    """
+    limit = radius * radius
+    rows = int(math.floor(radius)) + 1
+    half_width = np.empty(rows, dtype=np.int64)
+    for offset in range(rows):
+        width = int(math.floor(math.sqrt(max(limit - offset * offset, 0.0))))
+        while (width + 1) * (width + 1) + offset * offset <= limit:
+            width += 1
+        while width > 0 and width * width + offset * offset > limit:
+            width -= 1
+        half_width[offset] = width
+    return half_width
+
+
 @parallel_kernel
-def within_distance_rows(nearest_row, radius_squared, out, workers):
-    """Second pass for a binary dilation: out = 1 where the squared distance to the
-    nearest feature pixel is <= radius_squared, else 0; (H, W) float32 out."""
+def within_distance_rows(nearest_row, half_width, out):
+    """Second pass of a binary dilation by a disc: out = 1 where some feature pixel lies
+    within the disc, else 0; (H, W) float32 out.
+
+    Each column whose nearest feature pixel (in the column) is g <= r rows away covers
+    the columns within half_width[g] of it; two running sweeps take the union of those
+    intervals. O(W) per row whatever the radius, and exact: the same pixels as
+    thresholding the Euclidean distance transform at the radius.
+    """
     height, width = nearest_row.shape
-    for worker in prange(workers):
-        parabola_at = np.empty(width, dtype=np.int64)
-        boundary = np.empty(width + 1, dtype=np.float64)
-        heights = np.empty(width, dtype=np.float64)
-        for row in range(worker, height, workers):
-            nearest_rows, out_row = nearest_row[row], out[row]
-            if _lower_envelope(row, nearest_rows, parabola_at, boundary, heights) == 0:
-                out_row[:] = 0.0
-                continue
-            segment = 0
-            for column in range(width):
-                while boundary[segment + 1] < column:
-                    segment += 1
-                nearest_column = parabola_at[segment]
-                squared = heights[nearest_column] - 2.0 * column * nearest_column \
-                    + float(column * column)
-                out_row[column] = 1.0 if squared <= radius_squared else 0.0
+    reach_rows = half_width.size
+    for row in prange(height):
+        nearest_rows, out_row = nearest_row[row], out[row]
+        reach = -1
+        for column in range(width):
+            offset = abs(row - nearest_rows[column])
+            if offset < reach_rows:
+                reach = max(reach, column + half_width[offset])
+            out_row[column] = 1.0 if reach >= column else 0.0
+        reach = width
+        for column in range(width - 1, -1, -1):
+            offset = abs(row - nearest_rows[column])
+            if offset < reach_rows:
+                reach = min(reach, column - half_width[offset])
+            if reach <= column:
+                out_row[column] = 1.0

@@ -62,6 +62,16 @@ def test_grow_binary_is_disc_dilation(photo_mask, radius):
     expected = ndimage.distance_transform_edt(photo_mask < 0.5) <= radius
     assert set(np.unique(grown)) <= {0.0, 1.0}
     assert iou(grown > 0.5, expected) >= 0.99
+    np.testing.assert_array_equal(grown > 0.5, expected)     # in fact exactly the same
+
+
+@pytest.mark.parametrize("radius", [0.5, 1.0, 2.2, 7.07, 13.0])
+def test_grow_binary_is_exact_at_awkward_radii(radius):
+    rng = np.random.default_rng(int(radius * 100))
+    mask = (rng.random((90, 70)) < 0.01).astype(np.float32)
+    grown = maskmath.grow.compute(input=mask, radius=radius)
+    expected = ndimage.distance_transform_edt(mask < 0.5) <= radius
+    np.testing.assert_array_equal(grown > 0.5, expected)
 
 
 @pytest.mark.parametrize("radius", [1.5, 5.0, 40.0])
@@ -69,6 +79,7 @@ def test_shrink_binary_is_disc_erosion(photo_mask, radius):
     shrunk = maskmath.grow.compute(input=photo_mask, radius=-radius)
     expected = ndimage.distance_transform_edt(photo_mask > 0.5) > radius
     assert iou(shrunk > 0.5, expected) >= 0.99
+    np.testing.assert_array_equal(shrunk > 0.5, expected)
 
 
 def test_grow_by_a_disc_not_a_square():
