@@ -26,9 +26,9 @@ AUTO_PATCH_THICKNESS = 20.0  # px: a hole part deeper than this gets the patch f
 CONFIDENCE_FALLOFF = 3.0
 COARSE_THICKNESS = 3.0   # stop halving once the hole is this many pixels from its edge
 COARSE_SIZE = 56         # nor halve a level smaller than this
-COARSE_EM, FINE_EM, FINEST_EM, PASSES = 6, 4, 2, 2
+COARSE_EM, FINE_EM, FINEST_EM, PASSES = 6, 2, 1, 2
 PATCH_CONTEXT, PATCH_CONTEXT_MIN = 2.0, 96  # source region around the hole (see method_reach)
-FINE_SEARCH = 1 << 30    # px: first random-search window below the coarsest level
+FINE_SEARCH = 32         # px: first random-search window below the coarsest level
 
 
 # ---------------------------------------------------------------- hole preparation
@@ -266,11 +266,14 @@ def _patch_pyramid(base, hole, radius):
 def split_by_thickness(hole, thickness=AUTO_PATCH_THICKNESS):
     """(thin, thick): the hole's connected parts whose inside lies within `thickness`
     pixels of known pixels, and the others."""
-    count, labels = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
     depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    deepest = np.zeros(count, np.float32)
-    np.maximum.at(deepest, labels.reshape(-1), depth.reshape(-1))
-    thick = (deepest > thickness)[labels] & hole
+    deep = depth > thickness
+    if not deep.any():
+        return hole, np.zeros_like(hole)
+    count, labels = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
+    thick_labels = np.zeros(count, bool)
+    thick_labels[labels[deep]] = True
+    thick = thick_labels[labels] & hole
     return hole & ~thick, thick
 
 

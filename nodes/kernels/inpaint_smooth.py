@@ -14,35 +14,36 @@ from nodes.kernels import color
 
 
 @kernel
-def _laplacian(field, y, x, channel):
-    return (field[y - 1, x, channel] + field[y + 1, x, channel] + field[y, x - 1, channel]
-            + field[y, x + 1, channel] - 4.0 * field[y, x, channel])
-
-
-@kernel
 def apply_normal_operator(field, support, hole, lap, out):
     """out[c, i] = (L^T L field)(hole[i]) for every hole pixel (flat indices) and channel c.
 
-    field, lap : (H, W, C) float32 (lap is scratch); support : flat indices of the pixels
-    whose Laplacian is needed (the hole grown by one, minus the image border);
-    out : (C, N) float64.
+    field, lap : (H, W, C) float32; lap is scratch that must be zero on the image border
+    (it is only written at `support`: the hole grown by one, minus the image border, so
+    a neighbour read across a row end lands on a border zero). out : (C, N) float64.
     """
     height, width, channels = field.shape
+    size = height * width
+    values = field.reshape(size, channels)
+    laplacian = lap.reshape(size, channels)
     for order in range(support.shape[0]):
-        y, x = support[order] // width, support[order] % width
+        index = support[order]
         for channel in range(channels):
-            lap[y, x, channel] = _laplacian(field, y, x, channel)
+            laplacian[index, channel] = (values[index - 1, channel] + values[index + 1, channel]
+                                         + values[index - width, channel]
+                                         + values[index + width, channel]
+                                         - 4.0 * values[index, channel])
     for order in range(hole.shape[0]):
-        y, x = hole[order] // width, hole[order] % width
+        index = hole[order]
         for channel in range(channels):
-            total = 0.0
-            if 0 < y < height - 1 and 0 < x < width - 1:
-                total -= 4.0 * lap[y, x, channel]
-            for step in range(4):
-                ny = y + (step == 0) - (step == 1)
-                nx = x + (step == 2) - (step == 3)
-                if 0 < ny < height - 1 and 0 < nx < width - 1:
-                    total += lap[ny, nx, channel]
+            total = -4.0 * laplacian[index, channel]
+            if index >= 1:
+                total += laplacian[index - 1, channel]
+            if index + 1 < size:
+                total += laplacian[index + 1, channel]
+            if index >= width:
+                total += laplacian[index - width, channel]
+            if index + width < size:
+                total += laplacian[index + width, channel]
             out[channel, order] = total
 
 
