@@ -24,6 +24,7 @@ SMOOTH_ITERATIONS, SMOOTH_TOLERANCE = 3000, 1e-2
 SMOOTH_REACH = lambda thickness: 3 * thickness + 16  # noqa: E731  px read around the hole
 AUTO_PATCH_THICKNESS = 20.0  # px: a hole part deeper than this gets the patch fill
 CONFIDENCE_FALLOFF = 3.0
+CONFIDENCE_DEPTH = 60.0
 COARSE_THICKNESS = 3.0   # stop halving once the hole is this many pixels from its edge
 COARSE_SIZE = 56         # nor halve a level smaller than this
 COARSE_EM, FINE_EM, FINEST_EM, PASSES = 6, 2, 1, 2
@@ -182,8 +183,14 @@ def _pyramid(image, hole, radius):
 
 
 def _confidence(hole, falloff=None):
-    """1 on known pixels, falloff ** -depth inside the hole (depth: distance to known)."""
+    """1 on known pixels, falloff ** -depth inside the hole (depth: distance to known).
+
+    Depth is capped at CONFIDENCE_DEPTH px so that the weights never underflow float32
+    (patches that share a pixel differ in depth by a few px only, so the cap just makes
+    the middle of very wide holes, already shaped by the coarser levels, weigh evenly).
+    """
     depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    depth = np.minimum(depth, CONFIDENCE_DEPTH)
     return np.power(np.float32(falloff or CONFIDENCE_FALLOFF), -depth).astype(np.float32)
 
 
