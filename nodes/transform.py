@@ -5,7 +5,7 @@ import numpy as np
 
 from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
-from nodes.kernels.resample import filter_weights, resample_columns, resample_rows
+from nodes.kernels.resample import filter_weights, gather, resample_columns, resample_rows
 
 FILTERS = ("nearest", "bilinear", "bicubic", "lanczos")
 FILLS = ("transparent", "edge", "mirror", "color")
@@ -140,6 +140,10 @@ def resample(input, out_height, out_width, filter_name):
     height, width, channels = source.shape
     x_indices, x_weights = filter_weights(width, out_width, filter_name)
     y_indices, y_weights = filter_weights(height, out_height, filter_name)
+    if filter_name == "nearest":  # a gather: one tap of weight 1 per axis
+        out = np.empty((out_height, out_width, channels), np.float32)
+        gather(source, y_indices[:, 0].copy(), x_indices[:, 0].copy(), out)
+        return out[:, :, 0] if input.ndim == 2 else out
     if out_width * height <= out_height * width:
         middle = np.empty((height, out_width, channels), np.float32)
         resample_columns(source, x_indices, x_weights, middle)

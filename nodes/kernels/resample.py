@@ -76,23 +76,61 @@ def resample_columns(source, indices, weights, out):
     height, out_width, channels = out.shape[0], out.shape[1], out.shape[2]
     taps = indices.shape[1]
     for y in prange(height):
+        row = source[y].reshape(-1)
+        row_out = out[y].reshape(-1)
         for x in range(out_width):
-            for channel in range(channels):
-                total = 0.0
+            if channels == 4:
+                red = green = blue = alpha = np.float32(0.0)
                 for tap in range(taps):
-                    total += weights[x, tap] * source[y, indices[x, tap], channel]
-                out[y, x, channel] = total
+                    weight = weights[x, tap]
+                    start = indices[x, tap] * 4
+                    red += weight * row[start]
+                    green += weight * row[start + 1]
+                    blue += weight * row[start + 2]
+                    alpha += weight * row[start + 3]
+                row_out[4 * x] = red
+                row_out[4 * x + 1] = green
+                row_out[4 * x + 2] = blue
+                row_out[4 * x + 3] = alpha
+            else:
+                for channel in range(channels):
+                    total = np.float32(0.0)
+                    for tap in range(taps):
+                        total += weights[x, tap] * row[indices[x, tap] * channels + channel]
+                    row_out[x * channels + channel] = total
 
 
 @parallel_kernel
 def resample_rows(source, indices, weights, out):
-    """Resample along y: (H, W, C) -> (Ho, W, C) with (Ho, taps) indices and weights."""
-    out_height, width, channels = out.shape[0], out.shape[1], out.shape[2]
+    """Resample along y: (H, W, C) -> (Ho, W, C) with (Ho, taps) indices and weights.
+
+    Each output row is a weighted sum of whole source rows (contiguous, vectorised).
+    """
+    out_height = out.shape[0]
     taps = indices.shape[1]
     for y in prange(out_height):
-        for x in range(width):
+        row_out = out[y].reshape(-1)
+        first = source[indices[y, 0]].reshape(-1)
+        weight = weights[y, 0]
+        for index in range(row_out.shape[0]):
+            row_out[index] = weight * first[index]
+        for tap in range(1, taps):
+            weight = weights[y, tap]
+            if weight == 0.0:
+                continue
+            row = source[indices[y, tap]].reshape(-1)
+            for index in range(row_out.shape[0]):
+                row_out[index] += weight * row[index]
+
+
+@parallel_kernel
+def gather(source, rows, columns, out):
+    """Nearest-neighbour resampling: out[y, x] = source[rows[y], columns[x]], (H, W, C)."""
+    channels = out.shape[2]
+    for y in prange(out.shape[0]):
+        row = source[rows[y]].reshape(-1)
+        row_out = out[y].reshape(-1)
+        for x in range(out.shape[1]):
+            start = columns[x] * channels
             for channel in range(channels):
-                total = 0.0
-                for tap in range(taps):
-                    total += weights[y, tap] * source[indices[y, tap], x, channel]
-                out[y, x, channel] = total
+                row_out[x * channels + channel] = row[start + channel]
