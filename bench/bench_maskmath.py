@@ -9,6 +9,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -28,6 +29,18 @@ def median_ms(function, repeat):
     return 1000.0 * float(np.median(times))
 
 
+def paired_ms(ours, peer, repeat):
+    """Medians of `ours` and `peer` timed alternately, so that load from other processes
+    on a shared machine weighs on both alike."""
+    ours_times, peer_times = [], []
+    for _ in range(repeat):
+        for function, times in ((ours, ours_times), (peer, peer_times)):
+            start = time.perf_counter()
+            function()
+            times.append(time.perf_counter() - start)
+    return 1000.0 * float(np.median(ours_times)), 1000.0 * float(np.median(peer_times))
+
+
 def test_masks():
     """A binary 4K mask of shapes and a soft (feathered) copy of it."""
     rows, columns = np.mgrid[:HEIGHT, :WIDTH].astype(np.float32)
@@ -40,8 +53,9 @@ def test_masks():
     return binary, soft
 
 
-def cold_start_seconds():
-    """First call of every maskmath kernel in a fresh process (cache loads or compiles)."""
+def cold_start_seconds(fresh_cache=False):
+    """First call of every maskmath kernel in a fresh process: loading them from numba's
+    on-disk cache, or compiling them all (`fresh_cache`: an empty cache directory)."""
     code = (
         "import time, numpy as np; t0 = time.perf_counter();"
         "from nodes import maskmath as M; m = np.zeros((64, 64), np.float32); m[20:40, 20:40] = 1;"
@@ -51,12 +65,16 @@ def cold_start_seconds():
         "M.subtract.compute(a=m, b=s); M.difference.compute(a=m, b=s);"
         "M.threshold.compute(input=s, value=0.5, softness=0.1); M.levels.compute(input=s, low=0.1, high=0.9, gamma=2.0);"
         "print(time.perf_counter() - t0)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                            text=True, check=True)
+    environment = dict(os.environ)
+    with tempfile.TemporaryDirectory() as cache:
+        if fresh_cache:
+            environment["NUMBA_CACHE_DIR"] = cache
+        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                                text=True, check=True, env=environment)
     return float(result.stdout.strip().splitlines()[-1])
 
 
-def row(table, name, ours, peer_name=None, peer=None):
+def row(table, name, ours, peer=None, peer_name=None):
     ratio = f"{peer / ours:6.2f}x" if peer else ""
     table.append(f"{name:<38} {ours:9.1f} {peer_name or '':>26} "
                  f"{peer if peer else float('nan'):9.1f} {ratio:>8}")
@@ -70,7 +88,9 @@ def main():
     from scipy import ndimage
     from nodes import maskmath
 
-    print(f"cold start (fresh process, all maskmath kernels): {cold_start_seconds():.2f} s")
+    print(f"first call of all maskmath kernels in a fresh process: compiling "
+          f"{cold_start_seconds(fresh_cache=True):.2f} s, from numba's cache "
+          f"{cold_start_seconds():.2f} s (includes importing numpy and numba)")
     binary, soft = test_masks()
     image = np.ascontiguousarray(np.dstack([soft, soft * 0.5, soft * 0.25, soft]))
     table = [f"{'4K float32 (3840x2160)':<38} {'ours ms':>9} {'peer':>26} {'peer ms':>9} "
@@ -80,15 +100,16 @@ def main():
         return lambda: cv2.GaussianBlur(array, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
 
     for sigma in (2.0, 8.0, 32.0):
-        ours = median_ms(lambda: maskmath.blur.compute(input=soft, size=sigma), repeat)
-        row(table, f"blur mask size {sigma:g}", ours, "cv2.GaussianBlur",
-            median_ms(blur_peer(sigma, soft), repeat))
-    ours8 = median_ms(lambda: maskmath.blur.compute(input=soft, size=8.0), repeat)
-    row(table, "blur mask size 8", ours8, "scipy gaussian_filter",
-        median_ms(lambda: ndimage.gaussian_filter(soft, 8.0, mode="nearest"), 2))
-    row(table, "blur RGBA image size 8", median_ms(
-        lambda: maskmath.blur.compute(input=image, size=8.0), repeat),
-        "cv2.GaussianBlur", median_ms(blur_peer(8.0, image), repeat))
+        row(table, f"blur mask size {sigma:g}", *paired_ms(
+            lambda: maskmath.blur.compute(input=soft, size=sigma), blur_peer(sigma, soft),
+            repeat), peer_name="cv2.GaussianBlur")
+    row(table, "blur mask size 8", *paired_ms(
+        lambda: maskmath.blur.compute(input=soft, size=8.0),
+        lambda: ndimage.gaussian_filter(soft, 8.0, mode="nearest"), 3),
+        peer_name="scipy gaussian_filter")
+    row(table, "blur RGBA image size 8", *paired_ms(
+        lambda: maskmath.blur.compute(input=image, size=8.0), blur_peer(8.0, image), repeat),
+        peer_name="cv2.GaussianBlur")
 
     feather = {}
     for radius in (4.0, 64.0):
@@ -101,10 +122,11 @@ def main():
     grow = {}
     for radius in (5, 64):
         for name, mask in (("binary", binary), ("soft", soft)):
-            grow[radius, name] = median_ms(
-                lambda: maskmath.grow.compute(input=mask, radius=float(radius)), repeat)
-            row(table, f"grow {name} r={radius}", grow[radius, name], f"cv2.dilate disc r={radius}",
-                median_ms(lambda: cv2.dilate(mask, disc(radius)), 3 if radius > 10 else repeat))
+            ours, peer = paired_ms(lambda: maskmath.grow.compute(input=mask, radius=float(radius)),
+                                   lambda: cv2.dilate(mask, disc(radius)),
+                                   3 if radius > 10 else repeat)
+            grow[radius, name] = ours
+            row(table, f"grow {name} r={radius}", ours, peer, f"cv2.dilate disc r={radius}")
 
     for name, function, peer in (
             ("union of 3", lambda: maskmath.union.compute(inputs=[binary, soft, binary]),
@@ -114,7 +136,7 @@ def main():
             ("levels gamma 2", lambda: maskmath.levels.compute(input=soft, low=0.1, high=0.9,
                                                                gamma=2.0),
              lambda: np.clip((soft - 0.1) / 0.8, 0, 1) ** 0.5)):
-        row(table, name, median_ms(function, repeat), "numpy", median_ms(peer, repeat))
+        row(table, name, *paired_ms(function, peer, repeat), peer_name="numpy")
 
     print("\n".join(table))
     print(f"\nfeather r=64 / r=4 (center): {feather[64.0, 'center'] / feather[4.0, 'center']:.2f}"

@@ -62,8 +62,7 @@ def gaussian_blur(array: np.ndarray, sigma: float) -> np.ndarray:
         return source.copy()
     planes = source if source.ndim == 3 else source[:, :, None]
     out = np.empty_like(planes)
-    scratch = np.empty_like(planes)
-    gaussian.gaussian_blur_into(planes, out, scratch, sigma)
+    gaussian.gaussian_blur_into(planes, out, sigma)
     return out if source.ndim == 3 else out[:, :, 0]
 
 

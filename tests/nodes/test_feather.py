@@ -17,8 +17,8 @@ def photo_mask():
 
 def blur_kernel(mask, sigma):
     planes = np.ascontiguousarray(mask[:, :, None], dtype=np.float32)
-    out, scratch = np.empty_like(planes), np.empty_like(planes)
-    gaussian.gaussian_blur_into(planes, out, scratch, sigma)
+    out = np.empty_like(planes)
+    gaussian.gaussian_blur_into(planes, out, sigma)
     return out[:, :, 0]
 
 
