@@ -197,15 +197,18 @@ def quality_table(quick):
 def format_quality(rows):
     kinds = list(HOLES)
     head = ("| method | " + " | ".join(f"PSNR {k}" for k in kinds)
-            + " | mean PSNR | mean SSIM | median time ms | total time s |")
-    lines = [head, "|" + "---|" * (len(kinds) + 5)]
+            + " | mean PSNR | mean SSIM | " + " | ".join(f"ms {k}" for k in kinds)
+            + " | median ms | total s |")
+    lines = [head, "|" + "---|" * (2 * len(kinds) + 5)]
     for name, by_kind in rows.items():
         everything = [entry for kind in kinds for entry in by_kind[kind]]
         psnr_by_kind = [np.mean([entry[0] for entry in by_kind[kind]]) for kind in kinds]
         times = [entry[2] for entry in everything]
         lines.append(f"| {name} | " + " | ".join(f"{value:.2f}" for value in psnr_by_kind)
                      + f" | {np.mean([e[0] for e in everything]):.2f}"
-                     + f" | {np.mean([e[1] for e in everything]):.3f}"
+                     + f" | {np.mean([e[1] for e in everything]):.3f} | "
+                     + " | ".join(f"{1000 * np.median([e[2] for e in by_kind[kind]]):.0f}"
+                                  for kind in kinds)
                      + f" | {1000 * np.median(times):.1f} | {np.sum(times):.2f} |")
     return "\n".join(lines)
 

@@ -15,7 +15,7 @@ from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
 from nodes.common import require_same_size
 from nodes.kernels import inpaint_telea as telea
-from nodes.kernels import color, inpaint_smooth, patchmatch
+from nodes.kernels import inpaint_smooth, patchmatch
 
 METHODS = ("auto", "telea", "smooth", "patch")
 PATCH_RADIUS = 3
@@ -124,7 +124,7 @@ def smooth_fill(image, hole, iterations=None, tolerance=None):
     else:
         work = telea_fill(image, hole)
     ring = (cv2.dilate(hole.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & ~hole
-    low, high = work[ring].min(axis=0), work[ring].max(axis=0)
+    low, high = _value_range(work, ~ring)
     varying = np.flatnonzero(low < high)  # a constant channel (opaque alpha) stays constant
     if varying.size:
         solved = np.ascontiguousarray(work[..., varying])
@@ -204,8 +204,7 @@ def _em_level(work, hole, nnf, radius, iterations, passes, seed, search):
     for iteration in range(iterations):
         patchmatch.improve_nnf(work, confidence, valid, valid_list, targets, nnf, cost, radius,
                                passes, seed + iteration, search)
-        bandwidth = float(cost.max()) + 1e-8
-        patchmatch.vote_weights(confidence, cost, targets, bandwidth, weight)
+        patchmatch.vote_weights(confidence, cost, targets, weight)
         patchmatch.vote(work, hole_pixels, nnf, weight, radius, work)
 
 
@@ -229,13 +228,19 @@ def _patch_fill_box(image, hole, radius):
         return telea_fill(image, hole)
     work = np.ascontiguousarray(image, np.float32).copy()
     work[hole] = 0.0
-    known = work[~hole]
-    low, high = known.min(axis=0), known.max(axis=0)
+    low, high = _value_range(work, hole)
     work[hole] = low
     varying = np.flatnonzero(low < high)
     if varying.size:
         work[..., varying] = _patch_pyramid(np.ascontiguousarray(work[..., varying]), hole, radius)
     return work
+
+
+def _value_range(image, excluded):
+    """Per-channel (min, max) of `image` (H, W, C) over the pixels not `excluded`."""
+    bounds = np.empty((2, image.shape[2]), np.float32)
+    inpaint_smooth.channel_range(image, np.ascontiguousarray(excluded), bounds)
+    return bounds[0], bounds[1]
 
 
 def _resize(image, shape, interpolation):
@@ -295,10 +300,9 @@ def auto_fill(image, hole):
     thin, thick = split_by_thickness(hole)
     if not thick.any():
         return smooth_fill(image, hole)
-    work = telea_fill(image, hole)
-    if thin.any():
-        work = smooth_fill(work, thin)
-    return patch_fill(work, thick)
+    if not thin.any():
+        return patch_fill(image, hole)
+    return patch_fill(smooth_fill(telea_fill(image, hole), thin), thick)
 
 
 FILLERS = {"auto": auto_fill, "telea": telea_fill, "smooth": smooth_fill, "patch": patch_fill}
@@ -307,7 +311,9 @@ FILLERS = {"auto": auto_fill, "telea": telea_fill, "smooth": smooth_fill, "patch
 def _check_input(input, mask, weights):
     """NaN outside the hole, NaN in the mask, or a hole that leaves nothing to sample."""
     outside = weights == 0
-    bad = np.count_nonzero(outside & ~np.isfinite(input).all(axis=-1))
+    bad = 0
+    if not np.isfinite(input).all():  # the common case costs one pass
+        bad = np.count_nonzero(outside & ~np.isfinite(input).all(axis=-1))
     if bad:
         raise NodeInputError(f"input 'input' has {bad} NaN or infinite pixels outside the hole",
                              hint="add them to the mask so that inpaint fills them")

@@ -142,3 +142,19 @@ def decode_pixels(values, out):
         for channel in range(values.shape[1]):
             value = values[index, channel]
             out[index, channel] = color.srgb_decode(value) if channel < 3 else value
+
+
+@kernel
+def channel_range(image, hole, out):
+    """out[0, c], out[1, c] = min and max of channel c of `image` (H, W, C) outside `hole`
+    (H, W bool); +inf / -inf when every pixel is in the hole."""
+    out[0, :] = np.inf
+    out[1, :] = -np.inf
+    for y in range(image.shape[0]):
+        for x in range(image.shape[1]):
+            if hole[y, x]:
+                continue
+            for channel in range(image.shape[2]):
+                value = image[y, x, channel]
+                out[0, channel] = min(out[0, channel], value)
+                out[1, channel] = max(out[1, channel], value)

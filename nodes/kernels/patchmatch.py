@@ -14,7 +14,7 @@ Arrays: `image` (H, W, C) float32 working image (the hole holds the current esti
 """
 import numpy as np
 
-from graph.jit import kernel, parallel_kernel, prange
+from graph.jit import kernel
 
 
 @kernel
@@ -86,7 +86,8 @@ def _improve_one(image, confidence, valid, valid_list, nnf, best, ty, tx, step, 
         neighbour = ny * width + nx
         if (0 <= ny < height and 0 <= nx < width and first <= neighbour <= last
                 and nnf[ny, nx, 0] >= 0):
-            best = _try(image, confidence, valid, nnf, best, ty, tx, nnf[ny, nx, 0] + step * (axis == 0),
+            best = _try(image, confidence, valid, nnf, best, ty, tx,
+                        nnf[ny, nx, 0] + step * (axis == 0),
                         nnf[ny, nx, 1] + step * (axis == 1), radius)
     window = search
     while window >= 1:
@@ -162,13 +163,17 @@ def vote(image, hole_pixels, nnf, weight, radius, out):
 
 
 @kernel
-def vote_weights(confidence, cost, targets, bandwidth, weight):
+def vote_weights(confidence, cost, targets, weight):
     """weight[p] = confidence[p] * exp(-cost[p] / bandwidth) for every target p.
 
-    Well-matched patches, and patches nearer the known pixels, dominate the vote
-    (Wexler et al. 2007).
+    bandwidth is the largest cost among the targets, so weights stay within
+    [confidence / e, confidence]: well-matched patches, and patches nearer the known
+    pixels, dominate the vote (Wexler et al. 2007) without a few matches taking over.
     """
     width = cost.shape[1]
+    bandwidth = 1e-8
+    for order in range(targets.shape[0]):
+        bandwidth = max(bandwidth, cost[targets[order] // width, targets[order] % width])
     for order in range(targets.shape[0]):
         y, x = targets[order] // width, targets[order] % width
         weight[y, x] = confidence[y, x] * np.exp(-cost[y, x] / bandwidth)
