@@ -25,7 +25,7 @@ MODES = ("center", "inside", "outside")
 
 def require_finite(name: str, array: np.ndarray) -> None:
     """Refuse NaN or inf in an input (a parallel count, no temporary arrays)."""
-    bad = maskops.count_nonfinite(np.ascontiguousarray(array))
+    bad = maskops.count_nonfinite(np.ascontiguousarray(array).reshape(-1))  # one signature
     if bad:
         raise NodeInputError(f"input '{name}' has {bad} NaN or infinite values",
                              hint="clamp or fix the upstream node that produced them")

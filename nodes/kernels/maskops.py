@@ -30,11 +30,10 @@ FEATURE_DIRECTION_FROM = 9.0
 
 @parallel_kernel
 def count_nonfinite(values):
-    """Number of NaN or infinite values in a float32 array of any shape."""
-    flat = values.reshape(-1)
+    """Number of NaN or infinite values in a 1D float32 array (pass array.reshape(-1))."""
     total = 0
-    for index in prange(flat.size):
-        if not math.isfinite(flat[index]):
+    for index in prange(values.size):
+        if not math.isfinite(values[index]):
             total += 1
     return total
 
