@@ -351,11 +351,17 @@ def inpaint(input, mask, *, method, grow, blend, radius):
       smooth  biharmonic fill (the smoothest continuation of the surroundings, as
               scikit-image's inpaint_biharmonic): best on scratches and small blobs.
       patch   PatchMatch exemplar fill, coarse to fine: copies texture and structure
-              from the rest of the picture, what "content-aware fill" does. Use it for
-              large holes and outpainting (see the built-in `outpaint` template).
+              from the picture around the hole (a region twice the hole's size on
+              each side), what "content-aware fill" does. Use it for large holes and
+              outpainting (see the built-in `outpaint` template).
       auto    (default) per connected part of the hole: smooth where every hole pixel
-              lies within 12 px of known pixels (scratches, blobs up to ~24 px wide),
-              patch for wider parts. It measured best on the inpaint benchmark.
+              lies within 20 px of known pixels (scratches, blobs up to ~40 px
+              across), patch for wider parts. It measured best on the inpaint
+              benchmark (bench/bench_inpaint.py): highest PSNR inside the holes.
+
+    Every method fills sRGB-encoded values (where patch distances and smooth gradients
+    follow what the eye sees), converting only the pixels it reads, and converts the
+    fill back to linear.
 
     NaN pixels inside the hole are ignored; NaN outside it are an error.
     """

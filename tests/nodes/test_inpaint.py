@@ -179,3 +179,30 @@ def test_nan_inside_the_hole_is_filled_and_outside_is_an_error(linear_photo):
     image[100, 100, 1] = np.nan
     with pytest.raises(NodeInputError, match="1 NaN"):
         run(image, mask)
+
+
+# ---------------------------------------------------------------- the outpaint template
+
+def test_outpaint_template_widens_the_canvas_and_keeps_the_middle(linear_photo):
+    graph = pytest.importorskip("graph")
+    if not hasattr(graph, "load"):
+        pytest.skip("graph.load is not available yet")
+    loaded = graph.load("""
+maskgraph: 1
+nodes:
+  plate: {type: input, kind: image}
+  wide: {type: template, file: outpaint, image: plate, left: 24, right: 16, grow: 4}
+""")
+    result = loaded.evaluate(outputs=["wide", "wide.added"], feed={"plate": linear_photo})
+    wide, added = result["wide"], result["wide.added"]
+    height, width = linear_photo.shape[:2]
+    assert wide.shape == (height, width + 40, 4) and added.shape == (height, width + 40)
+    assert added[:, :24].min() == 1 and added[:, -16:].min() == 1
+    assert added[:, 24:24 + width].max() == 0
+    # beyond the grown seam the original pixels are untouched
+    np.testing.assert_array_equal(wide[:, 24 + 5:24 + width - 5], linear_photo[:, 5:-5])
+    # the new canvas looks like the picture's sides, not like a flat or empty fill
+    assert np.isfinite(wide).all()
+    left_new, left_old = wide[:, :24, :3], linear_photo[:, :24, :3]
+    assert abs(left_new.mean() - left_old.mean()) < 0.1
+    assert left_new.std() > 0.25 * left_old.std()
