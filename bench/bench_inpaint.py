@@ -237,7 +237,7 @@ def save_grid(grid, path, crop=160):
         rows.append(np.hstack([np.pad(tile, ((2, 2), (2, 2), (0, 0)), constant_values=1.0)
                                for tile in tiles]))
     picture = (np.clip(np.vstack(rows), 0, 1) * 255).astype(np.uint8)
-    cv2.imwrite(path, picture[..., ::-1])
+    cv2.imwrite(path, picture[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 9])
     names = ["original", "hole"] + [name for name in GRID_METHODS if name in grid[0][4]]
     return names
 

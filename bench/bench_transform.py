@@ -72,7 +72,9 @@ def resize_rows(repeats):
             ours = median_time(lambda: resize.compute(source, width=size[0], height=size[1],
                                                       scale=None, filter=filter_name), repeats)
             shrinking = size[0] < source.shape[1]
-            flag = cv2.INTER_AREA if shrinking and filter_name != "nearest" else CV_FILTERS[filter_name]
+            flag = CV_FILTERS[filter_name]
+            if shrinking and filter_name != "nearest":
+                flag = cv2.INTER_AREA
             opencv = median_time(lambda: cv2.resize(source, size, interpolation=flag), repeats)
             peer = {"cv2": opencv}
             if vips is not None:
