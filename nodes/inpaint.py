@@ -208,14 +208,14 @@ def _em_level(work, hole, nnf, radius, iterations, passes, seed, search):
         patchmatch.vote(work, hole_pixels, nnf, weight, radius, work)
 
 
-def patch_fill(image, hole, radius=None):
+def patch_fill(image, hole, patch_radius=None):
     """Fill `hole` of `image` (H, W, C) float32 with PatchMatch, coarse to fine; a copy.
 
     Channels that are constant over the known pixels (an opaque alpha) are filled with
     that constant and left out of the matching. Falls back to telea when no whole patch
     of known pixels exists.
     """
-    radius = radius or PATCH_RADIUS
+    radius = patch_radius or PATCH_RADIUS
     box = context_box(hole)
     out = np.array(image, dtype=np.float32, copy=True)
     out[box] = _patch_fill_box(image[box], hole[box], radius)
@@ -289,7 +289,7 @@ def split_by_thickness(hole, thickness=AUTO_PATCH_THICKNESS):
     return hole & ~thick, thick
 
 
-def auto_fill(image, hole):
+def auto_fill(image, hole, patch_radius=None):
     """`auto`: biharmonic fill for thin parts of the hole, PatchMatch for thick ones.
 
     Scratches and small blobs are best rebuilt as smooth continuations of their edges
@@ -301,8 +301,8 @@ def auto_fill(image, hole):
     if not thick.any():
         return smooth_fill(image, hole)
     if not thin.any():
-        return patch_fill(image, hole)
-    return patch_fill(smooth_fill(telea_fill(image, hole), thin), thick)
+        return patch_fill(image, hole, patch_radius)
+    return patch_fill(smooth_fill(telea_fill(image, hole), thin), thick, patch_radius)
 
 
 FILLERS = {"auto": auto_fill, "telea": telea_fill, "smooth": smooth_fill, "patch": patch_fill}
@@ -336,8 +336,11 @@ def _check_input(input, mask, weights):
               Param("blend", "float", 2.0, min=0.0, max=256.0,
                     doc="width in pixels of the soft transition at the grown hole's edge"),
               Param("radius", "int", 5, min=1, max=32,
-                    doc="telea: neighbourhood radius in pixels")])
-def inpaint(input, mask, *, method, grow, blend, radius):
+                    doc="telea: neighbourhood radius in pixels"),
+              Param("patch_radius", "int", PATCH_RADIUS, min=1, max=8,
+                    doc="patch (and auto's wide parts): half-size of the compared patches, "
+                        "3 = 7x7 px; larger follows bigger structures, slower")])
+def inpaint(input, mask, *, method, grow, blend, radius, patch_radius=PATCH_RADIUS):
     """Fill a masked hole convincingly from the pixels around it.
 
     The mask marks the hole (any value > 0). It is grown by `grow` pixels first, so that the
@@ -375,7 +378,8 @@ def inpaint(input, mask, *, method, grow, blend, radius):
     box = _hole_box(near, 0)
     region_hole = hole[box]
     working = to_working_space(input[box], near[box])
-    options = {"radius": radius} if method == "telea" else {}
+    options = {"telea": {"radius": radius}, "smooth": {}}.get(
+        method, {"patch_radius": patch_radius})
     filled = from_working_space(FILLERS[method](working, region_hole, **options)[region_hole])
     return mix_fill(input, filled, weights, box)
 
