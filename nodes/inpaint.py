@@ -69,7 +69,7 @@ def _hole_box(hole, margin):
 
 # ---------------------------------------------------------------- telea
 
-def telea_fill(image, hole, radius=5, use_gradient=False):
+def telea_fill(image, hole, radius=5):
     """Fill `hole` (H, W bool) of `image` (H, W, C) float32 by fast marching; returns a copy.
 
     Pixels under the hole are ignored (they may hold NaN).
@@ -86,7 +86,7 @@ def telea_fill(image, hole, radius=5, use_gradient=False):
     count = int(np.count_nonzero(hole) + np.count_nonzero(band))
     heap_time = np.empty(count, np.float32)
     heap_index = np.empty(count, np.int64)
-    telea.telea_inpaint(work, flags, times, heap_time, heap_index, int(radius), bool(use_gradient))
+    telea.telea_inpaint(work, flags, times, heap_time, heap_index, int(radius))
     return work
 
 

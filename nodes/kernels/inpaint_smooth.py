@@ -91,9 +91,12 @@ def biharmonic_solve(image, hole, support, iterations, tolerance, field, lap, st
     """
     height, width, channels = image.shape
     solution, residual, direction, product = state[0], state[1], state[2], state[3]
-    field[:] = image
+    values, scratch = image.reshape(-1), field.reshape(-1)
+    for index in range(values.shape[0]):
+        scratch[index] = values[index]
     apply_normal_operator(field, support, hole, lap, product)
-    field[:] = 0.0
+    for index in range(values.shape[0]):
+        scratch[index] = 0.0
     for order in range(hole.shape[0]):
         y, x = hole[order] // width, hole[order] % width
         for channel in range(channels):
@@ -105,7 +108,11 @@ def biharmonic_solve(image, hole, support, iterations, tolerance, field, lap, st
         rho[1, channel] = rho[0, channel] * tolerance * tolerance
     step = 0
     while step < iterations:
-        if np.all(rho[0] <= rho[1]) or np.all(rho[0] <= 1e-30):
+        converged = True
+        for channel in range(channels):
+            if rho[0, channel] > rho[1, channel] and rho[0, channel] > 1e-30:
+                converged = False
+        if converged:
             break
         for order in range(hole.shape[0]):
             y, x = hole[order] // width, hole[order] % width

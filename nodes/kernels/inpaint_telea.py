@@ -2,9 +2,11 @@
 
 Pixels are filled in order of their distance T from the known region (an upwind solution
 of |grad T| = 1 kept in a binary min-heap). Each newly reached pixel p takes a weighted
-mean of the first-order estimates I(q) + grad I(q) . (p - q) over known pixels q within
-`radius`, with Telea's weights: direction (alignment of p - q with grad T), distance
-(1 / |p - q|^3, as OpenCV uses) and level-set (1 / (1 + |T(p) - T(q)|)).
+mean of the values I(q) of known pixels q within `radius`, with Telea's weights:
+direction (alignment of p - q with grad T), distance (1 / |p - q|^3, as OpenCV uses) and
+level-set (1 / (1 + |T(p) - T(q)|)). Telea's first-order term grad I(q) . (p - q) is left
+out: on real photographs it amplifies noise along the front (OpenCV, too, only keeps a
+normalised, bounded version of it).
 
 Flags: KNOWN pixels are original, BAND pixels have a value and a final T, INSIDE pixels
 are still to be filled. The caller allocates every array; nothing here validates.
@@ -94,22 +96,6 @@ def arrival_time(flags, times, y, x):
 
 
 @kernel
-def _axis_slope(flags, values, y, x, step_y, step_x, channel):
-    """Finite difference of values[..., channel] at (y, x) along one axis, known pixels only."""
-    ahead = _usable(flags, y + step_y, x + step_x)
-    behind = _usable(flags, y - step_y, x - step_x)
-    here = values[y, x, channel]
-    if ahead and behind:
-        return 0.5 * (values[y + step_y, x + step_x, channel]
-                      - values[y - step_y, x - step_x, channel])
-    if ahead:
-        return values[y + step_y, x + step_x, channel] - here
-    if behind:
-        return here - values[y - step_y, x - step_x, channel]
-    return 0.0
-
-
-@kernel
 def _time_slope(flags, times, y, x, step_y, step_x):
     """Finite difference of T at (y, x) along one axis, from non-INSIDE neighbours."""
     ahead = _usable(flags, y + step_y, x + step_x)
@@ -124,7 +110,7 @@ def _time_slope(flags, times, y, x, step_y, step_x):
 
 
 @kernel
-def fill_pixel(image, flags, times, y, x, radius, use_gradient, sums):
+def fill_pixel(image, flags, times, y, x, radius, sums):
     """Telea's weighted estimate of image[y, x] from known pixels within `radius`.
 
     `sums` is a float64 scratch array of length channels.
@@ -132,7 +118,8 @@ def fill_pixel(image, flags, times, y, x, radius, use_gradient, sums):
     height, width, channels = image.shape
     grad_ty = _time_slope(flags, times, y, x, 1, 0)
     grad_tx = _time_slope(flags, times, y, x, 0, 1)
-    sums[:] = 0.0
+    for channel in range(channels):
+        sums[channel] = 0.0
     total = 0.0
     for qy in range(max(y - radius, 0), min(y + radius + 1, height)):
         for qx in range(max(x - radius, 0), min(x + radius + 1, width)):
@@ -149,18 +136,14 @@ def fill_pixel(image, flags, times, y, x, radius, use_gradient, sums):
             weight = abs(direction * level / (length2 * math.sqrt(length2)))
             total += weight
             for channel in range(channels):
-                estimate = image[qy, qx, channel]
-                if use_gradient:
-                    estimate += (_axis_slope(flags, image, qy, qx, 1, 0, channel) * ry
-                                 + _axis_slope(flags, image, qy, qx, 0, 1, channel) * rx)
-                sums[channel] += weight * estimate
+                sums[channel] += weight * image[qy, qx, channel]
     if total > 0.0:
         for channel in range(channels):
             image[y, x, channel] = sums[channel] / total
 
 
 @kernel
-def telea_inpaint(image, flags, times, heap_time, heap_index, radius, use_gradient):
+def telea_inpaint(image, flags, times, heap_time, heap_index, radius):
     """Fill every INSIDE pixel of `image` (H, W, C) float32 in place, by fast marching.
 
     Parameters
@@ -172,7 +155,6 @@ def telea_inpaint(image, flags, times, heap_time, heap_index, radius, use_gradie
     heap_time, heap_index : float32 / int64 scratch arrays at least as long as the number
         of BAND plus INSIDE pixels.
     radius : int, neighbourhood radius in pixels.
-    use_gradient : bool, add Telea's first-order term grad I(q) . (p - q).
     """
     height, width = flags.shape
     sums = np.zeros(image.shape[2], np.float64)
@@ -191,6 +173,6 @@ def telea_inpaint(image, flags, times, heap_time, heap_index, radius, use_gradie
             if ny < 0 or nx < 0 or ny >= height or nx >= width or flags[ny, nx] != INSIDE:
                 continue
             times[ny, nx] = arrival_time(flags, times, ny, nx)
-            fill_pixel(image, flags, times, ny, nx, radius, use_gradient, sums)
+            fill_pixel(image, flags, times, ny, nx, radius, sums)
             flags[ny, nx] = BAND
             size = heap_push(heap_time, heap_index, size, times[ny, nx], ny * width + nx)
