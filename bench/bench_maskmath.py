@@ -20,25 +20,34 @@ sys.path.insert(0, ROOT)
 HEIGHT, WIDTH = 2160, 3840
 
 
-def median_ms(function, repeat):
-    times = []
+class Timing:
+    """Median and minimum of repeated calls, in ms."""
+
+    def __init__(self, seconds):
+        self.median = 1000.0 * float(np.median(seconds))
+        self.minimum = 1000.0 * float(np.min(seconds))
+
+
+def timed(function, repeat):
+    seconds = []
     for _ in range(repeat):
         start = time.perf_counter()
         function()
-        times.append(time.perf_counter() - start)
-    return 1000.0 * float(np.median(times))
+        seconds.append(time.perf_counter() - start)
+    return Timing(seconds)
 
 
-def paired_ms(ours, peer, repeat):
-    """Medians of `ours` and `peer` timed alternately, so that load from other processes
-    on a shared machine weighs on both alike."""
-    ours_times, peer_times = [], []
-    for _ in range(repeat):
-        for function, times in ((ours, ours_times), (peer, peer_times)):
-            start = time.perf_counter()
-            function()
-            times.append(time.perf_counter() - start)
-    return 1000.0 * float(np.median(ours_times)), 1000.0 * float(np.median(peer_times))
+def paired(ours, peer, repeat):
+    """`ours` then `peer`, each timed in its own block after a warm-up call and a pause:
+    OpenCV's and numba's worker threads spin for a while after a parallel call, and timing
+    the two alternately would charge that spinning to the other one. Returns (ours Timing,
+    peer Timing)."""
+    timings = []
+    for function in (ours, peer):
+        time.sleep(0.3)
+        function()
+        timings.append(timed(function, repeat))
+    return tuple(timings)
 
 
 def test_masks():
@@ -75,9 +84,12 @@ def cold_start_seconds(fresh_cache=False):
 
 
 def row(table, name, ours, peer=None, peer_name=None):
-    ratio = f"{peer / ours:6.2f}x" if peer else ""
-    table.append(f"{name:<38} {ours:9.1f} {peer_name or '':>26} "
-                 f"{peer if peer else float('nan'):9.1f} {ratio:>8}")
+    """One line: our median and minimum, the peer's, and peer/ours of both."""
+    line = f"{name:<30} {ours.median:8.1f} {ours.minimum:8.1f}"
+    if peer is not None:
+        line += (f"  {peer_name:<22} {peer.median:8.1f} {peer.minimum:8.1f}"
+                 f" {peer.median / ours.median:8.2f}x {peer.minimum / ours.minimum:6.2f}x")
+    table.append(line)
 
 
 def main():
@@ -93,28 +105,28 @@ def main():
           f"{cold_start_seconds():.2f} s (includes importing numpy and numba)")
     binary, soft = test_masks()
     image = np.ascontiguousarray(np.dstack([soft, soft * 0.5, soft * 0.25, soft]))
-    table = [f"{'4K float32 (3840x2160)':<38} {'ours ms':>9} {'peer':>26} {'peer ms':>9} "
-             f"{'peer/ours':>8}"]
+    table = [f"{'4K float32 (3840x2160), ms':<30} {'median':>8} {'min':>8}  {'peer':<22} "
+             f"{'median':>8} {'min':>8} {'peer/ours (median, min)':>17}"]
 
     def blur_peer(sigma, array):
         return lambda: cv2.GaussianBlur(array, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
 
     for sigma in (2.0, 8.0, 32.0):
-        row(table, f"blur mask size {sigma:g}", *paired_ms(
+        row(table, f"blur mask size {sigma:g}", *paired(
             lambda: maskmath.blur.compute(input=soft, size=sigma), blur_peer(sigma, soft),
             repeat), peer_name="cv2.GaussianBlur")
-    row(table, "blur mask size 8", *paired_ms(
+    row(table, "blur mask size 8", *paired(
         lambda: maskmath.blur.compute(input=soft, size=8.0),
         lambda: ndimage.gaussian_filter(soft, 8.0, mode="nearest"), 3),
         peer_name="scipy gaussian_filter")
-    row(table, "blur RGBA image size 8", *paired_ms(
+    row(table, "blur RGBA image size 8", *paired(
         lambda: maskmath.blur.compute(input=image, size=8.0), blur_peer(8.0, image), repeat),
         peer_name="cv2.GaussianBlur")
 
     feather = {}
     for radius in (4.0, 64.0):
         for mode in ("center", "inside"):
-            feather[radius, mode] = median_ms(
+            feather[radius, mode] = timed(
                 lambda: maskmath.feather.compute(input=binary, radius=radius, mode=mode), repeat)
             row(table, f"feather binary r={radius:g} {mode}", feather[radius, mode])
 
@@ -122,9 +134,9 @@ def main():
     grow = {}
     for radius in (5, 64):
         for name, mask in (("binary", binary), ("soft", soft)):
-            ours, peer = paired_ms(lambda: maskmath.grow.compute(input=mask, radius=float(radius)),
-                                   lambda: cv2.dilate(mask, disc(radius)),
-                                   3 if radius > 10 else repeat)
+            ours, peer = paired(lambda: maskmath.grow.compute(input=mask, radius=float(radius)),
+                                lambda: cv2.dilate(mask, disc(radius)),
+                                3 if radius > 10 else repeat)
             grow[radius, name] = ours
             row(table, f"grow {name} r={radius}", ours, peer, f"cv2.dilate disc r={radius}")
 
@@ -136,13 +148,14 @@ def main():
             ("levels gamma 2", lambda: maskmath.levels.compute(input=soft, low=0.1, high=0.9,
                                                                gamma=2.0),
              lambda: np.clip((soft - 0.1) / 0.8, 0, 1) ** 0.5)):
-        row(table, name, *paired_ms(function, peer, repeat), peer_name="numpy")
+        row(table, name, *paired(function, peer, repeat), peer_name="numpy")
 
     print("\n".join(table))
-    print(f"\nfeather r=64 / r=4 (center): {feather[64.0, 'center'] / feather[4.0, 'center']:.2f}"
-          f"   (inside): {feather[64.0, 'inside'] / feather[4.0, 'inside']:.2f}")
-    print(f"grow r=64 / r=5 (binary): {grow[64, 'binary'] / grow[5, 'binary']:.2f}"
-          f"   (soft): {grow[64, 'soft'] / grow[5, 'soft']:.2f}")
+    ratio = lambda big, small: f"{big.median / small.median:.2f} (min {big.minimum / small.minimum:.2f})"
+    print(f"\nfeather r=64 / r=4: center {ratio(feather[64.0, 'center'], feather[4.0, 'center'])}"
+          f", inside {ratio(feather[64.0, 'inside'], feather[4.0, 'inside'])}")
+    print(f"grow r=64 / r=5: binary {ratio(grow[64, 'binary'], grow[5, 'binary'])}"
+          f", soft {ratio(grow[64, 'soft'], grow[5, 'soft'])}")
 
 
 if __name__ == "__main__":

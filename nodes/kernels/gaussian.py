@@ -36,7 +36,7 @@ TRUNCATE = 4.0
 DENORMAL_OFFSET = 1e-20
 FLUSH_BELOW = 1e-17
 STRIP_LANES = 64
-ROW_STRIP = 32
+ROW_STRIP = 32     # lanes of the horizontal pass: 32 mask rows, 8 RGBA rows
 
 # Threads for the two passes: the kernels are compiled serial (nogil) and split by strips,
 # which compiles several times faster than a parallel (prange) kernel of the same loops.
@@ -217,12 +217,12 @@ def _transpose_rows_out(filtered, first, rows, channels, out):
 
 @kernel
 def _horizontal_strips(src, out, channels, coefficients, recursive, worker, workers):
-    """Filter the rows of a (H, W * C) float32 array (C interleaved channels) into `out`:
-    the strips of ROW_STRIP rows numbered worker, worker + workers, ..., each transposed
+    """Filter the rows of a (H, W * C) float32 array (C interleaved channels) into `out`
+    (which may be `src`): the strips of ROW_STRIP / C rows numbered worker, worker + workers, ..., each transposed
     into a (W, rows * C) buffer so that the filter runs down its lanes."""
     height = src.shape[0]
     width = src.shape[1] // channels
-    rows = min(ROW_STRIP, height)
+    rows = min(max(1, ROW_STRIP // channels), height)
     lanes = rows * channels
     strips = (height + rows - 1) // rows
     across = np.empty((width, lanes), dtype=np.float32)

@@ -182,24 +182,28 @@ def soft_grow_into(mask, squared, feature, radius, halo, out):
             if value >= 1.0 or (value <= 0.0 and squared[row, column] > unreachable):
                 out[row, column] = value
                 continue
+            nearest = feature[row, column]
+            distance_squared = squared[row, column]
+            outside = value < 0.5 and nearest >= 0
+            if outside:
+                nearest_row = int((nearest + 0.5) * inverse_width)
+                nearest_column = nearest - nearest_row * width
+                if distance_squared <= radius_squared:
+                    best = max(best, mask[nearest_row, nearest_column])
+                    if best >= 1.0:          # swept by a solid core: nothing can be higher
+                        out[row, column] = best
+                        continue
+                step = radius / math.sqrt(distance_squared)
+                best = max(best, _bilinear(mask, column + step * (nearest_column - column),
+                                           row + step * (nearest_row - row)))
             if value > 0.0:
                 gx, gy = _uphill(mask, row, column)
                 slope = math.sqrt(gx * gx + gy * gy)
                 if slope >= GRADIENT_MIN or (value >= 0.5 and slope > INSIDE_GRADIENT_MIN):
                     best = max(best, _bilinear(mask, column + radius * gx / slope,
                                                row + radius * gy / slope))
-            nearest = feature[row, column]
-            distance_squared = squared[row, column]
-            if value < 0.5 and nearest >= 0:
-                step = radius / math.sqrt(distance_squared)
-                nearest_row = int((nearest + 0.5) * inverse_width)
-                nearest_column = nearest - nearest_row * width
-                best = max(best, _bilinear(mask, column + step * (nearest_column - column),
-                                           row + step * (nearest_row - row)))
-                if distance_squared <= radius_squared:
-                    best = max(best, mask[nearest_row, nearest_column])
-            ring = value >= 0.5 or (nearest >= 0 and distance_squared <= radius_squared)
-            for direction in range(RING_SAMPLES if ring else 0):
+            ring = value >= 0.5 or (outside and distance_squared <= radius_squared)
+            for direction in range(RING_SAMPLES if ring and best < 1.0 else 0):
                 best = max(best, _bilinear(mask, column + ring_x[direction],
                                            row + ring_y[direction]))
             out[row, column] = best
