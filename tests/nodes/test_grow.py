@@ -167,3 +167,16 @@ def test_soft_grow_stays_close_to_grey_dilation(photo_mask, radius):
     assert (grown <= reach + 1e-6).all()
     reference = ndimage.grey_dilation(soft, footprint=disc_footprint(radius), mode="nearest")
     assert np.abs(grown - reference).mean() < 0.025
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 5), (5, 1), (2, 3)])
+def test_tiny_masks(shape):
+    soft = np.random.default_rng(0).random(shape).astype(np.float32)
+    for mask in (soft, (soft > 0.5).astype(np.float32)):
+        for out in (maskmath.grow.compute(input=mask, radius=1.5),
+                    maskmath.grow.compute(input=mask, radius=-1.5),
+                    maskmath.border.compute(input=mask, width=3.0, mode="center"),
+                    maskmath.feather.compute(input=mask, radius=5.0, mode="inside")):
+            assert out.shape == shape and np.isfinite(out).all()
+    np.testing.assert_allclose(maskmath.blur.compute(input=np.ones(shape, np.float32), size=4.0),
+                               1.0, atol=1e-6)
