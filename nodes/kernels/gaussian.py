@@ -218,8 +218,9 @@ def _transpose_rows_out(filtered, first, rows, channels, out):
 @kernel
 def _horizontal_strips(src, out, channels, coefficients, recursive, worker, workers):
     """Filter the rows of a (H, W * C) float32 array (C interleaved channels) into `out`
-    (which may be `src`): the strips of ROW_STRIP / C rows numbered worker, worker + workers, ..., each transposed
-    into a (W, rows * C) buffer so that the filter runs down its lanes."""
+    (which may be `src`): the strips of ROW_STRIP / C rows numbered worker,
+    worker + workers, ..., each transposed into a (W, rows * C) buffer so that the filter
+    runs down its lanes."""
     height = src.shape[0]
     width = src.shape[1] // channels
     rows = min(max(1, ROW_STRIP // channels), height)

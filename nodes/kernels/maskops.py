@@ -22,10 +22,6 @@ HALO_MIN = 1e-4
 RING_SAMPLES = 8
 # Inside the core the gradient is trusted down to this slope (a smooth tail towards 1).
 INSIDE_GRADIENT_MIN = 1e-4
-# From this squared distance to the core on, the direction to the nearest core pixel is
-# within ~13 degrees of the edge normal and is preferred to the gradient (which a clipped
-# ramp's toe biases).
-FEATURE_DIRECTION_FROM = 9.0
 
 
 @parallel_kernel
@@ -151,10 +147,10 @@ def soft_grow_into(mask, squared, feature, radius, halo, out):
     Each pixel takes the largest of its own value and the values found `radius` pixels
     away: up the mask's (Sobel) gradient, towards the nearest core pixel (mask >= 0.5)
     for pixels outside the core, and on a ring of RING_SAMPLES directions for soft pixels
-    inside it and for pixels within `radius` of it. Pixels within `radius` of the core also take that core pixel's value, so
-    the 0.5 contour moves by exactly `radius`. Every sample lies within `radius` (plus the
-    bilinear footprint) of the pixel, so the result lies between the mask and its grey
-    dilation by a disc.
+    inside it and for pixels within `radius` of it. Pixels within `radius` of the core
+    also take that core pixel's value, so the 0.5 contour moves by exactly `radius`.
+    Every sample lies within `radius` (plus the bilinear footprint) of the pixel, so the
+    result lies between the mask and its grey dilation by a disc of radius + 1.5.
 
     Parameters
     ----------
