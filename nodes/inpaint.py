@@ -34,28 +34,53 @@ FINE_SEARCH = 32         # px: first random-search window below the coarsest lev
 
 # ---------------------------------------------------------------- hole preparation
 
-def _disc(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-
-
 def hole_weights(mask, grow, blend):
     """Weights (H, W) float32 of the fill: the mask grown by `grow` px with a `blend` ramp.
 
     The support (mask > 0) grows by `grow` pixels; within the grown band the weight falls
     linearly to 0 over the outer `blend` pixels (blend is at most grow); soft mask values
-    are kept (a grey dilation carries them outwards). Weight 0 means "keep the input".
+    are carried outwards (a grey dilation: the largest value within `grow` px). Weight 0
+    means "keep the input". Only the support's bounding box (plus grow) is processed.
     """
-    support = (mask > 0).astype(np.uint8)
+    support = mask > 0
     if grow <= 0:
-        return np.where(support > 0, mask, 0.0).astype(np.float32)
-    distance = cv2.distanceTransform(1 - support, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        return np.where(support, mask, 0.0).astype(np.float32)
+    weights = np.zeros(mask.shape, np.float32)
+    box = _hole_box(support, int(math.ceil(grow)) + 1)
+    distance = _distance_to(support[box])
     ramp_width = min(max(blend, 0.0), grow)
     if ramp_width > 0:
         ramp = np.clip((grow + 0.5 - distance) / ramp_width, 0.0, 1.0)
     else:
         ramp = (distance <= grow + 0.5).astype(np.float32)
-    spread = cv2.dilate(np.ascontiguousarray(mask, np.float32), _disc(int(math.ceil(grow))))
-    return (spread * ramp).astype(np.float32)
+    weights[box] = _grey_dilation(mask[box], distance, grow) * ramp
+    return weights
+
+
+def _distance_to(region):
+    """Euclidean distance (float32) of every pixel to the nearest True pixel of `region`."""
+    return cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
+def _grey_dilation(mask, distance, grow, levels=16):
+    """The largest mask value within `grow` px of each pixel (a disc grey dilation).
+
+    A hard mask needs no work beyond `distance` (its distance to the support); a soft one
+    is thresholded at up to `levels` values, each level's support grown with one distance
+    transform (cost independent of grow). Outside the support the result is within
+    1/levels of the exact dilation; inside it is at least the mask's own value.
+    """
+    values = np.unique(mask[mask > 0])
+    if values.size == 1:
+        return np.where(distance <= grow + 0.5, values[0], 0.0).astype(np.float32)
+    if values.size > levels:  # keep the smallest value: the grown support stays exact
+        steps = np.linspace(1.0 / levels, 1.0, levels) * values.max()
+        values = np.concatenate([values[:1], steps[steps > values[0]]])
+    spread = np.zeros(mask.shape, np.float32)
+    for value in values:
+        level = mask >= value - 1e-6
+        spread[_distance_to(level) <= grow + 0.5] = value
+    return np.maximum(spread, mask)
 
 
 def _hole_box(hole, margin):

@@ -142,6 +142,22 @@ def test_grow_and_blend_weights():
     np.testing.assert_array_equal(hole_weights(mask, 0.0, 0.0), mask)
 
 
+def test_grown_soft_mask_follows_a_grey_dilation():
+    hard = np.zeros((80, 90), np.float32)
+    hard[30:50, 30:60] = 1.0
+    soft = cv2.GaussianBlur(hard, (0, 0), 2.0)
+    soft[soft < 0.01] = 0.0
+    weights = hole_weights(soft, 6.0, 0.0)
+    y, x = np.mgrid[-6:7, -6:7]
+    disc = (x * x + y * y <= 6.5 ** 2).astype(np.uint8)  # the pixels within grow + 0.5
+    reference = cv2.dilate(soft, disc)  # OpenCV's grey dilation with that disc
+    inside = soft > 0
+    np.testing.assert_array_equal(weights[inside] >= soft[inside], True)
+    np.testing.assert_array_equal(weights > 0, reference > 0)
+    error = np.abs(weights - reference)[reference > 0]
+    assert error.mean() < 0.03 and error.max() <= 1 / 16 + 1e-6  # 16 quantisation levels
+
+
 def test_soft_mask_gives_a_partial_fill(linear_photo):
     hard = np.zeros(linear_photo.shape[:2], np.float32)
     hard[60:80, 60:90] = 1.0
