@@ -186,12 +186,12 @@ def soft_grow_into(mask, squared, feature, radius, halo, out):
                 nearest_column = nearest - nearest_row * width
                 if distance_squared <= radius_squared:
                     best = max(best, mask[nearest_row, nearest_column])
-                    if best >= 1.0:          # swept by a solid core: nothing can be higher
-                        out[row, column] = best
-                        continue
                 step = radius / math.sqrt(distance_squared)
                 best = max(best, _bilinear(mask, column + step * (nearest_column - column),
                                            row + step * (nearest_row - row)))
+                if best >= 1.0:              # reached a solid core: nothing can be higher
+                    out[row, column] = best
+                    continue
             if value > 0.0:
                 gx, gy = _uphill(mask, row, column)
                 slope = math.sqrt(gx * gx + gy * gy)
