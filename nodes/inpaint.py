@@ -219,9 +219,12 @@ def _confidence(hole, falloff=None):
     return np.power(np.float32(falloff or CONFIDENCE_FALLOFF), -depth).astype(np.float32)
 
 
-def _em_level(work, hole, nnf, radius, iterations, passes, seed, search):
-    """Expectation-maximisation at one level: improve the NNF, then vote, `iterations` times."""
-    targets, valid, valid_list = _level_sets(hole, radius)
+def _em_level(work, hole, sets, nnf, radius, iterations, passes, seed, search):
+    """Expectation-maximisation at one level: improve the NNF, then vote, `iterations` times.
+
+    sets: the level's (targets, valid, valid_list) from _level_sets.
+    """
+    targets, valid, valid_list = sets
     hole_pixels = np.flatnonzero(hole).astype(np.int64)
     confidence = _confidence(hole)
     cost = np.zeros(hole.shape, np.float32)
@@ -294,7 +297,8 @@ def _patch_pyramid(base, hole, radius):
         coarse = level == len(images) - 1
         search = max(level_hole.shape) if coarse else min(FINE_SEARCH, max(level_hole.shape))
         iterations = COARSE_EM if coarse else FINEST_EM if level == 0 else FINE_EM
-        _em_level(work, level_hole, nnf, radius, iterations, PASSES, SEED + 100 * level, search)
+        _em_level(work, level_hole, (targets, valid, valid_list), nnf, radius, iterations,
+                  PASSES, SEED + 100 * level, search)
     return work
 
 
