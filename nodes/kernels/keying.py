@@ -38,11 +38,11 @@ def encode_fast(value, table):
 
 
 @kernel
-def straight_rgb(image, y, x):
-    """Unpremultiplied (straight) colour of one pixel; alpha 0 leaves the colour as is."""
-    alpha = image[y, x, 3]
+def straight_rgb(pixels, x):
+    """Unpremultiplied colour of pixel x of a (W, 4) row; alpha 0 leaves the colour as is."""
+    alpha = pixels[x, 3]
     scale = 1.0 / alpha if alpha != 0.0 else 1.0
-    return image[y, x, 0] * scale, image[y, x, 1] * scale, image[y, x, 2] * scale
+    return pixels[x, 0] * scale, pixels[x, 1] * scale, pixels[x, 2] * scale
 
 
 @kernel
@@ -65,8 +65,9 @@ def luma_key_into(image, weights, low, high, softness, encoded, invert, table, o
     """
     height, width = out.shape
     for y in prange(height):
+        pixels = image[y]
         for x in range(width):
-            red, green, blue = straight_rgb(image, y, x)
+            red, green, blue = straight_rgb(pixels, x)
             if encoded:
                 red = encode_fast(red, table)
                 green = encode_fast(green, table)
@@ -105,12 +106,36 @@ def hue_weight(hue, low, high, softness_degrees):
         inside = hue >= low or hue <= high
     if inside:
         return 1.0
-    below = (low - hue) % 360.0
-    above = (hue - high) % 360.0
+    below = low - hue if hue <= low else low - hue + 360.0
+    above = hue - high if hue >= high else hue - high + 360.0
     distance = min(below, above)
     if softness_degrees <= 0.0 or distance >= softness_degrees:
         return 0.0
     return 1.0 - distance / softness_degrees
+
+
+@kernel
+def maybe_encoded(value, encoded, table):
+    """`value` sRGB-encoded when `encoded`, else as it is."""
+    return encode_fast(value, table) if encoded else value
+
+
+@kernel
+def qualify(red, green, blue, windows, softness, encoded, table):
+    """Weight of one straight linear colour in the HSV windows (value and saturation
+    first: the encoding is monotonic, so they need only the max and min channel)."""
+    value = maybe_encoded(max(red, max(green, blue)), encoded, table)
+    weight = window_weight(value, windows[4], windows[5], softness)
+    if weight == 0.0:
+        return 0.0
+    low = maybe_encoded(min(red, min(green, blue)), encoded, table)
+    saturation = (value - low) / value if value > 0.0 else 0.0
+    weight = min(weight, window_weight(saturation, windows[2], windows[3], softness))
+    if weight == 0.0:
+        return 0.0
+    hue, _, _ = hsv(maybe_encoded(red, encoded, table), maybe_encoded(green, encoded, table),
+                    maybe_encoded(blue, encoded, table))
+    return min(weight, hue_weight(hue, windows[0], windows[1], softness * 360.0))
 
 
 @parallel_kernel
@@ -121,19 +146,13 @@ def color_range_into(image, windows, softness, encoded, invert, table, out):
     low, high; softness in [0, 1] units (360 degrees for hue).
     """
     height, width = out.shape
-    hue_softness = softness * 360.0
     for y in prange(height):
+        pixels = image[y]
+        out_row = out[y]
         for x in range(width):
-            red, green, blue = straight_rgb(image, y, x)
-            if encoded:
-                red = encode_fast(red, table)
-                green = encode_fast(green, table)
-                blue = encode_fast(blue, table)
-            hue, saturation, value = hsv(red, green, blue)
-            weight = hue_weight(hue, windows[0], windows[1], hue_softness)
-            weight = min(weight, window_weight(saturation, windows[2], windows[3], softness))
-            weight = min(weight, window_weight(value, windows[4], windows[5], softness))
-            out[y, x] = 1.0 - weight if invert else weight
+            red, green, blue = straight_rgb(pixels, x)
+            weight = qualify(red, green, blue, windows, softness, encoded, table)
+            out_row[x] = 1.0 - weight if invert else weight
 
 
 @kernel
@@ -157,15 +176,18 @@ def despill_into(image, screen, channels, max_weight, amount, out):
     screen_difference = color_difference(screen[channels[0]], screen[channels[1]],
                                          screen[channels[2]], max_weight)
     screen_luma = 0.2126 * screen[0] + 0.7152 * screen[1] + 0.0722 * screen[2]
+    primary, other_a, other_b = channels[0], channels[1], channels[2]
     for y in prange(height):
+        pixels = image[y]
+        out_row = out[y]
         for x in range(width):
-            difference = color_difference(image[y, x, channels[0]], image[y, x, channels[1]],
-                                          image[y, x, channels[2]], max_weight)
+            difference = color_difference(pixels[x, primary], pixels[x, other_a],
+                                          pixels[x, other_b], max_weight)
             spill = amount * max(difference, 0.0) / screen_difference
             restore = spill * screen_luma
             for channel in range(3):
-                out[y, x, channel] = image[y, x, channel] - spill * screen[channel] + restore
-            out[y, x, 3] = image[y, x, 3]
+                out_row[x, channel] = pixels[x, channel] - spill * screen[channel] + restore
+            out_row[x, 3] = pixels[x, 3]
 
 
 @parallel_kernel
@@ -203,28 +225,31 @@ def backing_cell_sums(image, screen, channels, max_weight, cell, step, sums):
                 sums[grid_y, grid_x, 3] += 1.0
 
 
-@kernel
-def ramp(raw, tolerance, softness):
-    """Map a raw alpha: <= tolerance -> 0, linear over `softness`, clamped to [0, 1]."""
-    if softness <= 0.0:
-        return 1.0 if raw > tolerance else 0.0
-    return min(max((raw - tolerance) / softness, 0.0), 1.0)
-
-
 @parallel_kernel
 def chroma_key_into(image, difference_grid, cell, channels, max_weight, tolerance, softness,
                     garbage, core, use_garbage, use_core, invert, out):
     """Colour-difference key against the local screen's difference (bilinear over a grid).
 
-    raw alpha = 1 - D(pixel) / D(local screen); then `ramp`, core forces 1, garbage
+    raw alpha = 1 - D(pixel) / D(local screen) (1 where D(local screen) <= 1e-6); then
+    clamp((raw - tolerance) / softness) (a step where softness is 0), core forces 1, garbage
     forces 0, invert last. difference_grid: (GH, GW) float32, D of the screen colour per
     cell, cell centres at ((i + 0.5) * cell); garbage, core: (H, W) float32 (ignored
     unless use_*); out: (H, W) float32.
     """
     height, width = out.shape
     grid_height, grid_width = difference_grid.shape
+    primary, other_a, other_b = channels[0], channels[1], channels[2]
+    gain = 1.0 / softness if softness > 0.0 else 1e30
+    left = np.empty(width, np.int64)
+    fraction_x = np.empty(width, np.float32)
+    for x in range(width):
+        position = min(max((x + 0.5) / cell - 0.5, 0.0), grid_width - 1.0)
+        left[x] = min(int(position), max(grid_width - 2, 0))
+        fraction_x[x] = position - left[x]
     for y in prange(height):
-        row = np.empty(grid_width, np.float32)
+        pixels = image[y]
+        out_row = out[y]
+        row = np.empty(grid_width + 1, np.float32)
         grid_y = min(max((y + 0.5) / cell - 0.5, 0.0), grid_height - 1.0)
         top = min(int(grid_y), max(grid_height - 2, 0))
         bottom = min(top + 1, grid_height - 1)
@@ -232,18 +257,22 @@ def chroma_key_into(image, difference_grid, cell, channels, max_weight, toleranc
         for grid_x in range(grid_width):
             row[grid_x] = (difference_grid[top, grid_x] * (1.0 - fraction_y)
                            + difference_grid[bottom, grid_x] * fraction_y)
+        row[grid_width] = row[grid_width - 1]
+        inverse = np.empty(width, np.float32)
         for x in range(width):
-            position = min(max((x + 0.5) / cell - 0.5, 0.0), grid_width - 1.0)
-            left = min(int(position), max(grid_width - 2, 0))
-            right = min(left + 1, grid_width - 1)
-            fraction_x = position - left
-            screen_difference = row[left] * (1.0 - fraction_x) + row[right] * fraction_x
-            difference = color_difference(image[y, x, channels[0]], image[y, x, channels[1]],
-                                          image[y, x, channels[2]], max_weight)
-            raw = 1.0 - difference / screen_difference if screen_difference > 1e-6 else 1.0
-            alpha = ramp(raw, tolerance, softness)
-            if use_core:
-                alpha = max(alpha, core[y, x])
-            if use_garbage:
-                alpha = alpha * (1.0 - garbage[y, x])
-            out[y, x] = 1.0 - alpha if invert else alpha
+            local = row[left[x]] * (1.0 - fraction_x[x]) + row[left[x] + 1] * fraction_x[x]
+            inverse[x] = 1.0 / local if local > 1e-6 else 0.0
+        for x in range(width):
+            difference = color_difference(pixels[x, primary], pixels[x, other_a],
+                                          pixels[x, other_b], max_weight)
+            raw = 1.0 - difference * inverse[x]
+            out_row[x] = min(max((raw - tolerance) * gain, 0.0), 1.0)
+        if use_core:
+            for x in range(width):
+                out_row[x] = max(out_row[x], core[y, x])
+        if use_garbage:
+            for x in range(width):
+                out_row[x] = out_row[x] * (1.0 - garbage[y, x])
+        if invert:
+            for x in range(width):
+                out_row[x] = 1.0 - out_row[x]

@@ -1,0 +1,216 @@
+"""Keyers on a 4K plate against OpenCV / numpy equivalents, and key quality on the
+synthetic screen plates of tests/data.py.
+
+    python bench/bench_keyers.py [--repeat 5]
+
+Prints medians, ratios (peer / ours, > 1 means we are faster), cold compile times and
+the quality figures (alpha MAE against tuned simple keyers, despill colour error).
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from nodes.keyers import chroma_key, color_range, despill, luma_key  # noqa: E402
+from tests.data import screen_plate  # noqa: E402
+
+WIDTH, HEIGHT = 3840, 2160
+DEFAULTS = {spec.id: {p.name: p.default for p in spec.params
+                      if p.name not in ("mix", "invert_mask")}
+            for spec in (chroma_key, despill, luma_key, color_range)}
+
+
+def median_ms(function, repeat):
+    function()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times))
+
+
+def plate_4k():
+    small = screen_plate("green", size=540)
+    return np.ascontiguousarray(cv2.resize(small.plate, (WIDTH, HEIGHT),
+                                           interpolation=cv2.INTER_LINEAR), np.float32)
+
+
+# ------------------------------------------------------------------ peers
+
+def opencv_chroma_key(plate, screen, balance=0.5, tolerance=0.05, softness=0.8):
+    """Global screen-balanced colour-difference key in OpenCV arithmetic."""
+    red, green, blue, _ = cv2.split(plate)
+    high, low = cv2.max(red, blue), cv2.min(red, blue)
+    limit = cv2.addWeighted(high, balance, low, 1 - balance, 0)
+    difference = cv2.subtract(green, limit)
+    screen_difference = screen[1] - (balance * max(screen[0], screen[2])
+                                     + (1 - balance) * min(screen[0], screen[2]))
+    raw = cv2.addWeighted(difference, -1 / screen_difference, difference, 0, 1.0)
+    alpha = cv2.addWeighted(raw, 1 / softness, raw, 0, -tolerance / softness)
+    return np.clip(alpha, 0, 1, out=alpha)
+
+
+def numpy_chroma_key(plate, screen, balance=0.5, tolerance=0.05, softness=0.8):
+    rgb = plate[..., :3]
+    others = rgb[..., [0, 2]]
+    limit = balance * others.max(-1) + (1 - balance) * others.min(-1)
+    screen_difference = screen[1] - (balance * max(screen[0], screen[2])
+                                     + (1 - balance) * min(screen[0], screen[2]))
+    raw = 1 - (rgb[..., 1] - limit) / screen_difference
+    return np.clip((raw - tolerance) / softness, 0, 1)
+
+
+def opencv_despill(plate):
+    """Green average despill with luminance restore in OpenCV arithmetic."""
+    red, green, blue, alpha = cv2.split(plate)
+    limit = cv2.addWeighted(red, 0.5, blue, 0.5, 0)
+    spill = cv2.max(cv2.subtract(green, limit), 0)
+    restore = spill * np.float32(0.7152)
+    return cv2.merge([cv2.add(red, restore), cv2.add(cv2.subtract(green, spill), restore),
+                      cv2.add(blue, restore), alpha])
+
+
+def numpy_despill(plate):
+    out = plate.copy()
+    spill = np.maximum(plate[..., 1] - 0.5 * (plate[..., 0] + plate[..., 2]), 0)
+    out[..., 1] -= spill
+    out[..., :3] += (0.7152 * spill)[..., None]
+    return out
+
+
+def opencv_encoded_straight(plate):
+    """Unpremultiply and sRGB-encode in OpenCV (np.where for the piecewise curve)."""
+    rgb = cv2.cvtColor(plate, cv2.COLOR_RGBA2RGB)
+    alpha = plate[..., 3]
+    safe_alpha = np.where(alpha > 0, alpha, 1).astype(np.float32)
+    straight = cv2.divide(rgb, cv2.merge([safe_alpha] * 3))
+    powered = cv2.pow(straight, 1 / 2.4)
+    encoded = cv2.addWeighted(powered, 1.055, powered, 0, -0.055)
+    return np.where(straight <= 0.0031308, straight * 12.92, encoded).astype(np.float32)
+
+
+def opencv_luma_key(plate, low=0.5, high=1.0, softness=0.1):
+    encoded = opencv_encoded_straight(plate)
+    luma = cv2.transform(encoded, np.array([[0.2126, 0.7152, 0.0722]], np.float32))
+    below = cv2.addWeighted(luma, 1 / softness, luma, 0, 1 - low / softness)
+    above = cv2.addWeighted(luma, -1 / softness, luma, 0, 1 + high / softness)
+    return np.clip(cv2.min(below, above), 0, 1)
+
+
+def opencv_color_range(plate, hue=(70.0, 170.0), saturation=(0.3, 1.0), value=(0.1, 1.0)):
+    hsv = cv2.cvtColor(opencv_encoded_straight(plate), cv2.COLOR_RGB2HSV)
+    return cv2.inRange(hsv, np.array([hue[0], saturation[0], value[0]], np.float32),
+                       np.array([hue[1], saturation[1], value[1]], np.float32))
+
+
+# ------------------------------------------------------------------ runs
+
+def speed_rows(plate, repeat):
+    screen = np.median(plate[::16, ::16, :3].reshape(-1, 3), axis=0)
+    luma_args = {**DEFAULTS["luma_key"]}
+    range_args = {**DEFAULTS["color_range"], "hue": (70.0, 170.0), "saturation": (0.3, 1.0),
+                  "value": (0.1, 1.0)}
+    return [
+        ("chroma_key (auto, local)", lambda: chroma_key.compute(plate, **DEFAULTS["chroma_key"]),
+         [("OpenCV colour difference", lambda: opencv_chroma_key(plate, screen)),
+          ("numpy colour difference", lambda: numpy_chroma_key(plate, screen))]),
+        ("despill green average", lambda: despill.compute(plate, **DEFAULTS["despill"]),
+         [("OpenCV", lambda: opencv_despill(plate)), ("numpy", lambda: numpy_despill(plate))]),
+        ("luma_key encoded", lambda: luma_key.compute(plate, **luma_args),
+         [("OpenCV pow+transform", lambda: opencv_luma_key(plate))]),
+        ("color_range softness 0", lambda: color_range.compute(plate, **{**range_args,
+                                                                       "softness": 0.0}),
+         [("OpenCV cvtColor+inRange", lambda: opencv_color_range(plate))]),
+        ("color_range softness .05", lambda: color_range.compute(plate, **range_args),
+         [("OpenCV cvtColor+inRange (hard)", lambda: opencv_color_range(plate))]),
+    ]
+
+
+COLD_SCRIPT = """
+import time, numpy as np
+start = time.perf_counter()
+from nodes.keyers import chroma_key, despill, luma_key, color_range
+from tests.data import screen_plate
+plate = screen_plate("green", size=64).plate
+imported = time.perf_counter()
+for spec in (chroma_key, despill, luma_key, color_range):
+    params = {p.name: p.default for p in spec.params if p.name not in ("mix", "invert_mask")}
+    t = time.perf_counter(); spec.compute(plate, **params)
+    print(f"{spec.id:12s} first call {1e3 * (time.perf_counter() - t):7.0f} ms")
+"""
+
+
+def cold_compile_times():
+    """First-call times in fresh processes: with an empty numba cache, then from cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)}
+        for label in ("cold (empty cache)", "warm cache"):
+            result = subprocess.run([sys.executable, "-c", COLD_SCRIPT], env=env, cwd=ROOT,
+                                    capture_output=True, text=True, check=True)
+            print(f"-- {label}\n{result.stdout.rstrip()}")
+
+
+def quality():
+    from tests.nodes.test_keyers import (chromaticity, tuned_difference_key_error,
+                                         tuned_distance_key_error)
+    print("\nKey quality (384 px synthetic plates, alpha MAE; baselines tuned on the truth)")
+    print(f"{'screen':8s}{'chroma_key auto':>17s}{'local off':>11s}{'tuned distance':>16s}"
+          f"{'tuned difference':>18s}")
+    for name in ("green", "blue"):
+        data = screen_plate(name, size=384)
+        ours = np.abs(chroma_key.compute(data.plate, **DEFAULTS["chroma_key"]) - data.alpha)
+        no_local = chroma_key.compute(data.plate, **{**DEFAULTS["chroma_key"], "local": False})
+        print(f"{name:8s}{ours.mean():17.4f}{np.abs(no_local - data.alpha).mean():11.4f}"
+              f"{tuned_distance_key_error(data):16.4f}"
+              f"{tuned_difference_key_error(data, 1 if name == 'green' else 2):18.4f}")
+    print("\nDespill (screen auto, average) where spill is visible on the opaque subject:"
+          " chromaticity error vs the clean subject; luma change")
+    for name in ("green", "blue"):
+        data = screen_plate(name, size=256)
+        out = despill.compute(data.plate, **{**DEFAULTS["despill"], "screen": "auto"})
+        primary = 1 if name == "green" else 2
+        others = [c for c in range(3) if c != primary]
+
+        def excess(rgb):
+            return rgb[..., primary] - rgb[..., others].mean(-1)
+        visible = ((data.alpha > 0.99) & (excess(data.spilled) > 0.005)
+                   & (excess(data.foreground) <= 0))
+        before = np.abs(chromaticity(data.plate[..., :3]) - chromaticity(data.foreground))
+        after = np.abs(chromaticity(out[..., :3]) - chromaticity(data.foreground))
+        weights = np.array([0.2126, 0.7152, 0.0722])
+        luma_in, luma_out = data.plate[..., :3] @ weights, out[..., :3] @ weights
+        change = np.max(np.abs(luma_out - luma_in) / np.maximum(luma_in, 1e-3))
+        print(f"{name:8s} before {before[visible].mean():.4f} after {after[visible].mean():.4f}"
+              f"  max relative luma change {change:.1e}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    repeat = parser.parse_args().repeat
+    plate = plate_4k()
+    print(f"4K float32 RGBA plate {WIDTH}x{HEIGHT}, medians of {repeat} runs\n")
+    print(f"{'ours':28s}{'ms':>8s}   {'peer':32s}{'ms':>8s}{'ratio':>8s}")
+    for name, ours, peers in speed_rows(plate, repeat):
+        ours_ms = median_ms(ours, repeat)
+        for peer_name, peer in peers:
+            peer_ms = median_ms(peer, repeat)
+            print(f"{name:28s}{ours_ms:8.1f}   {peer_name:32s}{peer_ms:8.1f}"
+                  f"{peer_ms / ours_ms:7.1f}x")
+    print("\nCompile / first call (64 px plate, fresh process)")
+    cold_compile_times()
+    quality()
+
+
+if __name__ == "__main__":
+    main()
