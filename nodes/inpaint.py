@@ -21,14 +21,13 @@ METHODS = ("auto", "telea", "smooth", "patch")
 PATCH_RADIUS = 3
 SEED = 1234
 SMOOTH_ITERATIONS, SMOOTH_TOLERANCE = 3000, 1e-2
-SMOOTH_REACH = lambda thickness: 3 * thickness + 16  # noqa: E731  px read around the hole
 AUTO_PATCH_THICKNESS = 20.0  # px: a hole part deeper than this gets the patch fill
-CONFIDENCE_FALLOFF = 3.0
-CONFIDENCE_DEPTH = 60.0
+CONFIDENCE_FALLOFF = 3.0  # patch votes weigh falloff ** -depth into the hole (Wexler)
+CONFIDENCE_DEPTH = 60.0   # px: depth cap of that weight (no float32 underflow)
 COARSE_THICKNESS = 3.0   # stop halving once the hole is this many pixels from its edge
 COARSE_SIZE = 56         # nor halve a level smaller than this
 COARSE_EM, FINE_EM, FINEST_EM, PASSES = 6, 2, 1, 2
-PATCH_CONTEXT, PATCH_CONTEXT_MIN = 2.0, 96  # source region around the hole (see method_reach)
+PATCH_CONTEXT, PATCH_CONTEXT_MIN = 2.0, 96  # source region around the hole (context_box)
 FINE_SEARCH = 32         # px: first random-search window below the coarsest level
 
 
@@ -423,14 +422,20 @@ def pixels_read(method, hole, radius):
     if method == "telea":
         return _within(hole, radius + 1)
     if method == "smooth":
-        return _within(hole, SMOOTH_REACH(_hole_thickness(hole)))
+        return _within(hole, smooth_reach(_hole_thickness(hole)))
     if method == "patch":
         return _box_mask(hole.shape, context_box(hole))
-    near = _within(hole, max(SMOOTH_REACH(_hole_thickness(hole)), radius + 1))
+    near = _within(hole, max(smooth_reach(_hole_thickness(hole)), radius + 1))
     thick = split_by_thickness(hole)[1]
     if thick.any():
         near |= _box_mask(hole.shape, context_box(thick))
     return near
+
+
+def smooth_reach(thickness):
+    """Pixels the smooth fill reads around a hole `thickness` px deep (its coarsest level's
+    telea start and CG ring, scaled back to full size)."""
+    return 3 * thickness + 16
 
 
 def _within(hole, distance):
