@@ -8,6 +8,8 @@ so that the mask's edge follows the picture's edges. Models and sessions: nodes/
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
@@ -94,10 +96,12 @@ def segment(input, *, target, refine, threshold, model, refine_radius, refine_ep
     else:
         descriptor = BUILTIN[target]
         session = models.builtin_session(descriptor.model)
-    probability = run_network(session, descriptor, input)
-    if model is None and target == "person" and face_gate and not face_present(input):
+    working = working_copy(input)
+    probability = run_network(session, descriptor, working.rgb)
+    if model is None and target == "person" and face_gate and not face_present(working.rgb):
         return np.zeros(input.shape[:2], np.float32)
-    mask = upsample_probability(input, probability, refine, refine_radius, refine_eps)
+    mask = upsample_probability(input, probability, refine, refine_radius, refine_eps,
+                                working)
     if threshold is not None:
         mask = (mask >= threshold).astype(np.float32)
     return mask
@@ -105,10 +109,31 @@ def segment(input, *, target, refine, threshold, model, refine_radius, refine_ep
 
 # ---------------------------------------------------------------- network input and output
 
+class Working(NamedTuple):
+    """The picture box-averaged once by an integer `factor` (to about WORKING_SIDE px):
+    `rgb` (h, w, 3) float32 linear premultiplied colour for the networks and the face
+    gate, `guide` (h, w, 3) float32 mean of sqrt(clamp(rgb, 0, 1)) for the guided filter."""
+    factor: int
+    rgb: np.ndarray
+    guide: np.ndarray
+
+
+def working_copy(image: np.ndarray) -> Working:
+    """One pass over the full-resolution `image` ((H, W, 4)) -> its Working copy."""
+    height, width = image.shape[:2]
+    factor = max(1, round(max(height, width) / WORKING_SIDE))
+    low_height, low_width = math.ceil(height / factor), math.ceil(width / factor)
+    rgb = np.empty((low_height, low_width, 3), np.float32)
+    guide = np.empty_like(rgb)
+    guided.downsample_into(np.ascontiguousarray(image, dtype=np.float32), factor, rgb, guide)
+    return Working(factor, rgb, guide)
+
+
 def network_rgb(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """The picture as a network sees it: (height, width, 3) float32 sRGB-encoded in [0, 1].
 
-    Resized by area in linear light, premultiplied colour (i.e. over black).
+    image: (H, W, 4) or (H, W, 3) float32 linear premultiplied colour (i.e. over black),
+    resized by area in linear light.
     """
     small = cv2.resize(np.ascontiguousarray(image[..., :3]), (width, height),
                        interpolation=cv2.INTER_AREA)
@@ -130,7 +155,7 @@ def network_batch(rgb: np.ndarray, descriptor: models.ModelDescriptor) -> np.nda
 
 
 def run_network(session, descriptor: models.ModelDescriptor, image: np.ndarray) -> np.ndarray:
-    """Run the network on `image` ((H, W, 4)); returns its (h, w) float32 probability map."""
+    """Run the network on `image` ((H, W, 4) or a Working copy's (h, w, 3) rgb); returns its (h, w) float32 probability map."""
     width, height = descriptor.input_size
     batch = network_batch(network_rgb(image, width, height), descriptor)
     if isinstance(session, models.TfliteModel):
@@ -161,15 +186,17 @@ def probability_map(output: np.ndarray, descriptor: models.ModelDescriptor) -> n
 
 # ---------------------------------------------------------------- upsampling
 
-def upsample_probability(image, probability, refine, radius=None, eps=1e-4) -> np.ndarray:
-    """Bring the (h, w) `probability` to the size of `image` ((H, W, 4)) -> (H, W) float32."""
+def upsample_probability(image, probability, refine, radius=None, eps=1e-4,
+                         working=None) -> np.ndarray:
+    """Bring the (h, w) `probability` to the size of `image` ((H, W, 4)) -> (H, W) float32.
+    `working`: the image's Working copy if already made."""
     height, width = image.shape[:2]
     if not refine:
         resized = cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR)
         return np.clip(resized, 0.0, 1.0).astype(np.float32)
     if radius is None:
         radius = default_refine_radius(image.shape, probability.shape)
-    return guided_upsample(image, probability, radius, eps)
+    return guided_upsample(image, probability, radius, eps, working)
 
 
 def default_refine_radius(image_shape, map_shape) -> float:
@@ -178,25 +205,24 @@ def default_refine_radius(image_shape, map_shape) -> float:
     return max(2.0, pixel)
 
 
-def guided_upsample(image, probability, radius, eps) -> np.ndarray:
+def guided_upsample(image, probability, radius, eps, working=None) -> np.ndarray:
     """Fast colour guided filter: upsample `probability` ((h, w)) guided by `image`,
     blended with the bilinear upsampling where the probability is near 0 or 1.
 
-    image: (H, W, 4) float32 premultiplied linear RGBA; radius in full-resolution pixels.
-    Returns (H, W) float32 in [0, 1].
+    image: (H, W, 4) float32 premultiplied linear RGBA; radius in full-resolution pixels;
+    working: the image's Working copy (made here if None). Returns (H, W) float32 in [0, 1].
     """
     height, width = image.shape[:2]
-    factor = max(1, round(max(height, width) / WORKING_SIDE))
-    low_height, low_width = math.ceil(height / factor), math.ceil(width / factor)
-    image = np.ascontiguousarray(image, dtype=np.float32)
-    low_guide = np.empty((low_height, low_width, 3), np.float32)
-    guided.downsample_guide_into(image, factor, low_guide)
+    working = working_copy(image) if working is None else working
+    low_height, low_width = working.guide.shape[:2]
     low_probability = np.clip(cv2.resize(probability, (low_width, low_height),
                                          interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
-    coeffs = guided_coefficients(low_guide, low_probability,
-                                 max(1, round(radius / factor)), float(eps))
+    coeffs = guided_coefficients(working.guide, low_probability,
+                                 max(1, round(radius / working.factor)), float(eps))
+    rows = np.empty((low_height, guided.COEFF_PLANES + 1, width), np.float32)
     out = np.empty((height, width), np.float32)
-    guided.apply_into(image, factor, coeffs, low_probability, out)
+    guided.apply_into(np.ascontiguousarray(image, dtype=np.float32), working.factor, coeffs,
+                      low_probability, rows, out)
     return out
 
 
@@ -207,12 +233,14 @@ def guided_coefficients(guide, probability, radius, eps) -> np.ndarray:
     planes = np.empty((guided.GUIDE_PLANES, height, width), np.float32)
     guided.products_into(guide, np.ascontiguousarray(probability, dtype=np.float32), planes)
     scratch = np.empty_like(planes)
+    sums = np.empty((guided.GUIDE_PLANES, width), np.float64)
     means = np.empty_like(planes)
-    guided.box_mean_into(planes, int(radius), scratch, means)
+    guided.box_mean_into(planes, int(radius), scratch, sums, means)
     coeffs = np.empty((guided.COEFF_PLANES, height, width), np.float32)
     guided.coefficients_into(means, float(eps), coeffs)
     mean_coeffs = np.empty_like(coeffs)
-    guided.box_mean_into(coeffs, int(radius), scratch[:guided.COEFF_PLANES], mean_coeffs)
+    guided.box_mean_into(coeffs, int(radius), scratch[:guided.COEFF_PLANES],
+                         sums[:guided.COEFF_PLANES], mean_coeffs)
     return mean_coeffs
 
 

@@ -4,6 +4,9 @@ Used to upsample a low-resolution probability map against a full-resolution pict
 that the map's edges follow the picture's edges. The linear coefficients (a, b) of
 q = a . I + b are solved at a working resolution (the picture box-averaged by an integer
 `factor`), box-averaged, then sampled bilinearly and applied to every full-resolution pixel.
+The full-resolution picture is read twice: once by `downsample_into` (which also gives the
+networks their input) and once by `apply_into`, which interpolates the coefficients along
+x once per working row and along y in contiguous, vectorisable rows.
 
 The guide I is sqrt(clamp(premultiplied linear RGB, 0, 1)): a cheap perceptual encoding
 (close to a gamma-2 curve) so that `eps` means the same in shadows and highlights.
@@ -13,41 +16,49 @@ rr, rg, rb, gg, gb, bb, 10-12 I*p (r, g, b). Coefficient layout (4, h, w): a_r, 
 """
 import math
 
+import numpy as np
+
 from graph.jit import kernel, parallel_kernel, prange
 
 GUIDE_PLANES = 13
 COEFF_PLANES = 4
-COLUMN_BLOCK = 16
+COLUMN_STRIP = 256
 
 
 @parallel_kernel
-def downsample_guide_into(image, factor, out):
-    """Box-average the guide of `image` by `factor`.
+def downsample_into(image, factor, rgb_out, guide_out):
+    """Box-average `image` by `factor` once, for the network and for the guide.
 
-    image: (H, W, 4) float32 premultiplied linear RGBA; out: (ceil(H/f), ceil(W/f), 3)
-    float32 receives the mean of sqrt(clamp(rgb, 0, 1)) over each factor x factor block
-    (partial blocks at the right and bottom edges average the pixels they hold).
+    image: (H, W, 4) float32 premultiplied linear RGBA, C-contiguous. rgb_out and
+    guide_out: (ceil(H/f), ceil(W/f), 3) float32 receive the mean of the linear RGB and
+    the mean of the guide sqrt(clamp(rgb, 0, 1)) over each factor x factor block (partial
+    blocks at the right and bottom edges average the pixels they hold).
     """
     height, width = image.shape[0], image.shape[1]
-    low_height, low_width = out.shape[0], out.shape[1]
+    low_height, low_width = guide_out.shape[0], guide_out.shape[1]
+    rows = image.reshape(height, width * 4)
+    zero, one = np.float32(0.0), np.float32(1.0)
     for low_y in prange(low_height):
         y0 = low_y * factor
         y1 = min(y0 + factor, height)
+        rgb_row = rgb_out[low_y].reshape(low_width * 3)
+        guide_row = guide_out[low_y].reshape(low_width * 3)
+        for index in range(low_width * 3):
+            rgb_row[index] = zero
+            guide_row[index] = zero
+        for y in range(y0, y1):
+            row = rows[y]
+            for low_x in range(low_width):
+                for x in range(low_x * factor, min(low_x * factor + factor, width)):
+                    for channel in range(3):
+                        value = row[4 * x + channel]
+                        rgb_row[3 * low_x + channel] += value
+                        guide_row[3 * low_x + channel] += math.sqrt(min(max(value, zero), one))
         for low_x in range(low_width):
-            x0 = low_x * factor
-            x1 = min(x0 + factor, width)
-            red = 0.0
-            green = 0.0
-            blue = 0.0
-            for y in range(y0, y1):
-                for x in range(x0, x1):
-                    red += math.sqrt(min(max(image[y, x, 0], 0.0), 1.0))
-                    green += math.sqrt(min(max(image[y, x, 1], 0.0), 1.0))
-                    blue += math.sqrt(min(max(image[y, x, 2], 0.0), 1.0))
-            count = (y1 - y0) * (x1 - x0)
-            out[low_y, low_x, 0] = red / count
-            out[low_y, low_x, 1] = green / count
-            out[low_y, low_x, 2] = blue / count
+            count = np.float32((y1 - y0) * (min(low_x * factor + factor, width) - low_x * factor))
+            for channel in range(3):
+                rgb_row[3 * low_x + channel] /= count
+                guide_row[3 * low_x + channel] /= count
 
 
 @parallel_kernel
@@ -77,37 +88,71 @@ def products_into(guide, prob, planes):
 
 
 @parallel_kernel
-def box_mean_into(planes, radius, scratch, out):
+def box_mean_into(planes, radius, scratch, sums, out):
     """Mean over the (2r+1)^2 window clipped to the array, for each plane (He's N-normalised
-    box filter). planes, scratch, out: (n, h, w) float32; `scratch` receives row sums.
+    box filter). planes, scratch, out: (n, h, w) float32; `scratch` receives row sums;
+    sums: (n, w) float64 running column sums.
     """
     count, height, width = planes.shape
     for task in prange(count * height):
         plane, y = task // height, task % height
-        total = 0.0
-        for x in range(min(radius, width - 1) + 1):
-            total += planes[plane, y, x]
-        for x in range(width):
-            scratch[plane, y, x] = total
-            if x + radius + 1 < width:
-                total += planes[plane, y, x + radius + 1]
-            if x - radius >= 0:
-                total -= planes[plane, y, x - radius]
-    blocks = (width + COLUMN_BLOCK - 1) // COLUMN_BLOCK
-    for task in prange(count * blocks):
-        plane, block = task // blocks, task % blocks
-        for x in range(block * COLUMN_BLOCK, min((block + 1) * COLUMN_BLOCK, width)):
-            columns = min(x + radius, width - 1) - max(x - radius, 0) + 1
-            total = 0.0
-            for y in range(min(radius, height - 1) + 1):
-                total += scratch[plane, y, x]
-            for y in range(height):
-                rows = min(y + radius, height - 1) - max(y - radius, 0) + 1
-                out[plane, y, x] = total / (rows * columns)
-                if y + radius + 1 < height:
-                    total += scratch[plane, y + radius + 1, x]
-                if y - radius >= 0:
-                    total -= scratch[plane, y - radius, x]
+        _row_sums(planes[plane, y], radius, scratch[plane, y])
+    strips = (width + COLUMN_STRIP - 1) // COLUMN_STRIP
+    for task in prange(count * strips):
+        plane, strip = task // strips, task % strips
+        _column_means(scratch[plane], radius, strip * COLUMN_STRIP,
+                      min((strip + 1) * COLUMN_STRIP, width), sums[plane], out[plane])
+
+
+@kernel
+def _row_sums(row, radius, out):
+    """Sums of `row` ((w,) float32) over [x - r, x + r] clipped, into (w,) `out`."""
+    width = row.shape[0]
+    total = 0.0
+    for x in range(min(radius, width - 1) + 1):
+        total += row[x]
+    entering = max(0, width - radius - 1)            # x + r + 1 < width below this
+    leaving = min(radius, width)                     # x - r >= 0 from this on
+    for x in range(min(entering, leaving)):
+        out[x] = total
+        total += row[x + radius + 1]
+    for x in range(leaving, entering):
+        out[x] = total
+        total += row[x + radius + 1] - row[x - radius]
+    for x in range(entering, leaving):
+        out[x] = total
+    for x in range(max(entering, leaving), width):
+        out[x] = total
+        total -= row[x - radius]
+
+
+@kernel
+def _column_means(row_sums, radius, x_start, x_end, sums, out):
+    """Running vertical sums of the row sums over columns [x_start, x_end), divided by the
+    clipped window's pixel count; row_sums, out: (h, w) float32; sums: (w,) float64."""
+    height, width = row_sums.shape
+    inner_start = min(max(x_start, radius), x_end)
+    inner_end = max(min(x_end, width - radius), inner_start)
+    for x in range(x_start, x_end):
+        sums[x] = 0.0
+    for y in range(min(radius, height - 1) + 1):
+        for x in range(x_start, x_end):
+            sums[x] += row_sums[y, x]
+    for y in range(height):
+        rows = min(y + radius, height - 1) - max(y - radius, 0) + 1
+        for x in range(x_start, inner_start):
+            out[y, x] = sums[x] / (rows * (min(x + radius, width - 1) - max(x - radius, 0) + 1))
+        scale = 1.0 / (rows * (2 * radius + 1))
+        for x in range(inner_start, inner_end):
+            out[y, x] = sums[x] * scale
+        for x in range(inner_end, x_end):
+            out[y, x] = sums[x] / (rows * (min(x + radius, width - 1) - max(x - radius, 0) + 1))
+        if y + radius + 1 < height:
+            for x in range(x_start, x_end):
+                sums[x] += row_sums[y + radius + 1, x]
+        if y - radius >= 0:
+            for x in range(x_start, x_end):
+                sums[x] -= row_sums[y - radius, x]
 
 
 @parallel_kernel
@@ -147,45 +192,54 @@ def coefficients_into(means, eps, coeffs):
 
 
 @parallel_kernel
-def apply_into(image, factor, coeffs, probability, out):
+def apply_into(image, factor, coeffs, probability, rows, out):
     """Refined mask at full resolution, clamped to [0, 1].
 
     q = a . I + b, with the mean coefficients sampled bilinearly, is blended with the
     bilinearly sampled probability p by the weight 4 p (1 - p): where the network is sure
     (p near 0 or 1) its value stays, across its uncertain edge the guide decides.
 
-    image: (H, W, 4) float32 premultiplied linear RGBA (the guide is taken from it as in
-    `downsample_guide_into`); coeffs: (4, h, w) float32 mean coefficients and
-    probability: (h, w) float32, both at the working resolution, sampled at
-    ((x + 0.5) / factor - 0.5, (y + 0.5) / factor - 0.5) with edge clamping;
-    out: (H, W) float32.
+    image: (H, W, 4) float32 premultiplied linear RGBA, C-contiguous (the guide is
+    sqrt(clamp(rgb, 0, 1)) as in `downsample_into`); coeffs: (4, h, w) float32 mean
+    coefficients and probability: (h, w) float32, both at the working resolution, sampled
+    at ((x + 0.5) / factor - 0.5, (y + 0.5) / factor - 0.5) with edge clamping;
+    rows: (h, 5, W) float32 scratch receives the five planes interpolated along x once
+    per low-resolution row; out: (H, W) float32.
     """
     height, width = out.shape
     low_height, low_width = probability.shape
     scale = 1.0 / factor
-    for y in prange(height):
-        source_y = min(max((y + 0.5) * scale - 0.5, 0.0), low_height - 1.0)
-        y0 = min(int(source_y), low_height - 1)
-        y1 = min(y0 + 1, low_height - 1)
-        weight_y = source_y - y0
+    for task in prange(5 * low_height):
+        plane, low_y = task // low_height, task % low_height
+        source = probability[low_y] if plane == 4 else coeffs[plane, low_y]
+        target = rows[low_y, plane]
         for x in range(width):
             source_x = min(max((x + 0.5) * scale - 0.5, 0.0), low_width - 1.0)
             x0 = min(int(source_x), low_width - 1)
             x1 = min(x0 + 1, low_width - 1)
-            weight_x = source_x - x0
-            guided_value = _bilinear(coeffs[3], y0, y1, x0, x1, weight_y, weight_x)
-            for channel in range(3):
-                coefficient = _bilinear(coeffs[channel], y0, y1, x0, x1, weight_y, weight_x)
-                guide = math.sqrt(min(max(image[y, x, channel], 0.0), 1.0))
-                guided_value += coefficient * guide
-            value = _bilinear(probability, y0, y1, x0, x1, weight_y, weight_x)
-            value += (guided_value - value) * 4.0 * value * (1.0 - value)
-            out[y, x] = min(max(value, 0.0), 1.0)
+            target[x] = source[x0] + (source[x1] - source[x0]) * (source_x - x0)
+    pixels = image.reshape(height, width * 4)
+    zero, one, four = np.float32(0.0), np.float32(1.0), np.float32(4.0)
+    for y in prange(height):
+        source_y = min(max((y + 0.5) * scale - 0.5, 0.0), low_height - 1.0)
+        y0 = min(int(source_y), low_height - 1)
+        y1 = min(y0 + 1, low_height - 1)
+        weight = np.float32(source_y - y0)
+        _apply_row(pixels[y], rows[y0], rows[y1], weight, out[y], zero, one, four)
 
 
 @kernel
-def _bilinear(plane, y0, y1, x0, x1, weight_y, weight_x):
-    """Bilinear interpolation of a 2-D plane between rows y0, y1 and columns x0, x1."""
-    top = plane[y0, x0] + (plane[y0, x1] - plane[y0, x0]) * weight_x
-    bottom = plane[y1, x0] + (plane[y1, x1] - plane[y1, x0]) * weight_x
-    return top + (bottom - top) * weight_y
+def _apply_row(pixels, top, bottom, weight, out, zero, one, four):
+    """One output row: planes (5, W) of rows y0 and y1 blended by `weight`, the guide
+    from the (4 W,) RGBA row `pixels`, result into (W,) `out`."""
+    for x in range(out.shape[0]):
+        a_r = top[0, x] + (bottom[0, x] - top[0, x]) * weight
+        a_g = top[1, x] + (bottom[1, x] - top[1, x]) * weight
+        a_b = top[2, x] + (bottom[2, x] - top[2, x]) * weight
+        b = top[3, x] + (bottom[3, x] - top[3, x]) * weight
+        p = top[4, x] + (bottom[4, x] - top[4, x]) * weight
+        q = (a_r * math.sqrt(min(max(pixels[4 * x], zero), one))
+             + a_g * math.sqrt(min(max(pixels[4 * x + 1], zero), one))
+             + a_b * math.sqrt(min(max(pixels[4 * x + 2], zero), one)) + b)
+        value = p + (q - p) * four * p * (one - p)
+        out[x] = min(max(value, zero), one)

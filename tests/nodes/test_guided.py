@@ -61,9 +61,19 @@ def guide_of(image):
 def test_box_mean_matches_cumulative_sums(probability, radius):
     planes = np.ascontiguousarray(np.stack([probability, probability[::-1]]))
     out = np.empty_like(planes)
-    guided.box_mean_into(planes, radius, np.empty_like(planes), out)
+    sums = np.empty((2, planes.shape[2]), np.float64)
+    guided.box_mean_into(planes, radius, np.empty_like(planes), sums, out)
     for plane in range(2):
         np.testing.assert_allclose(out[plane], box_mean(planes[plane], radius), atol=2e-6)
+
+
+@pytest.mark.parametrize("shape, radius", [((5, 3), 4), ((3, 7), 2), ((9, 2), 1), ((1, 6), 3)])
+def test_box_mean_on_arrays_narrower_than_the_window(shape, radius):
+    planes = np.random.default_rng(5).random((1,) + shape).astype(np.float32)
+    out = np.empty_like(planes)
+    sums = np.empty((1, shape[1]), np.float64)
+    guided.box_mean_into(planes, radius, np.empty_like(planes), sums, out)
+    np.testing.assert_allclose(out[0], box_mean(planes[0], radius), atol=2e-6)
 
 
 @pytest.mark.parametrize("radius, eps", [(2, 1e-3), (5, 1e-3), (8, 1e-2)])
@@ -86,25 +96,36 @@ def test_full_resolution_filter_matches_he(picture, probability):
     np.testing.assert_allclose(got, expected, atol=2e-4)
 
 
-def test_downsample_guide_matches_area_resize(picture):
+def downsample(image, factor):
+    height, width = -(-image.shape[0] // factor), -(-image.shape[1] // factor)
+    rgb = np.empty((height, width, 3), np.float32)
+    guide = np.empty_like(rgb)
+    guided.downsample_into(image, factor, rgb, guide)
+    return rgb, guide
+
+
+def test_downsample_matches_area_resize(picture):
     factor = 4
     height, width = picture.shape[0] // factor, picture.shape[1] // factor
-    out = np.empty((height, width, 3), np.float32)
-    guided.downsample_guide_into(picture, factor, out)
-    expected = cv2.resize(guide_of(picture).astype(np.float32), (width, height),
-                          interpolation=cv2.INTER_AREA)
-    np.testing.assert_allclose(out, expected, atol=1e-5)
+    hdr = picture.copy()
+    hdr[:20, :20, :3] *= 3.0                        # over 1: the rgb mean keeps it
+    rgb, guide = downsample(hdr, factor)
+    expected_guide = cv2.resize(guide_of(hdr).astype(np.float32), (width, height),
+                                interpolation=cv2.INTER_AREA)
+    expected_rgb = cv2.resize(hdr[..., :3], (width, height), interpolation=cv2.INTER_AREA)
+    np.testing.assert_allclose(guide, expected_guide, atol=1e-5)
+    np.testing.assert_allclose(rgb, expected_rgb, atol=1e-5)
 
 
 def test_partial_blocks_average_what_they_hold():
     image = np.ones((5, 7, 4), np.float32)
     image[4, :, :3] = 0.25
     image[:, 6, :3] = 0.0
-    out = np.empty((2, 2, 3), np.float32)
-    guided.downsample_guide_into(image, 4, out)
-    np.testing.assert_allclose(out[1, 0], 0.5, atol=1e-6)          # sqrt(0.25), 1 row of 4
-    np.testing.assert_allclose(out[1, 1], 0.5 * 2 / 3, atol=1e-6)  # 2 of 3 pixels at 0.5
-    np.testing.assert_allclose(out[0, 1], 2 / 3, atol=1e-6)
+    rgb, guide = downsample(image, 4)
+    np.testing.assert_allclose(guide[1, 0], 0.5, atol=1e-6)          # sqrt(0.25), 1 row of 4
+    np.testing.assert_allclose(guide[1, 1], 0.5 * 2 / 3, atol=1e-6)  # 2 of 3 pixels at 0.5
+    np.testing.assert_allclose(guide[0, 1], 2 / 3, atol=1e-6)
+    np.testing.assert_allclose(rgb[1, 1], 0.25 * 2 / 3, atol=1e-6)
 
 
 def test_apply_samples_coefficients_like_bilinear_resize(picture):
@@ -114,7 +135,8 @@ def test_apply_samples_coefficients_like_bilinear_resize(picture):
     coeffs = rng.random((4, height // factor, width // factor)).astype(np.float32) * 0.3
     low_probability = rng.random((height // factor, width // factor)).astype(np.float32)
     out = np.empty((height, width), np.float32)
-    guided.apply_into(picture, factor, coeffs, low_probability, out)
+    rows = np.empty((height // factor, 5, width), np.float32)
+    guided.apply_into(picture, factor, coeffs, low_probability, rows, out)
     planes = [cv2.resize(plane, (width, height), interpolation=cv2.INTER_LINEAR)
               for plane in coeffs]
     prob = cv2.resize(low_probability, (width, height), interpolation=cv2.INTER_LINEAR)
