@@ -6,10 +6,13 @@ with a known alpha (as tests/nodes/test_segment.py). Run: python bench/bench_seg
 Measured on the shared 2-core machine (noisy; medians of 5), astronaut at 3840x2160:
   refinement at 4K (upsample_probability, its working copy included):
     before 300-700 ms (guide downsampled in blocks, five bilinear lookups and three sqrt
-    per pixel), after 80-100 ms (one working copy pass, coefficients interpolated along x
+    per pixel), after 79-89 ms (one working copy pass, coefficients interpolated along x
     once per working row and along y in vectorised rows, branch-free box sums).
-  whole node at 4K, target person: before 480-530 ms, after ~140 ms (the networks and the
-  face gate read the shared 960x540 working copy instead of resizing the 4K frame twice).
+  whole node at 4K: person before 480-530 ms, after 100-110 ms (the networks and the
+  face gate read the shared 960x540 working copy instead of resizing the 4K frame
+  twice); subject 340-370 ms, of which u2netp itself takes ~245 ms.
+  first call of the guided-filter kernels: 6.4 s compiling from an empty numba cache,
+  0.56 s from the cache.
 """
 import os
 import subprocess
