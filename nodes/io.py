@@ -1,7 +1,7 @@
 """Sources and sinks: read, read_mask, write, constant, and the `input` of a template.
 
 Files are decoded and encoded with OpenCV, which keeps 16-bit PNG and TIFF intact (Pillow
-truncates 16-bit RGB). 8/16-bit colour is sRGB-decoded to linear light and premultiplied on
+truncates 16-bit RGB); OpenEXR files with the `OpenEXR` package (extra `maskgraph[exr]`). 8/16-bit colour is sRGB-decoded to linear light and premultiplied on
 read, and the inverse on write; masks are data and use their code values as they are.
 Writes are atomic: the file is written under a temporary name beside the target and
 renamed into place, so an error or a crash never leaves a partial output file.
@@ -20,8 +20,7 @@ from nodes.common import canvas_check, canvas_size
 from nodes.kernels import convert
 from nodes.kernels.color import REC709_WEIGHTS
 
-os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
-import cv2  # noqa: E402  (the variable above must be set before OpenCV loads)
+import cv2
 
 READ_FORMATS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr", ".bmp", ".webp")
 ALPHA_FORMATS = (".png", ".tif", ".tiff", ".exr", ".webp")
@@ -45,11 +44,47 @@ def _check_readable(params, connected):
     return problems
 
 
+def _openexr():
+    try:
+        import OpenEXR
+    except ImportError:
+        raise NodeInputError("OpenEXR files need the optional extra",
+                             hint="pip install 'maskgraph[exr]'") from None
+    return OpenEXR
+
+
+def _read_exr(path: str) -> np.ndarray:
+    """An EXR file's pixels as float32 (H, W, C) in B,G,R[,A] order (OpenCV's)."""
+    with _openexr().File(path) as exr:
+        channels = exr.channels()
+        for name in ("RGBA", "RGB"):
+            if name in channels:
+                pixels = np.asarray(channels[name].pixels, np.float32)
+                return np.ascontiguousarray(pixels[..., [2, 1, 0, 3][:pixels.shape[2]]])
+        first = next(iter(channels.values())).pixels
+        return np.asarray(first, np.float32).reshape(first.shape[0], first.shape[1], -1)[..., :1]
+
+
+def _write_exr(path: str, pixels: np.ndarray) -> None:
+    """Write float32 (H, W, C) B,G,R[,A] pixels (or (H, W) values) as a ZIP-compressed EXR."""
+    exr = _openexr()
+    if pixels.ndim == 2:
+        channels = {"Y": np.ascontiguousarray(pixels, np.float32)}
+    else:
+        order = [2, 1, 0, 3][:pixels.shape[2]]
+        name = "RGBA" if pixels.shape[2] == 4 else "RGB"
+        channels = {name: np.ascontiguousarray(pixels[..., order], np.float32)}
+    header = {"compression": exr.ZIP_COMPRESSION, "type": exr.scanlineimage}
+    exr.File(header, channels).write(path)
+
+
 def _load_codes(path: str) -> np.ndarray:
     """The file's pixels as (H, W, C) in OpenCV's B,G,R[,A] order, C = 1..4."""
     if not os.path.isfile(path):
         raise NodeInputError(f"no such file: {path}",
                              hint="check the path (sequence frames: is this frame there?)")
+    if _extension(path) == ".exr":
+        return _read_exr(path)
     pixels = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if pixels is None:
         raise NodeInputError(f"cannot decode {path}: not an image, or damaged")
@@ -210,7 +245,9 @@ def write_atomically(path: str, pixels: np.ndarray, flags=()) -> None:
     handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=_extension(path), dir=folder)
     os.close(handle)
     try:
-        if not cv2.imwrite(temporary, pixels, list(flags)):
+        if _extension(path) == ".exr":
+            _write_exr(temporary, pixels)
+        elif not cv2.imwrite(temporary, pixels, list(flags)):
             raise NodeInputError(f"cannot encode {path}")
         os.replace(temporary, path)
     except BaseException:

@@ -181,3 +181,20 @@ def test_constant_color_is_premultiplied_and_hex_is_srgb():
     image = run_graph("maskgraph: 1\nnodes:\n  c: {type: constant, width: 2, height: 1, "
                       "color: '#ff8000'}\n", ["c"])["c"]
     np.testing.assert_allclose(image[0, 0], [1.0, srgb_decode(128 / 255), 0, 1], atol=1e-6)
+
+
+def test_exr_float_round_trip_checked_with_openimageio(tmp_path):
+    pytest.importorskip("OpenEXR", reason="the optional extra maskgraph[exr] is not installed")
+    oiio = pytest.importorskip("OpenImageIO")
+    rng = np.random.default_rng(3)
+    image = rng.random((6, 9, 4), dtype=np.float32) * 4  # HDR values survive
+    image[..., :3] *= image[..., 3:4] / 4
+    io_nodes.write.compute(image, path=str(tmp_path / "a.exr"), colorspace="auto",
+                           depth="auto", channels="auto", quality=95)
+    pixels = oiio.ImageBuf(str(tmp_path / "a.exr")).get_pixels(oiio.FLOAT)
+    straight = image.copy()
+    straight[..., :3] /= image[..., 3:4]  # the writer stores straight colour, like every format
+    np.testing.assert_allclose(pixels, straight, rtol=1e-6)
+    back = run_graph(f"maskgraph: 1\nnodes:\n  r: {{type: read, path: {tmp_path / 'a.exr'}, "
+                     f"alpha: straight}}\n", ["r"])["r"]
+    np.testing.assert_allclose(back, image, rtol=1e-5)
