@@ -23,14 +23,8 @@ Division by zero (defined, never inf or NaN for finite input):
 import types
 
 import numpy as np
-from numba.extending import register_jitable
 
-from graph.jit import parallel_kernel, prange
-
-# Scalar helpers are inlined (numba IR) into each kernel that calls them and cached with it,
-# so LLVM can vectorise the loop; a separately cached @kernel is linked as object code and
-# cannot be inlined by a kernel compiled later.
-scalar = register_jitable(inline="always")
+from graph.jit import parallel_kernel, prange, scalar
 
 ZERO = np.float32(0.0)
 HALF = np.float32(0.5)

@@ -1,16 +1,16 @@
 """Colour encodings: the sRGB transfer curve, premultiplication, luma.
 
-Scalar functions (`srgb_decode`, `srgb_encode`, `luma709`) are jitted so other kernels can
-call them inline; the array kernels take float32 arrays and write into `out`.
+Scalar functions (`srgb_decode`, `srgb_encode`, `luma709`) are `scalar` helpers that other
+kernels inline; the array kernels take float32 arrays and write into `out`.
 """
 import numpy as np
 
-from graph.jit import kernel, parallel_kernel, prange
+from graph.jit import parallel_kernel, prange, scalar
 
 REC709_WEIGHTS = (0.2126, 0.7152, 0.0722)
 
 
-@kernel
+@scalar
 def srgb_decode(value):
     """sRGB-encoded value -> linear (IEC 61966-2-1). Values <= 0 pass linearly."""
     if value <= 0.04045:
@@ -18,7 +18,7 @@ def srgb_decode(value):
     return ((value + 0.055) / 1.055) ** 2.4
 
 
-@kernel
+@scalar
 def srgb_encode(value):
     """Linear value -> sRGB-encoded (IEC 61966-2-1). Values <= 0 pass linearly."""
     if value <= 0.0031308:
@@ -26,7 +26,7 @@ def srgb_encode(value):
     return 1.055 * value ** (1.0 / 2.4) - 0.055
 
 
-@kernel
+@scalar
 def luma709(red, green, blue):
     """Rec.709 luma of one pixel."""
     return 0.2126 * red + 0.7152 * green + 0.0722 * blue

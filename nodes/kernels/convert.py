@@ -6,7 +6,7 @@ calls `pow`. Encoding to 8-bit uses the 255 decision thresholds of the sRGB curv
 """
 import numpy as np
 
-from graph.jit import kernel, parallel_kernel, prange
+from graph.jit import parallel_kernel, prange, scalar
 from nodes.kernels.color import srgb_decode_into, srgb_encode
 
 
@@ -64,7 +64,7 @@ def srgb8_table() -> np.ndarray:
     return np.searchsorted(srgb8_thresholds(), starts, side="right").astype(np.uint8)
 
 
-@kernel
+@scalar
 def _encode8(value, table, thresholds):
     """Exact 8-bit sRGB code of a linear value: a table lookup, then at most one step up."""
     if not value > 0.0:  # also NaN
@@ -91,7 +91,7 @@ def rgba_to_srgb8(image, table, thresholds, unpremultiply, channels, out):
                 out[y, x, 3] = _quantize(alpha, 255.0)
 
 
-@kernel
+@scalar
 def _quantize(value, maximum):
     if not value > 0.0:
         return 0.0

@@ -14,14 +14,9 @@ result is within 1e-5 relative of the exact power for every positive finite floa
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.extending import intrinsic, register_jitable
+from numba.extending import intrinsic
 
-from graph.jit import parallel_kernel, prange
-
-# Scalar helpers are inlined (numba IR) into each kernel that calls them and cached with it,
-# so LLVM can vectorise the loop; a separately cached @kernel is linked as object code and
-# cannot be inlined by a kernel compiled later.
-scalar = register_jitable(inline="always")
+from graph.jit import parallel_kernel, prange, scalar
 
 ZERO = np.float32(0.0)
 ONE = np.float32(1.0)
