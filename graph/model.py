@@ -91,6 +91,7 @@ class Graph:
         self.instances: dict[str, dict[str, Ref]] = {}  # template instance -> outputs
         self.port_checks: list = []  # (ref, expected type, location, node, port)
         self.instance_sites: dict = {}  # template instance -> where it was instantiated
+        self.instance_fields: dict = {}  # template instance -> its file, ports and params
         self._registry = registry
 
     @property

@@ -118,6 +118,9 @@ def expand_template(graph: Graph, name: str, body, where: Location, registry, va
                              body.where(key))
         else:
             overrides[key] = value
+    graph.instance_fields[name] = {"file": path, **{port: str(ref) for port, (ref, _) in
+                                                   bindings.items() if ref is not None},
+                                   **overrides}
     token = _CHAIN.set(chain + (path,))
     try:
         inner = build_graph(document, path, os.path.dirname(path), registry, overrides,
@@ -252,6 +255,12 @@ def add_instance(graph: Graph, instance: str, file: str, ports_and_params: dict)
     problems: list[Problem] = []
     expand_template(graph, instance, Located(fields, where, {}), where, graph.registry, {},
                     os.getcwd(), problems)
+    from graph.model import validate_node
+    for name in [n for n in graph.nodes if n.startswith(instance + "/")]:
+        node = graph.nodes[name]
+        spec = graph.registry.get(node.type)
+        if spec is not None:
+            problems += validate_node(graph, node, spec)
     if problems:
         raise GraphError(problems)
     return graph.instances[instance]

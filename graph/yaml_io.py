@@ -442,14 +442,30 @@ def build_graph(document: Located, source: str, base_dir: str, registry: Registr
 
 
 def dump_graph(graph: Graph) -> str:
-    """YAML text that loads back into an equal graph (params as coerced values)."""
+    """YAML text that loads back into an equal graph (params as coerced values).
+
+    Template instances are written as template nodes, not as their expanded nodes.
+    """
+    outer = [name for name in graph.instance_fields if "/" not in name]
+    output_names = {ref: (f"{instance}.{output}" if index else instance)
+                    for instance in outer
+                    for index, (output, ref) in enumerate(graph.instances[instance].items())}
+
+    def ref_text(ref):
+        return output_names.get(ref, str(ref))
     nodes = {}
     for name, node in graph.nodes.items():
+        instance = next((i for i in outer if name.startswith(i + "/")), None)
+        if instance is not None:
+            if instance not in nodes:
+                nodes[instance] = {"type": "template", **graph.instance_fields[instance]}
+            continue
         body: dict[str, Any] = {"type": node.type}
         if node.disable:
             body["disable"] = True
         for port, value in node.inputs.items():
-            body[port] = [str(r) for r in value] if isinstance(value, list) else str(value)
+            body[port] = [ref_text(r) for r in value] if isinstance(value, list) \
+                else ref_text(value)
         for key in node.params:
             body[key] = _dump_value(node.values.get(key, node.params[key]))
         nodes[name] = body

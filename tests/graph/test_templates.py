@@ -128,3 +128,17 @@ def test_builder_template_instances():
     result = g.evaluate(["after", "shot"], memory=None)
     assert result["after"][0, 0] == pytest.approx(0.6)
     assert result["shot"][0, 0] == pytest.approx(0.3)
+
+
+def test_builder_graph_with_a_template_round_trips_through_yaml():
+    g = graph.Graph(counting_nodes.registry())
+    src = g.ramp(level=0.1, name="src")
+    shot = g.template(os.path.join(HERE, "boost.yaml"), name="shot", source=src, amount=3.0)
+    g.gain(shot.boosted, amount=2.0, name="after")
+    g.gain(shot, amount=2.0, name="after2")
+    text = g.to_yaml()
+    assert "type: template" in text and "shot/" not in text
+    again = graph.load(text, registry=counting_nodes.registry())
+    assert again == g
+    np.testing.assert_array_equal(again.evaluate(["after"], memory=None)["after"],
+                                  g.evaluate(["after"], memory=None)["after"])
