@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from nodes.grade import saturation_matrix  # noqa: E402
 from nodes.kernels.grading import cdl_rows, grade_rows, matrix_rows  # noqa: E402
+from common import median_ms  # noqa: E402  (bench/ is on sys.path when run)
 
 HEIGHT, WIDTH = 2160, 3840
 SLOPE = np.array([1.2, 1.05, 0.9], np.float32)
@@ -28,15 +29,6 @@ POWER = np.array([1 / 2.2, 1 / 2.0, 1 / 1.8], np.float32)
 ONES = np.ones(3, np.float32)
 LOWER, UPPER = np.zeros(3, np.float32), np.full(3, np.inf, np.float32)
 
-
-def median_ms(function, repeat):
-    function()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
 
 
 def numpy_grade(image, power):

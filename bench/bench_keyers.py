@@ -22,21 +22,13 @@ import numpy as np  # noqa: E402
 
 from nodes.keyers import chroma_key, color_range, despill, luma_key  # noqa: E402
 from tests.data import screen_plate  # noqa: E402
+from common import median_ms  # noqa: E402  (bench/ is on sys.path when run)
 
 WIDTH, HEIGHT = 3840, 2160
 DEFAULTS = {spec.id: {p.name: p.default for p in spec.params
                       if p.name not in ("mix", "invert_mask")}
             for spec in (chroma_key, despill, luma_key, color_range)}
 
-
-def median_ms(function, repeat):
-    function()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
 
 
 def plate_4k():

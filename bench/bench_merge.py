@@ -21,20 +21,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from nodes.kernels.blend import merge_kernel  # noqa: E402
 from nodes.merge import merge  # noqa: E402
+from common import median_ms  # noqa: E402  (bench/ is on sys.path when run)
 
 HEIGHT, WIDTH = 2160, 3840
 SAMPLE_OPS = ("over", "multiply", "screen", "divide", "hypot", "conjoint-over",
               "soft-light", "color-dodge")
 
-
-def median_ms(function, repeat):
-    function()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
 
 
 def frames():

@@ -30,6 +30,7 @@ from nodes import models  # noqa: E402
 from nodes.semantic import (BUILTIN, face_present, guided_upsample, run_network,  # noqa: E402
                             segment, upsample_probability, working_copy)
 from tests.nodes.test_segment import composite  # noqa: E402
+from common import median_ms  # noqa: E402  (bench/ is on sys.path when run)
 
 COLD_SNIPPET = """
 import time, numpy as np
@@ -40,15 +41,6 @@ guided_upsample(image, np.full((16, 16), 0.5, np.float32), 4, 1e-4)
 print(time.perf_counter() - start)
 """
 
-
-def median_ms(function, repeats):
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
 
 
 def picture(width, height):

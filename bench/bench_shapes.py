@@ -21,6 +21,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from nodes.shapes import ellipse, polygon, rectangle, spline  # noqa: E402
+from common import median_ms  # noqa: E402  (bench/ is on sys.path when run)
 
 WIDTH, HEIGHT = 3840, 2160
 CENTER, RADIUS, ROTATION = (1920.3, 1080.7), (1500.2, 800.9), 20.0
@@ -29,15 +30,6 @@ STAR = [(1920 + r * math.cos(a), 1080 + r * math.sin(a))
         for r in [1000.37 if i % 2 else 430.61]]
 ANCHORS = [(600.5, 400.2), (3200.7, 300.1), (3500.3, 1800.9), (500.2, 1900.4)]
 
-
-def median_ms(function, repeat):
-    function()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
 
 
 def opencv_ellipse():

@@ -36,3 +36,8 @@ def print_table(title: str, rows) -> None:
     for label, ours, peer, theirs, target in rows:
         ratio = ours / theirs if theirs else float("nan")
         print(f"{label:<40} {ours * 1e3:9.1f} {peer:<22} {theirs * 1e3:9.1f} {ratio:7.2f}  {target}")
+
+
+def median_ms(function, repeat: int) -> float:
+    """Median milliseconds of `function()` over `repeat` runs, after one warm-up run."""
+    return 1e3 * median_seconds(function, repeat=repeat, warmup=1)

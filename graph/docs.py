@@ -21,6 +21,7 @@ def node_list(registry: Registry) -> str:
         lines += ["", "Templates (use as {type: template, file: NAME}):"]
         for name, path in templates.items():
             lines.append(f"  {name:<{width}}  {template_summary(path)}")
+            lines.append(f"  {'':<{width}}  {template_interface(path)}")
     return "\n".join(lines)
 
 
@@ -65,12 +66,25 @@ def template_summary(path: str) -> str:
     return ""
 
 
-def describe_template(name: str, path: str) -> str:
-    """A template's header comment, inputs, params and outputs."""
+def _template_top(path: str) -> dict:
     from graph.yaml_io import plain, read_document
     with open(path, encoding="utf-8") as handle:
         document, _ = read_document(handle.read(), path)
-    top = plain(document)
+    return plain(document)
+
+
+def template_interface(path: str) -> str:
+    """'inputs: a (image), b (mask?); params: x, y; outputs: result, matte'."""
+    top = _template_top(path)
+    inputs = ", ".join(f"{port} ({kind})" for port, kind in (top.get("inputs") or {}).items())
+    params = ", ".join(top.get("params") or {}) or "none"
+    outputs = ", ".join(top.get("outputs") or {})
+    return f"inputs: {inputs}; params: {params}; outputs: {outputs}"
+
+
+def describe_template(name: str, path: str) -> str:
+    """A template's header comment, inputs, params and outputs."""
+    top = _template_top(path)
     header = []
     with open(path, encoding="utf-8") as handle:
         for line in handle:
