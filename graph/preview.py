@@ -31,12 +31,16 @@ def write_preview(graph: Graph, path: str, frame: int = 1, cache_dir: str | None
     graph.validate()
     types = output_types(graph)
     sinks = set(graph.sinks())
-    shown = [name for name in graph.nodes if name not in sinks]
-    run = graph.run(shown, frame=frame, cache_dir=cache_dir)
+    shown = {name: name for name in graph.nodes if name not in sinks}
+    for name in sinks:  # a sink's card shows what it would write, without writing it
+        refs = [ref for _, ref in graph.nodes[name].refs()]
+        if refs:
+            shown[name] = str(refs[0])
+    run = graph.run(list(set(shown.values())), frame=frame, cache_dir=cache_dir)
     stats = {stat["name"]: stat for stat in run.stats}
     cards = {}
     for name in graph.nodes:
-        source = _shown_result(graph, name, sinks, run.results)
+        source = run.results.get(shown.get(name))
         kind = "mask" if source is not None and source.ndim == 2 else "image"
         backdrop = _backdrop(graph, name, types, run.results) if kind == "mask" else None
         cards[name] = _card(graph, name, source, backdrop, stats.get(name), name in sinks)
@@ -48,16 +52,6 @@ def write_preview(graph: Graph, path: str, frame: int = 1, cache_dir: str | None
         out.write(page)
     os.replace(temporary, path)
     return path
-
-
-def _shown_result(graph, name, sinks, results):
-    """The array a node's card shows: its first output, or for a sink what it would write."""
-    node = graph.nodes[name]
-    if name in sinks:
-        refs = [ref for _, ref in node.refs()]
-        return results.get(refs[0].node if refs[0].output is None else str(refs[0])) \
-            if refs else None
-    return results.get(name)
 
 
 def _backdrop(graph, name, types, results):

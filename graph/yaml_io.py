@@ -311,9 +311,6 @@ def read_node(name, body: Located, where: Location, graph: Graph, registry: Regi
         else:
             node.params[key] = _read_param_value(raw, body.where(key), name, key, spec,
                                                  values, problems)
-            override_base = getattr(node.params[key], "override_base", None)
-            if override_base:
-                node.params[key] = os.path.join(override_base, node.params[key].value)
     return node
 
 
@@ -337,20 +334,13 @@ def _read_refs(raw, where, name, key, values, problems):
     return []
 
 
-class _OverridePath:
-    """A relative path that came from --set: resolved against the working directory."""
-
-    def __init__(self, value, base):
-        self.value, self.override_base = value, base
-
-
 def _read_param_value(raw, where, name, key, spec, values, problems):
     if isinstance(raw, Located) and isinstance(raw.value, dict) and "keys" in raw.value:
         return _read_animated(raw, where, name, key, values, problems)
     value, base = substitute(plain(raw), values, problems, where, name, key)
     param = spec.param(key) if spec is not None else None
     if base and param is not None and param.type == "path" and isinstance(value, str):
-        return _OverridePath(value, base)
+        return os.path.join(base, value)  # a --set path: relative to where it was given
     return value
 
 
