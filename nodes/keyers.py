@@ -307,6 +307,7 @@ def color_range(input, *, hue, saturation, value, softness, space, invert):
     image = as_kernel_array(input)
     windows = np.array([*hue, *saturation, *value], np.float32)
     out = np.empty(image.shape[:2], np.float32)
-    keying.color_range_into(image, windows, float(softness), space == "encoded",
-                            bool(invert), encode_table(), out)
+    flat = image.reshape(image.shape[0], image.shape[1] * 4)
+    keying.color_range_into(flat, windows, float(softness), space == "encoded",
+                            bool(invert), out)
     return out

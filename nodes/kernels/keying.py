@@ -6,7 +6,7 @@ interpolation (`encode_table`), which avoids one `pow` per channel (error < 2e-5
 """
 import numpy as np
 
-from graph.jit import kernel, parallel_kernel, prange
+from graph.jit import kernel, parallel_kernel, prange, scalar
 from nodes.kernels.color import srgb_encode, srgb_encode_into
 
 ENCODE_TABLE_SIZE = 4096
@@ -77,82 +77,139 @@ def luma_key_into(image, weights, low, high, softness, encoded, invert, table, o
             out[y, x] = 1.0 - value if invert else value
 
 
-@kernel
-def hsv(red, green, blue):
-    """HSV of one colour: hue in degrees [0, 360) (0 for greys), saturation, value."""
+F0 = np.float32(0.0)
+F1 = np.float32(1.0)
+F60 = np.float32(60.0)
+F120 = np.float32(120.0)
+F240 = np.float32(240.0)
+F360 = np.float32(360.0)
+F1292 = np.float32(12.92)
+TABLE_SCALE = np.float32(ENCODE_TABLE_SIZE)
+
+
+def _constant_encode_table() -> np.ndarray:
+    """`encode_table()` computed in float64 numpy (no kernel call at import)."""
+    grid = np.linspace(0.0, 1.0, ENCODE_TABLE_SIZE + 1)
+    curve = np.where(grid <= 0.0031308, grid * 12.92, 1.055 * grid ** (1.0 / 2.4) - 0.055)
+    return np.append(curve, curve[-1]).astype(np.float32)
+
+
+# A global array is frozen into the compiled kernel as a constant: its loads cannot alias
+# the output, so the table gathers vectorise (a table passed as an argument blocked that).
+ENCODE_TABLE = _constant_encode_table()
+
+
+@scalar
+def safe_quotient(numerator, denominator):
+    """numerator / denominator, or 0 where the denominator is not > 0 (selects, no
+    ZeroDivisionError branch, so the loop vectorises)."""
+    safe = denominator if denominator > F0 else F1
+    return numerator / safe if denominator > F0 else F0
+
+
+@scalar
+def encode_lut(value):
+    """sRGB encoding by the table for value <= 1 (linear below 0), branch free; a NaN or a
+    value above 1 gives a meaningless result (callers redo those pixels exactly)."""
+    clamped = value if value > F0 else F0
+    clamped = clamped if clamped < F1 else F1
+    position = clamped * TABLE_SCALE
+    index = int(position)
+    fraction = position - np.float32(index)
+    lower = ENCODE_TABLE[index]
+    interpolated = lower + (ENCODE_TABLE[index + 1] - lower) * fraction
+    return interpolated if value >= F0 else value * F1292
+
+
+@scalar
+def ramp(distance, gain):
+    """1 where distance <= 0, else 1 - distance * gain floored at 0 (gain inf: a step)."""
+    weight = F1 - distance * gain
+    weight = weight if weight > F0 else F0
+    return F1 if distance <= F0 else weight
+
+
+@scalar
+def hsv_weight(red, green, blue, hue_low, hue_high, wrap, saturation_low, saturation_high,
+               value_low, value_high, gain, hue_gain):
+    """Window weight of one (encoded or linear) straight colour, branch free."""
     high = max(red, max(green, blue))
     low = min(red, min(green, blue))
     chroma = high - low
-    saturation = chroma / high if high > 0.0 else 0.0
-    if chroma <= 0.0:
-        return 0.0, saturation, high
-    if high == red:
-        hue = 60.0 * (green - blue) / chroma
-    elif high == green:
-        hue = 120.0 + 60.0 * (blue - red) / chroma
-    else:
-        hue = 240.0 + 60.0 * (red - green) / chroma
-    if hue < 0.0:
-        hue += 360.0
-    return hue, saturation, high
-
-
-@kernel
-def hue_weight(hue, low, high, softness_degrees):
-    """Hue window [low, high] in degrees, wrapping through 360 when low > high."""
-    if low <= high:
-        inside = hue >= low and hue <= high
-    else:
-        inside = hue >= low or hue <= high
-    if inside:
-        return 1.0
-    below = low - hue if hue <= low else low - hue + 360.0
-    above = hue - high if hue >= high else hue - high + 360.0
-    distance = min(below, above)
-    if softness_degrees <= 0.0 or distance >= softness_degrees:
-        return 0.0
-    return 1.0 - distance / softness_degrees
-
-
-@kernel
-def maybe_encoded(value, encoded, table):
-    """`value` sRGB-encoded when `encoded`, else as it is."""
-    return encode_fast(value, table) if encoded else value
-
-
-@kernel
-def qualify(red, green, blue, windows, softness, encoded, table):
-    """Weight of one straight linear colour in the HSV windows (value and saturation
-    first: the encoding is monotonic, so they need only the max and min channel)."""
-    value = maybe_encoded(max(red, max(green, blue)), encoded, table)
-    weight = window_weight(value, windows[4], windows[5], softness)
-    if weight == 0.0:
-        return 0.0
-    low = maybe_encoded(min(red, min(green, blue)), encoded, table)
-    saturation = (value - low) / value if value > 0.0 else 0.0
-    weight = min(weight, window_weight(saturation, windows[2], windows[3], softness))
-    if weight == 0.0:
-        return 0.0
-    hue, _, _ = hsv(maybe_encoded(red, encoded, table), maybe_encoded(green, encoded, table),
-                    maybe_encoded(blue, encoded, table))
-    return min(weight, hue_weight(hue, windows[0], windows[1], softness * 360.0))
+    saturation = safe_quotient(chroma, high)
+    inverse = safe_quotient(F60, chroma)
+    hue = F240 + (red - green) * inverse
+    hue = F120 + (blue - red) * inverse if high == green else hue
+    hue = (green - blue) * inverse if high == red else hue
+    hue = hue + F360 if hue < F0 else hue
+    hue = hue if chroma > F0 else F0
+    value_distance = max(value_low - high, high - value_high)
+    saturation_distance = max(saturation_low - saturation, saturation - saturation_high)
+    weight = min(ramp(value_distance, gain), ramp(saturation_distance, gain))
+    after_low = hue >= hue_low
+    before_high = hue <= hue_high
+    inside = (after_low & before_high) | (wrap & (after_low | before_high))
+    below = hue_low - hue
+    below = below if hue <= hue_low else below + F360
+    above = hue - hue_high
+    above = above if hue >= hue_high else above + F360
+    hue_distance = F0 if inside else min(below, above)
+    return min(weight, ramp(hue_distance, hue_gain))
 
 
 @parallel_kernel
-def color_range_into(image, windows, softness, encoded, invert, table, out):
+def color_range_into(flat, windows, softness, encoded, invert, out):
     """HSV qualifier: the minimum of the hue, saturation and value window weights.
 
-    windows: (6,) float32 = hue low, hue high (degrees), saturation low, high, value
-    low, high; softness in [0, 1] units (360 degrees for hue).
+    flat: (H, W * 4) premultiplied RGBA rows; windows: (6,) float32 = hue low, hue high
+    (degrees), saturation low, high, value low, high; softness in [0, 1] units (360
+    degrees for hue). Rows are computed branch free with the table; a row holding a NaN
+    or a straight value above 1 is then redone pixel by pixel with the exact curve.
     """
     height, width = out.shape
+    soft = np.float32(softness)
+    gain = F1 / soft if soft > F0 else np.float32(np.inf)
+    hue_gain = F1 / (soft * F360) if soft > F0 else np.float32(np.inf)
+    hue_low, hue_high = windows[0], windows[1]
+    wrap = hue_low > hue_high
+    saturation_low, saturation_high = windows[2], windows[3]
+    value_low, value_high = windows[4], windows[5]
     for y in prange(height):
-        pixels = image[y]
+        row = flat[y]
         out_row = out[y]
+        channels = np.empty((6, width), np.float32)
+        reds, greens, blues = channels[0], channels[1], channels[2]
+        exceptional = 0
         for x in range(width):
-            red, green, blue = straight_rgb(pixels, x)
-            weight = qualify(red, green, blue, windows, softness, encoded, table)
-            out_row[x] = 1.0 - weight if invert else weight
+            alpha = row[4 * x + 3]
+            scale = safe_quotient(F1, alpha) if alpha != F0 else F1
+            red = row[4 * x] * scale
+            green = row[4 * x + 1] * scale
+            blue = row[4 * x + 2] * scale
+            exceptional |= (not red <= F1) | (not green <= F1) | (not blue <= F1)
+            reds[x] = red
+            greens[x] = green
+            blues[x] = blue
+        if encoded:
+            linear = channels[:3]
+            channels = channels[3:]
+            reds, greens, blues = channels[0], channels[1], channels[2]
+            for x in range(width):
+                reds[x] = encode_lut(linear[0, x])
+                greens[x] = encode_lut(linear[1, x])
+                blues[x] = encode_lut(linear[2, x])
+            if exceptional:
+                for channel in range(3):
+                    for x in range(width):
+                        if not linear[channel, x] <= F1:
+                            channels[channel, x] = srgb_encode(linear[channel, x])
+        for x in range(width):
+            out_row[x] = hsv_weight(reds[x], greens[x], blues[x], hue_low, hue_high, wrap,
+                                    saturation_low, saturation_high, value_low, value_high,
+                                    gain, hue_gain)
+        if invert:
+            for x in range(width):
+                out_row[x] = F1 - out_row[x]
 
 
 @kernel
