@@ -7,6 +7,8 @@ on the radius (nodes/kernels/distance.py, nodes/kernels/gaussian.py).
 """
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -19,6 +21,8 @@ CATEGORY = "mask math"
 # A Gaussian edge goes from 1% to 99% across 4.65 sigma: feather widths are full widths.
 WIDTH_PER_SIGMA = 4.65
 MODES = ("center", "inside", "outside")
+# Soft grow first looks for the core within radius + BAND pixels (a feathered edge's halo).
+BAND = 64
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -66,15 +70,38 @@ def gaussian_blur(array: np.ndarray, sigma: float) -> np.ndarray:
     return out if source.ndim == 3 else out[:, :, 0]
 
 
-def feature_transform(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Squared distance to, and flat index of, the nearest pixel with mask >= 0.5;
-    (H, W) float32 and int32."""
+def soft_features(mask: np.ndarray, radius: float) -> tuple[np.ndarray, float]:
+    """For soft grow: the flat index of the nearest core pixel (mask >= 0.5) of every pixel
+    with mask < 0.5 that grow can change, (H, W) int32 (-1 where none; unset in the core),
+    and the halo's squared reach (maskops.soft_grow_into).
+
+    The distance transform is restricted to a band around the core: first `cap` pixels
+    (enough for a feathered edge), then, if a soft pixel lies farther out or the halo
+    reaches farther, the band it needs (at worst the whole frame): the same features as
+    an unrestricted transform wherever they are read.
+    """
+    height, width = mask.shape
     nearest_row = np.empty(mask.shape, dtype=np.int32)
-    squared = np.empty(mask.shape, dtype=np.float32)
     feature = np.empty(mask.shape, dtype=np.int32)
+    row_halo = np.empty(height, dtype=np.float32)
+    row_far = np.empty(height, dtype=np.int32)
+    chunks = max(1, min(height, 4 * numba.get_num_threads()))
     distance.nearest_row_in_column(mask, 0.5, False, nearest_row)
-    distance.envelope_rows(nearest_row, squared, feature, numba.get_num_threads())
-    return squared, feature
+    whole = height + width                       # farther than any two pixels
+    cap = min(int(math.ceil(radius)) + BAND, whole)
+    while True:
+        distance.features_within(mask, 0.5, nearest_row, cap, maskops.HALO_MIN, feature,
+                                 row_halo, row_far, chunks)
+        if row_far.any():
+            if cap >= whole:                     # no core at all: nothing is near
+                return feature, math.inf
+            cap = whole
+            continue
+        halo = float(row_halo.max()) if height else 0.0
+        needed = radius + math.sqrt(halo) + 2.0  # maskops.soft_grow_into's `unreachable`
+        if needed <= cap or cap >= whole:
+            return feature, halo
+        cap = min(int(math.ceil(needed)) + 1, whole)
 
 
 def dilate_mask(mask: np.ndarray, radius: float) -> np.ndarray:
@@ -86,9 +113,8 @@ def dilate_mask(mask: np.ndarray, radius: float) -> np.ndarray:
         distance.within_distance_rows(nearest_row, distance.disc_half_widths(float(radius)),
                                       out)
     else:
-        squared, feature = feature_transform(mask)
-        halo = maskops.halo_squared(mask, squared)
-        maskops.soft_grow_into(mask, squared, feature, float(radius), halo, out)
+        feature, halo = soft_features(mask, float(radius))
+        maskops.soft_grow_into(mask, feature, float(radius), halo, out)
     return out
 
 

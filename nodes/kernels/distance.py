@@ -170,3 +170,128 @@ def within_distance_rows(nearest_row, half_width, out):
                 reach = min(reach, column - half_width[offset])
             if reach <= column:
                 out_row[column] = 1.0
+
+
+@kernel
+def _banded_envelope(row, nearest_rows, cap, parabola_at, boundary, heights):
+    """`_lower_envelope` of only the parabolas that can lie within `cap` of this row: a
+    column counts if its nearest feature pixel is at most `cap` rows away, and of a run
+    of columns whose own pixel is a feature (offset 0) only the two ends count (the
+    columns between are farther from every pixel outside the run, and pixels inside it
+    are feature pixels themselves). Returns the number of parabolas (0: none)."""
+    count = -1
+    crossing = 0.0
+    width = nearest_rows.size
+    for column in range(width):
+        nearest = nearest_rows[column]
+        if nearest >= NO_FEATURE or nearest <= -NO_FEATURE:
+            continue
+        offset = row - nearest
+        if offset > cap or -offset > cap:
+            continue
+        if offset == 0 and 0 < column < width - 1 and nearest_rows[column - 1] == row \
+                and nearest_rows[column + 1] == row:
+            continue
+        height = float(offset * offset) + float(column * column)
+        heights[column] = height
+        if count < 0:
+            count = 0
+            parabola_at[0] = column
+            boundary[0] = -np.inf
+            boundary[1] = np.inf
+            continue
+        while True:
+            other = parabola_at[count]
+            crossing = (height - heights[other]) / (2.0 * (column - other))
+            if crossing <= boundary[count]:
+                count -= 1
+            else:
+                break
+        count += 1
+        parabola_at[count] = column
+        boundary[count] = crossing
+        boundary[count + 1] = np.inf
+    return count + 1
+
+
+@parallel_kernel
+def features_within(mask, threshold, nearest_row, cap, halo_min, feature, row_halo,
+                    row_far, chunks):
+    """Second pass restricted to a band: the nearest feature pixel (mask >= threshold) of
+    every pixel with mask < threshold that has one within `cap` pixels, and the reach of
+    the soft halo, all in one pass over the rows.
+
+    Distances up to `cap` are exact and the nearest pixel is the one `envelope_rows`
+    finds (the parabolas left out cannot be nearest, nor change a tie: the same flat
+    index); columns whose nearest feature is farther than `cap` rows are skipped, so the
+    cost follows the band around the edge rather than the frame.
+
+    Parameters
+    ----------
+    mask : (H, W) float32; nearest_row : (H, W) int32 from `nearest_row_in_column`
+        (below=False, the same threshold).
+    cap : int >= 0, pixels.
+    halo_min : float.
+    feature : (H, W) int32 out; flat index of the nearest feature pixel where mask <
+        threshold and it lies within cap, -1 where mask < threshold and none does (where
+        mask >= threshold: either).
+    row_halo : (H,) float32 out; per row, the largest squared distance of a pixel with
+        halo_min <= mask < threshold (0 if none; exact where row_far is 0).
+    row_far : (H,) int32 out; per row, the number of pixels with 0 < mask < threshold
+        and no feature pixel within cap (their distance was not found).
+    chunks : int, number of parallel chunks of rows (1 <= chunks <= H).
+    """
+    height, width = mask.shape
+    cap_squared = float(cap) * float(cap)
+    threshold = np.float32(threshold)
+    halo_min = np.float32(halo_min)
+    for chunk in prange(chunks):
+        parabola_at = np.empty(width, dtype=np.int64)
+        boundary = np.empty(width + 1, dtype=np.float64)
+        heights = np.empty(width, dtype=np.float64)
+        for row in range(chunk * height // chunks, (chunk + 1) * height // chunks):
+            nearest_rows, values, feature_row = nearest_row[row], mask[row], feature[row]
+            halo = np.float32(0.0)
+            far = 0
+            count = _banded_envelope(row, nearest_rows, cap, parabola_at, boundary, heights)
+            done = 0                 # columns before `done` are written
+            for segment in range(count):
+                nearest_column = parabola_at[segment]
+                # columns of this segment: boundary[segment] < column <= boundary[segment + 1]
+                stop = width - 1 if segment == count - 1 else \
+                    int(min(math.floor(boundary[segment + 1]), width - 1.0))
+                if stop < done:
+                    continue
+                offset_squared = heights[nearest_column] - float(nearest_column * nearest_column)
+                reach = int(math.sqrt(max(cap_squared - offset_squared, 0.0)))
+                while (reach + 1) * (reach + 1) + offset_squared <= cap_squared:
+                    reach += 1
+                while reach > 0 and reach * reach + offset_squared > cap_squared:
+                    reach -= 1
+                near_start = max(done, nearest_column - reach)
+                near_stop = min(stop, nearest_column + reach)
+                if offset_squared > cap_squared:
+                    near_start, near_stop = stop + 1, stop
+                for column in range(done, min(near_start, stop + 1)):
+                    value = values[column]
+                    far += (value > 0.0) & (value < threshold)
+                    feature_row[column] = -1
+                base = nearest_rows[nearest_column] * width + nearest_column
+                for column in range(near_start, near_stop + 1):
+                    value = values[column]
+                    feature_row[column] = base
+                    if value >= halo_min and value < threshold:
+                        squared = offset_squared + float((column - nearest_column)
+                                                         * (column - nearest_column))
+                        halo = max(halo, np.float32(squared))
+                for column in range(max(near_stop + 1, done), stop + 1):
+                    value = values[column]
+                    far += (value > 0.0) & (value < threshold)
+                    feature_row[column] = -1
+                done = stop + 1
+            for column in range(done, width):
+                value = values[column]
+                far += (value > 0.0) & (value < threshold)
+                feature_row[column] = -1
+            row_halo[row] = halo
+            row_far[row] = far

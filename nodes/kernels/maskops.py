@@ -127,21 +127,7 @@ def _uphill(mask, row, column):
 
 
 @parallel_kernel
-def halo_squared(mask, squared):
-    """Largest squared distance to the core of a pixel with HALO_MIN <= mask < 0.5 (the
-    soft halo's reach), 0 if there is none; (H, W) float32 inputs. Fainter values (the
-    far tails of a blur) do not count: missing them costs grow at most HALO_MIN."""
-    row_max = np.zeros(mask.shape[0], dtype=np.float32)
-    for row in prange(mask.shape[0]):
-        for column in range(mask.shape[1]):
-            value = mask[row, column]
-            if value >= HALO_MIN and value < 0.5:
-                row_max[row] = max(row_max[row], squared[row, column])
-    return row_max.max()
-
-
-@parallel_kernel
-def soft_grow_into(mask, squared, feature, radius, halo, out):
+def soft_grow_into(mask, feature, radius, halo, out):
     """Move a soft mask's edge outward by `radius` pixels, keeping its profile.
 
     Each pixel takes the largest of its own value and the values found `radius` pixels
@@ -155,11 +141,15 @@ def soft_grow_into(mask, squared, feature, radius, halo, out):
     Parameters
     ----------
     mask : (H, W) float32 in [0, 1].
-    squared, feature : (H, W) squared distance to and flat index of the nearest core
-        pixel (kernels.distance).
+    feature : (H, W) int32, flat index of the nearest core pixel (mask >= 0.5) where mask
+        < 0.5, -1 where there is none or it is farther than every pixel that can change
+        (kernels.distance.features_within; not read where mask >= 0.5).
     radius : float > 0, pixels.
-    halo : float, `halo_squared` of the mask: zero pixels farther than radius + halo (+ the
-        bilinear footprint) from the core cannot change and are skipped.
+    halo : float, the largest squared distance to the core of a pixel with HALO_MIN <=
+        mask < 0.5 (the soft halo's reach): zero pixels farther than radius + sqrt(halo)
+        (+ the bilinear footprint) from the core cannot change and are skipped. Fainter
+        values (the far tails of a blur) do not count: missing them costs at most
+        HALO_MIN.
     out : (H, W) float32.
     """
     height, width = mask.shape
@@ -175,15 +165,25 @@ def soft_grow_into(mask, squared, feature, radius, halo, out):
         for column in range(width):
             value = mask[row, column]
             best = value
-            if value >= 1.0 or (value <= 0.0 and squared[row, column] > unreachable):
+            if value >= 1.0:
                 out[row, column] = value
                 continue
-            nearest = feature[row, column]
-            distance_squared = squared[row, column]
+            nearest = -1
+            nearest_row = nearest_column = 0
+            distance_squared = np.float32(np.inf)        # float32, as it was stored
+            if value < 0.5:
+                nearest = feature[row, column]
+                if nearest >= 0:
+                    nearest_row = int((nearest + 0.5) * inverse_width)
+                    nearest_column = nearest - nearest_row * width
+                    distance_squared = np.float32((
+                        (nearest_row - row) * (nearest_row - row)
+                        + (nearest_column - column) * (nearest_column - column)))
+                if value <= 0.0 and distance_squared > unreachable:
+                    out[row, column] = value
+                    continue
             outside = value < 0.5 and nearest >= 0
             if outside:
-                nearest_row = int((nearest + 0.5) * inverse_width)
-                nearest_column = nearest - nearest_row * width
                 if distance_squared <= radius_squared:
                     best = max(best, mask[nearest_row, nearest_column])
                 step = radius / math.sqrt(distance_squared)
