@@ -84,11 +84,17 @@ def rgba_to_srgb8(image, table, thresholds, unpremultiply, channels, out):
     for y in prange(height):
         for x in range(width):
             alpha = image[y, x, 3]
-            scale = np.float32(1.0) / alpha if (unpremultiply and alpha > 0) else np.float32(1.0)
+            scale = _straight_scale(alpha, unpremultiply)
             for c in range(3):
                 out[y, x, 2 - c] = _encode8(image[y, x, c] * scale, table, thresholds)
             if channels == 4:
                 out[y, x, 3] = _quantize(alpha, 255.0)
+
+
+@scalar
+def _straight_scale(alpha, unpremultiply):
+    """The factor that unpremultiplies a pixel's colour (1 where alpha is 0, or when off)."""
+    return np.float32(1.0) / alpha if (unpremultiply and alpha > 0) else np.float32(1.0)
 
 
 @scalar
@@ -105,7 +111,7 @@ def rgba_to_codes(image, maximum, srgb, unpremultiply, channels, out):
     for y in prange(height):
         for x in range(width):
             alpha = image[y, x, 3]
-            scale = np.float32(1.0) / alpha if (unpremultiply and alpha > 0) else np.float32(1.0)
+            scale = _straight_scale(alpha, unpremultiply)
             for c in range(3):
                 value = image[y, x, c] * scale
                 if srgb:
@@ -122,7 +128,7 @@ def rgba_to_float(image, srgb, unpremultiply, channels, out):
     for y in prange(height):
         for x in range(width):
             alpha = image[y, x, 3]
-            scale = np.float32(1.0) / alpha if (unpremultiply and alpha > 0) else np.float32(1.0)
+            scale = _straight_scale(alpha, unpremultiply)
             for c in range(3):
                 value = image[y, x, c] * scale
                 out[y, x, 2 - c] = srgb_encode(value) if srgb else value

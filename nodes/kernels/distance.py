@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from graph.jit import kernel, parallel_kernel, prange
+from graph.jit import kernel, parallel_kernel, prange, scalar
 
 NO_FEATURE = 1 << 30
 COLUMN_BLOCK = 256
@@ -53,6 +53,31 @@ def nearest_row_in_column(mask, threshold, below, nearest_row):
                     else above
 
 
+@scalar
+def _add_parabola(column, height, count, parabola_at, boundary, heights):
+    """Add the parabola of `column` (vertex height g^2 + q^2) to the lower envelope whose
+    last parabola is `count` (-1: empty); returns the index of the new last parabola."""
+    heights[column] = height
+    if count < 0:
+        parabola_at[0] = column
+        boundary[0] = -np.inf
+        boundary[1] = np.inf
+        return 0
+    crossing = 0.0
+    while True:
+        other = parabola_at[count]
+        crossing = (height - heights[other]) / (2.0 * (column - other))
+        if crossing <= boundary[count]:
+            count -= 1
+        else:
+            break
+    count += 1
+    parabola_at[count] = column
+    boundary[count] = crossing
+    boundary[count + 1] = np.inf
+    return count
+
+
 @kernel
 def _lower_envelope(row, nearest_rows, parabola_at, boundary, heights):
     """Lower envelope of one row's parabolas (Felzenszwalb-Huttenlocher 1D).
@@ -62,31 +87,13 @@ def _lower_envelope(row, nearest_rows, parabola_at, boundary, heights):
     and heights (g^2 + q^2 per column); returns the number of parabolas (0: none).
     """
     count = -1
-    crossing = 0.0
     for column in range(nearest_rows.size):
         nearest = nearest_rows[column]
         if nearest >= NO_FEATURE or nearest <= -NO_FEATURE:
             continue
         offset = row - nearest
         height = float(offset * offset) + float(column * column)
-        heights[column] = height
-        if count < 0:
-            count = 0
-            parabola_at[0] = column
-            boundary[0] = -np.inf
-            boundary[1] = np.inf
-            continue
-        while True:
-            other = parabola_at[count]
-            crossing = (height - heights[other]) / (2.0 * (column - other))
-            if crossing <= boundary[count]:
-                count -= 1
-            else:
-                break
-        count += 1
-        parabola_at[count] = column
-        boundary[count] = crossing
-        boundary[count + 1] = np.inf
+        count = _add_parabola(column, height, count, parabola_at, boundary, heights)
     return count + 1
 
 
@@ -180,7 +187,6 @@ def _banded_envelope(row, nearest_rows, cap, parabola_at, boundary, heights):
     columns between are farther from every pixel outside the run, and pixels inside it
     are feature pixels themselves). Returns the number of parabolas (0: none)."""
     count = -1
-    crossing = 0.0
     width = nearest_rows.size
     for column in range(width):
         nearest = nearest_rows[column]
@@ -193,24 +199,7 @@ def _banded_envelope(row, nearest_rows, cap, parabola_at, boundary, heights):
                 and nearest_rows[column + 1] == row:
             continue
         height = float(offset * offset) + float(column * column)
-        heights[column] = height
-        if count < 0:
-            count = 0
-            parabola_at[0] = column
-            boundary[0] = -np.inf
-            boundary[1] = np.inf
-            continue
-        while True:
-            other = parabola_at[count]
-            crossing = (height - heights[other]) / (2.0 * (column - other))
-            if crossing <= boundary[count]:
-                count -= 1
-            else:
-                break
-        count += 1
-        parabola_at[count] = column
-        boundary[count] = crossing
-        boundary[count + 1] = np.inf
+        count = _add_parabola(column, height, count, parabola_at, boundary, heights)
     return count + 1
 
 
