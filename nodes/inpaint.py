@@ -23,10 +23,10 @@ SEED = 1234
 SMOOTH_ITERATIONS, SMOOTH_TOLERANCE = 3000, 1e-2
 AUTO_PATCH_THICKNESS = 20.0  # px: a hole part deeper than this gets the patch fill
 CONFIDENCE_FALLOFF = 3.0  # patch votes weigh falloff ** -depth into the hole (Wexler)
-CONFIDENCE_DEPTH = 60.0   # px: depth cap of that weight (no float32 underflow)
+CONFIDENCE_DEPTH = 3.0    # px: deeper pixels all weigh the same (see _confidence)
 COARSE_THICKNESS = 3.0   # stop halving once the hole is this many pixels from its edge
-COARSE_SIZE = 56         # nor halve a level smaller than this
-COARSE_EM, FINE_EM, FINEST_EM, PASSES = 6, 2, 1, 2
+COARSE_SIZE = 32         # nor halve a level smaller than this
+COARSE_EM, FINE_EM, FINEST_EM, PASSES = 6, 3, 3, 4
 PATCH_CONTEXT, PATCH_CONTEXT_MIN = 2.0, 96  # source region around the hole (context_box)
 FINE_SEARCH = 32         # px: first random-search window below the coarsest level
 
@@ -209,9 +209,11 @@ def _pyramid(image, hole, radius):
 def _confidence(hole, falloff=None):
     """1 on known pixels, falloff ** -depth inside the hole (depth: distance to known).
 
-    Depth is capped at CONFIDENCE_DEPTH px so that the weights never underflow float32
-    (patches that share a pixel differ in depth by a few px only, so the cap just makes
-    the middle of very wide holes, already shaped by the coarser levels, weigh evenly).
+    Depth is capped at CONFIDENCE_DEPTH px: the patches that reach known pixels still
+    lead the vote at the hole's rim, but deeper in, patches weigh by their match alone.
+    Without the cap, each patch would out-vote every patch a pixel deeper (a factor of
+    `falloff` per pixel), and the fill would become the rim's pixels dragged inward:
+    streaks across wide holes.
     """
     depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     depth = np.minimum(depth, CONFIDENCE_DEPTH)
@@ -277,21 +279,27 @@ def _resize(image, shape, interpolation):
 
 
 def _patch_pyramid(base, hole, radius):
-    """The coarse-to-fine PatchMatch fill of `base` (H, W, C) float32 (hole pixels zero)."""
+    """The coarse-to-fine PatchMatch fill of `base` (H, W, C) float32 (hole pixels zero).
+
+    The coarsest level starts from the telea fill and a random field. Each finer level
+    starts from the coarser field scaled up, and fills its hole by voting that field over
+    its own (sharp) pixels, not by scaling the coarser fill up: matches to a blurred
+    estimate would prefer flat sources and wash texture out.
+    """
     images, holes = _pyramid(base, hole, radius)
     work, nnf = None, None
     for level in range(len(images) - 1, -1, -1):
         level_hole = holes[level]
         targets, valid, valid_list = _level_sets(level_hole, radius)
         fine_nnf = np.full(level_hole.shape + (2,), -1, np.int32)
-        if work is None:
+        if nnf is None:
             work = telea_fill(images[level], level_hole)
             patchmatch.random_nnf(valid_list, targets, level_hole.shape[1], fine_nnf, SEED)
         else:
-            upscaled = _resize(work, level_hole.shape, cv2.INTER_LINEAR)
             work = images[level].copy()
-            work[level_hole] = upscaled[level_hole]
             patchmatch.upsample_nnf(nnf, valid, valid_list, targets, fine_nnf, SEED + level)
+            patchmatch.vote(work, np.flatnonzero(level_hole).astype(np.int64), fine_nnf,
+                            _confidence(level_hole), radius, work)
         nnf = fine_nnf
         coarse = level == len(images) - 1
         search = max(level_hole.shape) if coarse else min(FINE_SEARCH, max(level_hole.shape))

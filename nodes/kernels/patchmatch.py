@@ -14,7 +14,7 @@ Arrays: `image` (H, W, C) float32 working image (the hole holds the current esti
 """
 import numpy as np
 
-from graph.jit import kernel
+from graph.jit import kernel, parallel_kernel, prange
 
 
 @kernel
@@ -99,21 +99,21 @@ def _improve_one(image, confidence, valid, valid_list, nnf, best, ty, tx, step, 
     return _try(image, confidence, valid, nnf, best, ty, tx, pick // width, pick % width, radius)
 
 
-@kernel
+@parallel_kernel
 def improve_nnf(image, confidence, valid, valid_list, targets, nnf, cost, radius, passes, seed,
                 search):
     """Run `passes` propagation + random search passes over the targets.
 
     targets : (N,) int64 flat indices of target pixels in raster order. The list is cut
-    into row-band chunks that never read each other's matches (so that they could run in
-    parallel with the same result); each chunk scans forward on even passes and backward
+    into row-band chunks that never read each other's matches and run in parallel (each
+    seeds its own random numbers: the result does not depend on the threads); each chunk scans forward on even passes and backward
     on odd passes. search : half-width in pixels of the first random-search window (then
     halved down to 1), plus one uniformly random valid source per target and pass.
     `cost` receives the per-sample distance.
     """
     height, width, channels = image.shape
     chunks = min(64, max(1, targets.shape[0] // 256))
-    for chunk in range(chunks):
+    for chunk in prange(chunks):
         np.random.seed(seed + chunk)
         start = targets.shape[0] * chunk // chunks
         stop = targets.shape[0] * (chunk + 1) // chunks
@@ -130,7 +130,7 @@ def improve_nnf(image, confidence, valid, valid_list, targets, nnf, cost, radius
                 cost[ty, tx] = best / samples
 
 
-@kernel
+@parallel_kernel
 def vote(image, hole_pixels, nnf, weight, radius, out):
     """Re-estimate every hole pixel as the weighted mean of the patches that cover it.
 
@@ -139,8 +139,19 @@ def vote(image, hole_pixels, nnf, weight, radius, out):
     (H, W, C); `out` may be `image` (the votes read known pixels only).
     """
     height, width, channels = image.shape
+    chunks = min(64, max(1, hole_pixels.shape[0] // 1024))
+    for chunk in prange(chunks):
+        _vote_range(image, hole_pixels, nnf, weight, radius, out,
+                    hole_pixels.shape[0] * chunk // chunks,
+                    hole_pixels.shape[0] * (chunk + 1) // chunks)
+
+
+@kernel
+def _vote_range(image, hole_pixels, nnf, weight, radius, out, start, stop):
+    """`vote` for hole_pixels[start:stop]."""
+    height, width, channels = image.shape
     sums = np.zeros(channels, np.float64)
-    for order in range(hole_pixels.shape[0]):
+    for order in range(start, stop):
         y, x = hole_pixels[order] // width, hole_pixels[order] % width
         sums[:] = 0.0
         total = 0.0
@@ -212,3 +223,4 @@ def random_nnf(valid_list, targets, width, nnf, seed):
         pick = valid_list[np.random.randint(0, valid_list.shape[0])]
         nnf[index // width, index % width, 0] = pick // width
         nnf[index // width, index % width, 1] = pick % width
+
