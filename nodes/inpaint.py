@@ -2,7 +2,8 @@
 
 The wrapper prepares the hole (grown by `grow`, with a `blend` ramp), runs one fill method
 on the bounding box of the hole, and mixes the fill into the input with the hole's
-weights, so that pixels outside the grown hole are copied bit for bit.
+weights, so that pixels outside the grown hole are copied bit for bit. The fills live in
+nodes.inpaint_fill (telea, smooth) and nodes.inpaint_patch (patch).
 """
 from __future__ import annotations
 
@@ -14,21 +15,12 @@ import numpy as np
 from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
 from nodes.common import require_same_size
-from nodes.kernels import inpaint_telea as telea
-from nodes.kernels import inpaint_smooth, patchmatch
+from nodes.inpaint_fill import hole_box, hole_thickness, smooth_fill, telea_fill
+from nodes.inpaint_patch import PATCH_RADIUS, context_box, patch_fill
+from nodes.kernels import inpaint_smooth
 
 METHODS = ("auto", "telea", "smooth", "patch")
-PATCH_RADIUS = 3
-SEED = 1234
-SMOOTH_ITERATIONS, SMOOTH_TOLERANCE = 3000, 1e-2
 AUTO_PATCH_THICKNESS = 20.0  # px: a hole part deeper than this gets the patch fill
-CONFIDENCE_FALLOFF = 3.0  # patch votes weigh falloff ** -depth into the hole (Wexler)
-CONFIDENCE_DEPTH = 3.0    # px: deeper pixels all weigh the same (see _confidence)
-COARSE_THICKNESS = 3.0   # stop halving once the hole is this many pixels from its edge
-COARSE_SIZE = 32         # nor halve a level smaller than this
-COARSE_EM, FINE_EM, FINEST_EM, PASSES = 6, 3, 3, 4
-PATCH_CONTEXT, PATCH_CONTEXT_MIN = 2.0, 96  # source region around the hole (context_box)
-FINE_SEARCH = 32         # px: first random-search window below the coarsest level
 
 
 # ---------------------------------------------------------------- hole preparation
@@ -45,7 +37,7 @@ def hole_weights(mask, grow, blend):
     if grow <= 0:
         return np.where(support, mask, 0.0).astype(np.float32)
     weights = np.zeros(mask.shape, np.float32)
-    box = _hole_box(support, int(math.ceil(grow)) + 1)
+    box = hole_box(support, int(math.ceil(grow)) + 1)
     distance = _distance_to(support[box])
     ramp_width = min(max(blend, 0.0), grow)
     if ramp_width > 0:
@@ -80,233 +72,6 @@ def _grey_dilation(mask, distance, grow, levels=16):
         level = mask >= value - 1e-6
         spread[_distance_to(level) <= grow + 0.5] = value
     return np.maximum(spread, mask)
-
-
-def _hole_box(hole, margin):
-    """Slices (rows, columns) of the hole's bounding box widened by `margin` pixels."""
-    rows = np.flatnonzero(hole.any(axis=1))
-    columns = np.flatnonzero(hole.any(axis=0))
-    height, width = hole.shape
-    return (slice(max(rows[0] - margin, 0), min(rows[-1] + margin + 1, height)),
-            slice(max(columns[0] - margin, 0), min(columns[-1] + margin + 1, width)))
-
-
-# ---------------------------------------------------------------- telea
-
-def telea_fill(image, hole, radius=5):
-    """Fill `hole` (H, W bool) of `image` (H, W, C) float32 by fast marching; returns a copy.
-
-    Pixels under the hole are ignored (they may hold NaN).
-    """
-    work = np.ascontiguousarray(image, np.float32).copy()
-    work[hole] = 0.0
-    hole_u8 = hole.astype(np.uint8)
-    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
-    band = (cv2.dilate(hole_u8, cross) > 0) & ~hole
-    flags = np.full(hole.shape, telea.KNOWN, np.uint8)
-    flags[band] = telea.BAND
-    flags[hole] = telea.INSIDE
-    times = np.where(hole, np.float32(telea.FAR), np.float32(0.0)).astype(np.float32)
-    count = int(np.count_nonzero(hole) + np.count_nonzero(band))
-    heap_time = np.empty(count, np.float32)
-    heap_index = np.empty(count, np.int64)
-    telea.telea_inpaint(work, flags, times, heap_time, heap_index, int(radius))
-    return work
-
-
-# ---------------------------------------------------------------- smooth (biharmonic)
-
-def _half(image, hole):
-    """The image (hole pixels zeroed) and hole at half size (a coarse pixel is a hole
-    pixel if any of its fine pixels is)."""
-    size = ((image.shape[1] + 1) // 2, (image.shape[0] + 1) // 2)
-    clean = np.where(hole[..., None], np.float32(0.0), image)
-    small_hole = cv2.resize(hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
-    return cv2.resize(clean, size, interpolation=cv2.INTER_AREA), small_hole
-
-
-def _hole_thickness(hole):
-    return float(cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3).max())
-
-
-def smooth_fill(image, hole, iterations=None, tolerance=None):
-    """Fill `hole` of `image` (H, W, C) float32 with the biharmonic fill; returns a copy.
-
-    Conjugate gradients on the biharmonic system, started from the fill of the
-    half-size picture when the hole is thick (cascadic multigrid: the coarse solution
-    carries the low frequencies that CG resolves slowly), else from the telea fill. The
-    solve stops once the residual fell by `tolerance`; the result is kept within the
-    range of the pixels around the hole (the surface may overshoot).
-    """
-    iterations = iterations or SMOOTH_ITERATIONS
-    tolerance = tolerance or SMOOTH_TOLERANCE
-    if _hole_thickness(hole) > 4 and min(hole.shape) >= 32:
-        coarse = smooth_fill(*_half(image, hole), iterations, tolerance)
-        work = np.ascontiguousarray(image, np.float32).copy()
-        upscaled = cv2.resize(coarse, hole.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        work[hole] = upscaled[hole]
-    else:
-        work = telea_fill(image, hole)
-    ring = (cv2.dilate(hole.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & ~hole
-    low, high = _value_range(work, ~ring)
-    varying = np.flatnonzero(low < high)  # a constant channel (opaque alpha) stays constant
-    if varying.size:
-        solved = np.ascontiguousarray(work[..., varying])
-        _biharmonic(solved, hole, iterations, tolerance)
-        work[..., varying] = solved
-    work[hole] = np.clip(work[hole], low, high)
-    return work
-
-
-def _biharmonic(work, hole, iterations, tolerance):
-    """Run the CG biharmonic solve on the hole of `work` (H, W, C) float32, in place."""
-    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
-    support = cv2.dilate(hole.astype(np.uint8), cross) > 0
-    support[0] = support[-1] = False
-    support[:, 0] = support[:, -1] = False
-    hole_list = np.flatnonzero(hole).astype(np.int64)
-    channels = work.shape[2]
-    state = np.empty((4, channels, hole_list.size), np.float64)
-    inpaint_smooth.biharmonic_solve(work, hole_list, np.flatnonzero(support).astype(np.int64),
-                                    int(iterations), float(tolerance), np.empty_like(work),
-                                    np.zeros_like(work), state, np.empty((2, channels)))
-
-
-# ---------------------------------------------------------------- patch (PatchMatch)
-
-def _box_dilate(hole_u8, radius):
-    return cv2.dilate(hole_u8, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8))
-
-
-def _level_sets(hole, radius):
-    """Flat indices of targets (patches touching the hole) and of valid source centres."""
-    hole_u8 = hole.astype(np.uint8)
-    near = _box_dilate(hole_u8, radius) > 0
-    valid = ~near
-    valid[:radius] = valid[-radius:] = False
-    valid[:, :radius] = valid[:, -radius:] = False
-    return (np.flatnonzero(near).astype(np.int64), valid.astype(np.uint8),
-            np.flatnonzero(valid).astype(np.int64))
-
-
-def _pyramid(image, hole, radius):
-    """Images and holes from fine to coarse; stops where the hole is a few pixels thick."""
-    thickness = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3).max()
-    images, holes = [image], [hole]
-    while thickness > COARSE_THICKNESS and min(images[-1].shape[:2]) >= COARSE_SIZE:
-        height, width = images[-1].shape[:2]
-        size = ((width + 1) // 2, (height + 1) // 2)
-        smaller_hole = cv2.resize(holes[-1].astype(np.float32), size,
-                                  interpolation=cv2.INTER_AREA) > 0
-        if not _level_sets(smaller_hole, radius)[2].size:
-            break
-        images.append(_resize(images[-1], size[::-1], cv2.INTER_AREA))
-        holes.append(smaller_hole)
-        thickness /= 2
-    return images, holes
-
-
-def _confidence(hole, falloff=None):
-    """1 on known pixels, falloff ** -depth inside the hole (depth: distance to known).
-
-    Depth is capped at CONFIDENCE_DEPTH px: the patches that reach known pixels still
-    lead the vote at the hole's rim, but deeper in, patches weigh by their match alone.
-    Without the cap, each patch would out-vote every patch a pixel deeper (a factor of
-    `falloff` per pixel), and the fill would become the rim's pixels dragged inward:
-    streaks across wide holes.
-    """
-    depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    depth = np.minimum(depth, CONFIDENCE_DEPTH)
-    return np.power(np.float32(falloff or CONFIDENCE_FALLOFF), -depth).astype(np.float32)
-
-
-def _em_level(work, hole, sets, nnf, radius, iterations, passes, seed, search):
-    """Expectation-maximisation at one level: improve the NNF, then vote, `iterations` times.
-
-    sets: the level's (targets, valid, valid_list) from _level_sets.
-    """
-    targets, valid, valid_list = sets
-    hole_pixels = np.flatnonzero(hole).astype(np.int64)
-    confidence = _confidence(hole)
-    cost = np.zeros(hole.shape, np.float32)
-    weight = np.zeros(hole.shape, np.float32)
-    for iteration in range(iterations):
-        patchmatch.improve_nnf(work, confidence, valid, valid_list, targets, nnf, cost, radius,
-                               passes, seed + iteration, search)
-        patchmatch.vote_weights(confidence, cost, targets, weight)
-        patchmatch.vote(work, hole_pixels, nnf, weight, radius, work)
-
-
-def patch_fill(image, hole, patch_radius=None):
-    """Fill `hole` of `image` (H, W, C) float32 with PatchMatch, coarse to fine; a copy.
-
-    Channels that are constant over the known pixels (an opaque alpha) are filled with
-    that constant and left out of the matching. Falls back to telea when no whole patch
-    of known pixels exists.
-    """
-    radius = patch_radius or PATCH_RADIUS
-    box = context_box(hole)
-    out = np.array(image, dtype=np.float32, copy=True)
-    out[box] = _patch_fill_box(image[box], hole[box], radius)
-    return out
-
-
-def _patch_fill_box(image, hole, radius):
-    """patch_fill on the context box."""
-    if not _level_sets(hole, radius)[2].size:
-        return telea_fill(image, hole)
-    work = np.ascontiguousarray(image, np.float32).copy()
-    work[hole] = 0.0
-    low, high = _value_range(work, hole)
-    work[hole] = low
-    varying = np.flatnonzero(low < high)
-    if varying.size:
-        work[..., varying] = _patch_pyramid(np.ascontiguousarray(work[..., varying]), hole, radius)
-    return work
-
-
-def _value_range(image, excluded):
-    """Per-channel (min, max) of `image` (H, W, C) over the pixels not `excluded`."""
-    bounds = np.empty((2, image.shape[2]), np.float32)
-    inpaint_smooth.channel_range(image, np.ascontiguousarray(excluded), bounds)
-    return bounds[0], bounds[1]
-
-
-def _resize(image, shape, interpolation):
-    """cv2.resize to (height, width) `shape`, keeping a channel axis of length 1."""
-    resized = cv2.resize(image, (shape[1], shape[0]), interpolation=interpolation)
-    return resized.reshape(shape + image.shape[2:])
-
-
-def _patch_pyramid(base, hole, radius):
-    """The coarse-to-fine PatchMatch fill of `base` (H, W, C) float32 (hole pixels zero).
-
-    The coarsest level starts from the telea fill and a random field. Each finer level
-    starts from the coarser field scaled up, and fills its hole by voting that field over
-    its own (sharp) pixels, not by scaling the coarser fill up: matches to a blurred
-    estimate would prefer flat sources and wash texture out.
-    """
-    images, holes = _pyramid(base, hole, radius)
-    work, nnf = None, None
-    for level in range(len(images) - 1, -1, -1):
-        level_hole = holes[level]
-        targets, valid, valid_list = _level_sets(level_hole, radius)
-        fine_nnf = np.full(level_hole.shape + (2,), -1, np.int32)
-        if nnf is None:
-            work = telea_fill(images[level], level_hole)
-            patchmatch.random_nnf(valid_list, targets, level_hole.shape[1], fine_nnf, SEED)
-        else:
-            work = images[level].copy()
-            patchmatch.upsample_nnf(nnf, valid, valid_list, targets, fine_nnf, SEED + level)
-            patchmatch.vote(work, np.flatnonzero(level_hole).astype(np.int64), fine_nnf,
-                            _confidence(level_hole), radius, work)
-        nnf = fine_nnf
-        coarse = level == len(images) - 1
-        search = max(level_hole.shape) if coarse else min(FINE_SEARCH, max(level_hole.shape))
-        iterations = COARSE_EM if coarse else FINEST_EM if level == 0 else FINE_EM
-        _em_level(work, level_hole, (targets, valid, valid_list), nnf, radius, iterations,
-                  PASSES, SEED + 100 * level, search)
-    return work
 
 
 # ---------------------------------------------------------------- the node
@@ -411,7 +176,7 @@ def inpaint(input, mask, *, method, grow, blend, radius, patch_radius=PATCH_RADI
     _check_input(input, mask, weights)
     hole = weights > 0
     near = pixels_read(method, hole, radius)
-    box = _hole_box(near, 0)
+    box = hole_box(near, 0)
     region_hole = hole[box]
     working = to_working_space(input[box], near[box])
     options = {"telea": {"radius": radius}, "smooth": {}}.get(
@@ -430,10 +195,10 @@ def pixels_read(method, hole, radius):
     if method == "telea":
         return _within(hole, radius + 1)
     if method == "smooth":
-        return _within(hole, smooth_reach(_hole_thickness(hole)))
+        return _within(hole, smooth_reach(hole_thickness(hole)))
     if method == "patch":
         return _box_mask(hole.shape, context_box(hole))
-    near = _within(hole, max(smooth_reach(_hole_thickness(hole)), radius + 1))
+    near = _within(hole, max(smooth_reach(hole_thickness(hole)), radius + 1))
     thick = split_by_thickness(hole)[1]
     if thick.any():
         near |= _box_mask(hole.shape, context_box(thick))
@@ -455,14 +220,6 @@ def _box_mask(shape, box):
     mask = np.zeros(shape, bool)
     mask[box] = True
     return mask
-
-
-def context_box(hole):
-    """The region a patch fill samples: the hole's bounding box grown by PATCH_CONTEXT
-    times its longer side (at least PATCH_CONTEXT_MIN px)."""
-    rows, columns = _hole_box(hole, 0)
-    size = max(rows.stop - rows.start, columns.stop - columns.start)
-    return _hole_box(hole, max(PATCH_CONTEXT_MIN, int(PATCH_CONTEXT * size)))
 
 
 def to_working_space(image, near=None):

@@ -1,0 +1,249 @@
+"""The patch fill: PatchMatch exemplar-based inpainting, coarse to fine.
+
+Wexler et al. 2007 (expectation-maximisation over a nearest-neighbour field), searched
+with PatchMatch (Barnes et al. 2009), with the refinements of Newson et al. 2014: an
+onion-peel start at the coarsest level, texture features in the patch distance, votes
+weighed against a percentile of the match costs. Kernels in nodes.kernels.patchmatch.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from nodes.inpaint_fill import hole_box, resize, smooth_fill, telea_fill, value_range
+from nodes.kernels import patchmatch
+
+PATCH_RADIUS = 3
+SEED = 1234
+CONFIDENCE_FALLOFF = 3.0  # patch votes weigh falloff ** -depth into the hole (Wexler)
+CONFIDENCE_DEPTH = 3.0    # px: deeper pixels all weigh the same (see _confidence)
+COARSE_THICKNESS = 3.0    # stop halving once the hole is this many pixels from its edge
+COARSE_SIZE = 56          # nor halve a level smaller than this
+COARSE_EM, FINE_EM, FINEST_EM, PASSES = 6, 3, 3, 4
+PATCH_CONTEXT, PATCH_CONTEXT_MIN = 2.0, 96  # source region around the hole (context_box)
+TEXTURE_WEIGHT, TEXTURE_WINDOW = 3.0, 5     # texture channels (see _texture)
+VOTE_PERCENTILE = 75      # votes weigh exp(-cost / 2 c), c: this percentile of the costs
+RIM_SIGMA, RIM_CLIP = 3.0, 0.1  # px, value: the seam correction's blur and limit (_match_rim)
+ONION_PRIOR = 0.05        # weight of the telea guess of unfilled pixels (_onion_peel)
+FINE_SEARCH = 32          # px: first random-search window below the coarsest level
+
+
+def _box_dilate(hole_u8, radius):
+    return cv2.dilate(hole_u8, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8))
+
+
+def _level_sets(hole, radius):
+    """Flat indices of targets (patches touching the hole) and of valid source centres."""
+    hole_u8 = hole.astype(np.uint8)
+    near = _box_dilate(hole_u8, radius) > 0
+    valid = ~near
+    valid[:radius] = valid[-radius:] = False
+    valid[:, :radius] = valid[:, -radius:] = False
+    return (np.flatnonzero(near).astype(np.int64), valid.astype(np.uint8),
+            np.flatnonzero(valid).astype(np.int64))
+
+
+def _pyramid(image, hole, radius):
+    """Images and holes from fine to coarse; stops where the hole is a few pixels thick."""
+    thickness = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3).max()
+    images, holes = [image], [hole]
+    while thickness > COARSE_THICKNESS and min(images[-1].shape[:2]) >= COARSE_SIZE:
+        height, width = images[-1].shape[:2]
+        size = ((width + 1) // 2, (height + 1) // 2)
+        smaller_hole = cv2.resize(holes[-1].astype(np.float32), size,
+                                  interpolation=cv2.INTER_AREA) > 0
+        if not _level_sets(smaller_hole, radius)[2].size:
+            break
+        images.append(resize(images[-1], size[::-1], cv2.INTER_AREA))
+        holes.append(smaller_hole)
+        thickness /= 2
+    return images, holes
+
+
+def _confidence(hole, falloff=None):
+    """1 on known pixels, falloff ** -depth inside the hole (depth: distance to known).
+
+    Depth is capped at CONFIDENCE_DEPTH px: the patches that reach known pixels still
+    lead the vote at the hole's rim, but deeper in, patches weigh by their match alone.
+    Without the cap, each patch would out-vote every patch a pixel deeper (a factor of
+    `falloff` per pixel), and the fill would become the rim's pixels dragged inward:
+    streaks across wide holes.
+    """
+    depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    depth = np.minimum(depth, CONFIDENCE_DEPTH)
+    return np.power(np.float32(falloff or CONFIDENCE_FALLOFF), -depth).astype(np.float32)
+
+
+def _em_level(work, hole, sets, nnf, radius, iterations, passes, seed, search):
+    """Expectation-maximisation at one level: improve the NNF, then vote, `iterations` times.
+
+    sets: the level's (targets, valid, valid_list) from _level_sets.
+    """
+    targets, valid, valid_list = sets
+    hole_pixels = np.flatnonzero(hole).astype(np.int64)
+    confidence = _confidence(hole)
+    cost = np.zeros(hole.shape, np.float32)
+    weight = np.zeros(hole.shape, np.float32)
+    for iteration in range(iterations):
+        patchmatch.improve_nnf(work, confidence, valid, valid_list, targets, nnf, cost, radius,
+                               passes, seed + iteration, search)
+        typical = float(np.percentile(cost.reshape(-1)[targets], VOTE_PERCENTILE))
+        patchmatch.vote_weights(confidence, cost, targets, max(2.0 * typical, 1e-8), weight)
+        patchmatch.vote(work, hole_pixels, nnf, weight, radius, work)
+
+
+def patch_fill(image, hole, patch_radius=None):
+    """Fill `hole` of `image` (H, W, C) float32 with PatchMatch, coarse to fine; a copy.
+
+    Channels that are constant over the known pixels (an opaque alpha) are filled with
+    that constant and left out of the matching. Falls back to telea when no whole patch
+    of known pixels exists.
+    """
+    radius = patch_radius or PATCH_RADIUS
+    box = context_box(hole)
+    out = np.array(image, dtype=np.float32, copy=True)
+    out[box] = _patch_fill_box(image[box], hole[box], radius)
+    return out
+
+
+def _patch_fill_box(image, hole, radius):
+    """patch_fill on the context box."""
+    if not _level_sets(hole, radius)[2].size:
+        return telea_fill(image, hole)
+    work = np.ascontiguousarray(image, np.float32).copy()
+    work[hole] = 0.0
+    low, high = value_range(work, hole)
+    work[hole] = low
+    varying = np.flatnonzero(low < high)
+    if varying.size:
+        colours = np.ascontiguousarray(work[..., varying])
+        features = np.concatenate([colours, TEXTURE_WEIGHT * _texture(colours, hole)], axis=2)
+        filled, padded_hole, nnf = _patch_pyramid(np.ascontiguousarray(features), hole, radius)
+        _match_rim(filled, padded_hole, nnf, radius)
+        work[..., varying] = filled[radius:-radius, radius:-radius, :varying.size]
+    return work
+
+
+def _texture(image, hole, window=TEXTURE_WINDOW):
+    """(H, W, 2) float32 texture channels: the mean absolute horizontal and vertical
+    gradient of the channels' mean over a `window`-px box (Newson et al. 2014; hole
+    pixels first get the telea fill, the vote then re-estimates them).
+
+    Matched and voted with the colours (weighed TEXTURE_WEIGHT), they keep textured
+    areas and flat ones apart at the coarse levels, where both average to the same
+    colour: without them a grass hole is filled with sky of the same mean grey.
+    """
+    grey = telea_fill(image, hole).mean(axis=2)
+    gradients = np.abs(np.stack([np.gradient(grey, axis=1), np.gradient(grey, axis=0)], axis=2))
+    return cv2.blur(gradients.astype(np.float32), (window, window))
+
+
+def _patch_pyramid(base, hole, radius):
+    """The coarse-to-fine PatchMatch fill of `base` (H, W, C) float32 (hole pixels zero).
+
+    Every level is padded by `radius` mirrored pixels, so that the patches of pixels at
+    the picture's edge can be copied too (a horizon along the bottom edge continues into
+    an outpainted strip). The coarsest level starts from the onion-peel fill and a
+    random field. Each finer level starts from the coarser field scaled up, and fills
+    its hole by voting that field over its own (sharp) pixels, not by scaling the
+    coarser fill up: matches to a blurred estimate would prefer flat sources and wash
+    texture out. Returns the padded fill, the padded hole and the finest field.
+    """
+    images, holes = _pyramid(base, hole, radius)
+    work, nnf = None, None
+    for level in range(len(images) - 1, -1, -1):
+        level_hole, image = _mirror_pad(holes[level], radius), _mirror_pad(images[level], radius)
+        targets, valid, valid_list = _level_sets(level_hole, radius)
+        fine_nnf = np.full(level_hole.shape + (2,), -1, np.int32)
+        if nnf is None:
+            work = _onion_peel(image, level_hole, valid, valid_list, radius)
+            patchmatch.random_nnf(valid_list, targets, level_hole.shape[1], fine_nnf, SEED)
+        else:
+            work = image
+            patchmatch.upsample_nnf(nnf, valid, valid_list, targets, radius, fine_nnf,
+                                    SEED + level)
+            patchmatch.vote(work, np.flatnonzero(level_hole).astype(np.int64), fine_nnf,
+                            _confidence(level_hole), radius, work)
+        nnf = fine_nnf
+        coarse = level == len(images) - 1
+        search = max(level_hole.shape) if coarse else min(FINE_SEARCH, max(level_hole.shape))
+        iterations = COARSE_EM if coarse else FINEST_EM if level == 0 else FINE_EM
+        _em_level(work, level_hole, (targets, valid, valid_list), nnf, radius, iterations,
+                  PASSES, SEED + 100 * level, search)
+    return work, level_hole, nnf
+
+
+def _onion_peel(image, hole, valid, valid_list, radius):
+    """The coarsest level's first fill: the hole is filled from its rim inward, one layer
+    of pixels at a time, each pixel copying the centre of the source patch that best
+    matches the pixels already known or filled around it (the onion-peel start of
+    Newson et al. 2014). Structure that meets the rim (a horizon, an edge) continues into
+    the hole, where a smooth start would let flat sources win. Pixels not filled yet
+    hold the telea fill and count with weight ONION_PRIOR: without it, a source whose
+    patch holds something bright where the target is still unknown (the top of a tower
+    in the sky) would cost nothing there, be copied, and grow layer by layer into an
+    object floating in the fill. Returns a new image."""
+    work = telea_fill(image, hole)
+    height, width = hole.shape
+    layers = np.ceil(cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)).astype(int)
+    known = np.where(hole, np.float32(ONION_PRIOR), np.float32(1.0))
+    nnf = np.full(hole.shape + (2,), -1, np.int32)
+    cost = np.zeros(hole.shape, np.float32)
+    for layer in range(1, int(layers.max()) + 1):
+        pixels = np.flatnonzero(layers == layer).astype(np.int64)
+        if not pixels.size:
+            continue
+        patchmatch.random_nnf(valid_list, pixels, width, nnf, SEED + layer)
+        patchmatch.improve_nnf(work, known, valid, valid_list, pixels, nnf, cost, radius,
+                               PASSES, SEED + layer, max(height, width))
+        rows, columns = pixels // width, pixels % width
+        work[rows, columns] = work[nnf[rows, columns, 0], nnf[rows, columns, 1]]
+        known[rows, columns] = 1.0
+    return work
+
+
+def _mirror_pad(array, pad):
+    """`array` (H, W, ...) with `pad` mirrored pixels added on every side (edge not
+    repeated); a new contiguous array."""
+    widths = ((pad, pad), (pad, pad)) + ((0, 0),) * (array.ndim - 2)
+    return np.ascontiguousarray(np.pad(array, widths, mode="reflect"))
+
+
+def _match_rim(filled, hole, nnf, radius):
+    """Remove the seam between a patch fill and the pixels around it, in place.
+
+    Patches copied from elsewhere can be a little lighter or darker than the pixels
+    around the hole (a vignette, a gradient of the sky). The patches' own guess of the
+    known pixels next to the hole (their vote there) against what those pixels are gives
+    the mismatch along the rim; its smooth (biharmonic) interpolation across the hole,
+    added to the fill, makes the fill meet its surroundings without changing its texture
+    (the boundary condition of seamless cloning, Pérez et al. 2003). The mismatch is
+    limited to RIM_CLIP, so that something else meeting the rim (a lamp, an edge) is
+    not carried inward as a glow, and blurred along the rim, so that only its slow part
+    is. `hole` and the arrays are the padded ones of _patch_pyramid.
+    """
+    rim = (_box_dilate(hole.astype(np.uint8), 2) > 0) & ~hole
+    guess = filled.copy()
+    patchmatch.vote(filled, np.flatnonzero(rim).astype(np.int64), nnf, _confidence(hole),
+                    radius, guess)
+    mismatch = np.clip((filled - guess)[rim], -RIM_CLIP, RIM_CLIP)
+    mismatch = cv2.GaussianBlur(_extend_from(rim, mismatch, hole.shape), (0, 0), RIM_SIGMA)
+    mismatch = mismatch.reshape(filled.shape)
+    correction = smooth_fill(mismatch, hole)
+    filled[hole] += correction[hole]
+
+
+def _extend_from(region, values, shape):
+    """An (H, W, C) array holding `values` (N, C: the pixels of `region` in raster order)
+    on `region` and, everywhere else, the value of the nearest `region` pixel."""
+    _, labels = cv2.distanceTransformWithLabels((~region).astype(np.uint8), cv2.DIST_L2, 5,
+                                                labelType=cv2.DIST_LABEL_PIXEL)
+    return np.ascontiguousarray(values[labels - 1], np.float32).reshape(shape + values.shape[1:])
+
+
+def context_box(hole):
+    """The region a patch fill samples: the hole's bounding box grown by PATCH_CONTEXT
+    times its longer side (at least PATCH_CONTEXT_MIN px)."""
+    rows, columns = hole_box(hole, 0)
+    size = max(rows.stop - rows.start, columns.stop - columns.start)
+    return hole_box(hole, max(PATCH_CONTEXT_MIN, int(PATCH_CONTEXT * size)))
