@@ -25,6 +25,7 @@ TEXTURE_WEIGHT, TEXTURE_WINDOW = 3.0, 5     # texture channels (see _texture)
 VOTE_PERCENTILE = 75      # votes weigh exp(-cost / 2 c), c: this percentile of the costs
 RIM_SIGMA, RIM_CLIP = 3.0, 0.1  # px, value: the seam correction's blur and limit (_match_rim)
 ONION_PRIOR = 0.05        # weight of the telea guess of unfilled pixels (_onion_peel)
+SHARP_DEPTH = 2           # patch radii: deeper hole pixels copy their best patch (_em_level)
 FINE_SEARCH = 32          # px: first random-search window below the coarsest level
 
 
@@ -74,10 +75,14 @@ def _confidence(hole, falloff=None):
     return np.power(np.float32(falloff or CONFIDENCE_FALLOFF), -depth).astype(np.float32)
 
 
-def _em_level(work, hole, sets, nnf, radius, iterations, passes, seed, search):
+def _em_level(work, hole, sets, nnf, radius, iterations, passes, seed, search, sharp=False):
     """Expectation-maximisation at one level: improve the NNF, then vote, `iterations` times.
 
-    sets: the level's (targets, valid, valid_list) from _level_sets.
+    sets: the level's (targets, valid, valid_list) from _level_sets. sharp (the finest
+    level): at the end, hole pixels deeper than SHARP_DEPTH patch radii take the value of
+    the heaviest patch covering them rather than the mean (the final reconstruction of
+    Newson et al. 2014): the mean of many slightly different texture patches is a blur
+    that shows deep in a wide hole; nearer the rim the mean stays (it follows the rim).
     """
     targets, valid, valid_list = sets
     hole_pixels = np.flatnonzero(hole).astype(np.int64)
@@ -90,6 +95,10 @@ def _em_level(work, hole, sets, nnf, radius, iterations, passes, seed, search):
         typical = float(np.percentile(cost.reshape(-1)[targets], VOTE_PERCENTILE))
         patchmatch.vote_weights(confidence, cost, targets, max(2.0 * typical, 1e-8), weight)
         patchmatch.vote(work, hole_pixels, nnf, weight, radius, work)
+    if sharp:
+        depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
+        deep = np.flatnonzero(depth > SHARP_DEPTH * radius).astype(np.int64)
+        patchmatch.vote_best(work, deep, nnf, weight, radius, work)
 
 
 def patch_fill(image, hole, patch_radius=None):
@@ -169,7 +178,7 @@ def _patch_pyramid(base, hole, radius):
         search = max(level_hole.shape) if coarse else min(FINE_SEARCH, max(level_hole.shape))
         iterations = COARSE_EM if coarse else FINEST_EM if level == 0 else FINE_EM
         _em_level(work, level_hole, (targets, valid, valid_list), nnf, radius, iterations,
-                  PASSES, SEED + 100 * level, search)
+                  PASSES, SEED + 100 * level, search, level == 0)
     return work, level_hole, nnf
 
 

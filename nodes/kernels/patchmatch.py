@@ -106,9 +106,10 @@ def improve_nnf(image, confidence, valid, valid_list, targets, nnf, cost, radius
 
     targets : (N,) int64 flat indices of target pixels in raster order. The list is cut
     into row-band chunks that never read each other's matches and run in parallel (each
-    seeds its own random numbers: the result does not depend on the threads); each chunk scans forward on even passes and backward
-    on odd passes. search : half-width in pixels of the first random-search window (then
-    halved down to 1), plus one uniformly random valid source per target and pass.
+    seeds its own random numbers: the result does not depend on the threads); each chunk
+    scans forward on even passes and backward on odd passes. search : half-width in
+    pixels of the first random-search window (then halved down to 1), plus one uniformly
+    random valid source per target and pass.
     `cost` receives the per-sample distance.
     """
     height, width, channels = image.shape
@@ -224,3 +225,27 @@ def random_nnf(valid_list, targets, width, nnf, seed):
         nnf[index // width, index % width, 0] = pick // width
         nnf[index // width, index % width, 1] = pick % width
 
+
+
+@kernel
+def vote_best(image, hole_pixels, nnf, weight, radius, out):
+    """Like `vote`, but each of `hole_pixels` takes the value of the single heaviest
+    patch covering it (no averaging, so no blur; `out` may be `image`)."""
+    height, width, channels = image.shape
+    for order in range(hole_pixels.shape[0]):
+        y, x = hole_pixels[order] // width, hole_pixels[order] % width
+        best, best_y, best_x = -1.0, -1, -1
+        for dy in range(-radius, radius + 1):
+            py = y - dy
+            if py < 0 or py >= height:
+                continue
+            for dx in range(-radius, radius + 1):
+                px = x - dx
+                if px < 0 or px >= width or nnf[py, px, 0] < 0:
+                    continue
+                if weight[py, px] > best:
+                    best = weight[py, px]
+                    best_y, best_x = nnf[py, px, 0] + dy, nnf[py, px, 1] + dx
+        if best_y >= 0:
+            for channel in range(channels):
+                out[y, x, channel] = image[best_y, best_x, channel]

@@ -222,3 +222,45 @@ nodes:
     left_new, left_old = wide[:, :24, :3], linear_photo[:, :24, :3]
     assert abs(left_new.mean() - left_old.mean()) < 0.1
     assert left_new.std() > 0.25 * left_old.std()
+
+
+def detail(image, region):
+    """Standard deviation of the Laplacian of the mean colour over `region`: the fine
+    texture a fill keeps (a smeared fill has little)."""
+    grey = np.ascontiguousarray(image[..., :3].mean(axis=2), np.float32)
+    return float(cv2.Laplacian(grey, cv2.CV_32F)[region].std())
+
+
+@pytest.mark.parametrize("name", ["grass", "gravel"])
+def test_patch_keeps_texture_across_a_wide_hole(name):
+    """A 56 px hole in a texture photo is filled with texture as fine as the photo's,
+    where the smooth fills (OpenCV's telea, our biharmonic) leave a smear."""
+    picture = cv2.resize(getattr(skimage_data, name)(), (256, 256),
+                         interpolation=cv2.INTER_AREA)
+    truth = rgba(np.dstack([picture] * 3))
+    hole = np.zeros(truth.shape[:2], bool)
+    hole[100:156, 100:156] = True
+    inner = np.zeros_like(hole)
+    inner[104:152, 104:152] = True  # away from the rim, where any fill meets the photo
+    theirs = rgba(cv2.inpaint(np.dstack([picture] * 3), hole.astype(np.uint8) * 255, 5,
+                              cv2.INPAINT_TELEA))
+    original = detail(truth, inner)
+    assert detail(patch_fill(truth, hole), inner) > 0.7 * original
+    assert detail(theirs, inner) < 0.3 * original
+    assert detail(smooth_fill(truth, hole), inner) < 0.3 * original
+
+
+def test_patch_outpaint_continues_bands_that_meet_the_picture_edge():
+    """Extending a picture of horizontal bands (sky, horizon, ground down to the bottom
+    edge) sideways continues every band, the ones along the top and bottom edges too."""
+    rng = np.random.default_rng(7)
+    rows = np.repeat(np.array([[0.2, 0.3, 0.7], [0.9, 0.6, 0.2], [0.35, 0.25, 0.1]],
+                              np.float32), [76, 12, 8], axis=0)
+    picture = rows[:, None, :] + rng.normal(0, 0.03, (96, 160, 3)).astype(np.float32)
+    image = np.dstack([picture, np.ones((96, 160), np.float32)])
+    wide = np.ascontiguousarray(np.pad(image, ((0, 0), (0, 48), (0, 0))), np.float32)
+    hole = np.zeros(wide.shape[:2], bool)
+    hole[:, 160:] = True
+    filled = patch_fill(wide, hole)
+    row_error = np.abs(filled[:, 160:, :3].mean(axis=1) - rows).max(axis=1)
+    assert row_error.max() < 0.1, np.flatnonzero(row_error >= 0.1)
