@@ -15,7 +15,7 @@ import numpy as np
 from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
 from nodes.common import require_same_size
-from nodes.inpaint_fill import hole_box, hole_thickness, smooth_fill, telea_fill
+from nodes.inpaint_fill import TELEA_RADIUS, hole_box, hole_thickness, smooth_fill, telea_fill
 from nodes.inpaint_patch import PATCH_RADIUS, context_box, patch_fill
 from nodes.kernels import inpaint_smooth
 
@@ -79,7 +79,7 @@ def _grey_dilation(mask, distance, grow, levels=16):
 def split_by_thickness(hole, thickness=AUTO_PATCH_THICKNESS):
     """(thin, thick): the hole's connected parts whose inside lies within `thickness`
     pixels of known pixels, and the others."""
-    depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 5)  # within 2%
     deep = depth > thickness
     if not deep.any():
         return hole, np.zeros_like(hole)
@@ -90,15 +90,17 @@ def split_by_thickness(hole, thickness=AUTO_PATCH_THICKNESS):
     return hole & ~thick, thick
 
 
-def auto_fill(image, hole, patch_radius=None):
+def auto_fill(image, hole, patch_radius=None, thick=None):
     """`auto`: biharmonic fill for thin parts of the hole, PatchMatch for thick ones.
 
     Scratches and small blobs are best rebuilt as smooth continuations of their edges
     (highest PSNR, no texture to invent); wide holes need texture, which only the patch
     fill provides. Thick parts are first given a telea fill so that the smooth solve
-    never reads garbage, then the patch fill replaces it.
+    never reads garbage, then the patch fill replaces it. `thick`: the split's thick
+    part when the caller has it.
     """
-    thin, thick = split_by_thickness(hole)
+    thick = split_by_thickness(hole)[1] if thick is None else thick
+    thin = hole & ~thick
     if not thick.any():
         return smooth_fill(image, hole)
     if not thin.any():
@@ -175,22 +177,25 @@ def inpaint(input, mask, *, method, grow, blend, radius, patch_radius=PATCH_RADI
     weights = hole_weights(mask, grow, blend)
     _check_input(input, mask, weights)
     hole = weights > 0
-    near = pixels_read(method, hole, radius)
+    thick = split_by_thickness(hole)[1] if method == "auto" else None
+    near = pixels_read(method, hole, radius, thick)
     box = hole_box(near, 0)
     region_hole = hole[box]
     working = to_working_space(input[box], near[box])
-    options = {"telea": {"radius": radius}, "smooth": {}}.get(
-        method, {"patch_radius": patch_radius})
+    options = {"telea": {"radius": radius}, "smooth": {}, "patch": {"patch_radius": patch_radius},
+               "auto": {"patch_radius": patch_radius,
+                        "thick": None if thick is None else thick[box]}}[method]
     filled = from_working_space(FILLERS[method](working, region_hole, **options)[region_hole])
     return mix_fill(input, filled, weights, box)
 
 
-def pixels_read(method, hole, radius):
+def pixels_read(method, hole, radius, thick=None):
     """(H, W) bool: the pixels a method reads to fill `hole` (only those are converted).
 
     telea: within its radius. smooth: within its coarsest level's ring, which grows with
-    the hole's thickness. patch: the context box (see context_box). auto: the smooth
-    reach of the whole hole (its telea start) and the context box of the thick parts.
+    the hole's thickness. patch: the context box (see context_box). auto (`thick`: the
+    thick part of split_by_thickness): the context box of the thick part, and the smooth
+    reach of the thin part and the telea start of the whole hole where it has one.
     """
     if method == "telea":
         return _within(hole, radius + 1)
@@ -198,10 +203,12 @@ def pixels_read(method, hole, radius):
         return _within(hole, smooth_reach(hole_thickness(hole)))
     if method == "patch":
         return _box_mask(hole.shape, context_box(hole))
-    near = _within(hole, max(smooth_reach(hole_thickness(hole)), radius + 1))
-    thick = split_by_thickness(hole)[1]
+    thin = hole & ~thick
+    if not thin.any():
+        return _box_mask(hole.shape, context_box(thick))
+    near = _within(thin, smooth_reach(hole_thickness(thin)))
     if thick.any():
-        near |= _box_mask(hole.shape, context_box(thick))
+        near |= _within(hole, TELEA_RADIUS + 1) | _box_mask(hole.shape, context_box(thick))
     return near
 
 
@@ -222,21 +229,14 @@ def _box_mask(shape, box):
     return mask
 
 
-def to_working_space(image, near=None):
+def to_working_space(image, near):
     """Premultiplied linear RGBA -> colour channels sRGB-encoded (alpha kept), where patch
-    distances and smooth fills track what the eye sees. `near` (H, W bool) limits the
-    conversion to the pixels a method reads; the others are left as zeros. NaN stays NaN.
+    distances and smooth fills track what the eye sees. Only the pixels a method reads
+    (`near`, (H, W) bool) are converted; the others are zeros. NaN stays NaN.
     """
-    if near is None:
-        encoded = np.ascontiguousarray(image, np.float32).copy()
-        inpaint_smooth.encode_pixels(encoded.reshape(-1, image.shape[-1]),
-                                     encoded.reshape(-1, image.shape[-1]))
-        return encoded
-    pixels = np.ascontiguousarray(image[near], np.float32)
-    inpaint_smooth.encode_pixels(pixels, pixels)
-    full = np.zeros(image.shape, np.float32)
-    full[near] = pixels
-    return full
+    encoded = np.empty(image.shape, np.float32)
+    inpaint_smooth.encode_where(np.asarray(image, np.float32), near, encoded)
+    return encoded
 
 
 def from_working_space(pixels):

@@ -12,7 +12,8 @@ import numpy as np
 from nodes.kernels import inpaint_telea as telea
 from nodes.kernels import inpaint_smooth
 
-SMOOTH_ITERATIONS, SMOOTH_TOLERANCE = 3000, 1e-2
+SMOOTH_ITERATIONS, SMOOTH_TOLERANCE = 3000, 5e-3
+TELEA_RADIUS = 5  # px: telea's neighbourhood when it starts another fill
 
 
 def hole_box(hole, margin):
@@ -26,7 +27,7 @@ def hole_box(hole, margin):
 
 # ---------------------------------------------------------------- telea
 
-def telea_fill(image, hole, radius=5):
+def telea_fill(image, hole, radius=TELEA_RADIUS):
     """Fill `hole` (H, W bool) of `image` (H, W, C) float32 by fast marching; returns a copy.
 
     Pixels under the hole are ignored (they may hold NaN).
@@ -76,7 +77,7 @@ def smooth_fill(image, hole, iterations=None, tolerance=None):
     if hole_thickness(hole) > 4 and min(hole.shape) >= 32:
         coarse = smooth_fill(*_half(image, hole), iterations, tolerance)
         work = np.ascontiguousarray(image, np.float32).copy()
-        upscaled = cv2.resize(coarse, hole.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        upscaled = resize(coarse, hole.shape, cv2.INTER_LINEAR)
         work[hole] = upscaled[hole]
     else:
         work = telea_fill(image, hole)
@@ -98,11 +99,14 @@ def _biharmonic(work, hole, iterations, tolerance):
     support[0] = support[-1] = False
     support[:, 0] = support[:, -1] = False
     hole_list = np.flatnonzero(hole).astype(np.int64)
-    channels = work.shape[2]
-    state = np.empty((4, channels, hole_list.size), np.float64)
-    inpaint_smooth.biharmonic_solve(work, hole_list, np.flatnonzero(support).astype(np.int64),
-                                    int(iterations), float(tolerance), np.empty_like(work),
-                                    np.zeros_like(work), state, np.empty((2, channels)))
+    planes = np.ascontiguousarray(work.transpose(2, 0, 1))
+    channels = planes.shape[0]
+    inpaint_smooth.biharmonic_solve(planes, hole_list, np.flatnonzero(support).astype(np.int64),
+                                    int(iterations), float(tolerance), np.empty_like(planes),
+                                    np.zeros_like(planes),
+                                    np.empty((channels, 4, hole_list.size), np.float64),
+                                    np.zeros(channels, np.int64))
+    work[...] = planes.transpose(1, 2, 0)
 
 
 def value_range(image, excluded):

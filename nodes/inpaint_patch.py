@@ -19,13 +19,16 @@ CONFIDENCE_FALLOFF = 3.0  # patch votes weigh falloff ** -depth into the hole (W
 CONFIDENCE_DEPTH = 3.0    # px: deeper pixels all weigh the same (see _confidence)
 COARSE_THICKNESS = 3.0    # stop halving once the hole is this many pixels from its edge
 COARSE_SIZE = 56          # nor halve a level smaller than this
-COARSE_EM, FINE_EM, FINEST_EM, PASSES = 6, 3, 3, 4
+COARSE_EM, FINE_EM, FINEST_EM, PASSES = 6, 3, 2, 2
 PATCH_CONTEXT, PATCH_CONTEXT_MIN = 2.0, 96  # source region around the hole (context_box)
 TEXTURE_WEIGHT, TEXTURE_WINDOW = 3.0, 5     # texture channels (see _texture)
 VOTE_PERCENTILE = 75      # votes weigh exp(-cost / 2 c), c: this percentile of the costs
 RIM_SIGMA, RIM_CLIP = 3.0, 0.1  # px, value: the seam correction's blur and limit (_match_rim)
 ONION_PRIOR = 0.05        # weight of the telea guess of unfilled pixels (_onion_peel)
 SHARP_DEPTH = 2           # patch radii: deeper hole pixels copy their best patch (_em_level)
+RIM_TOLERANCE = 0.1
+RIM_SCALE = 1
+FINE_COLOUR_ONLY = 1
 FINE_SEARCH = 32          # px: first random-search window below the coarsest level
 
 
@@ -70,7 +73,7 @@ def _confidence(hole, falloff=None):
     `falloff` per pixel), and the fill would become the rim's pixels dragged inward:
     streaks across wide holes.
     """
-    depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)  # a 3 px cap
     depth = np.minimum(depth, CONFIDENCE_DEPTH)
     return np.power(np.float32(falloff or CONFIDENCE_FALLOFF), -depth).astype(np.float32)
 
@@ -127,27 +130,33 @@ def _patch_fill_box(image, hole, radius):
     if varying.size:
         colours = np.ascontiguousarray(work[..., varying])
         features = np.concatenate([colours, TEXTURE_WEIGHT * _texture(colours, hole)], axis=2)
-        filled, padded_hole, nnf = _patch_pyramid(np.ascontiguousarray(features), hole, radius)
-        _match_rim(filled, padded_hole, nnf, radius)
+        filled, padded_hole, nnf = _patch_pyramid(np.ascontiguousarray(features), hole, radius,
+                                                  varying.size)
+        _match_rim(filled, padded_hole, nnf, radius, varying.size)
         work[..., varying] = filled[radius:-radius, radius:-radius, :varying.size]
     return work
 
 
 def _texture(image, hole, window=TEXTURE_WINDOW):
     """(H, W, 2) float32 texture channels: the mean absolute horizontal and vertical
-    gradient of the channels' mean over a `window`-px box (Newson et al. 2014; hole
-    pixels first get the telea fill, the vote then re-estimates them).
+    gradient of the channels' mean over a `window`-px box (Newson et al. 2014), from
+    the gradients that read no hole pixel (0 where the box holds none: the vote
+    re-estimates the hole's values).
 
     Matched and voted with the colours (weighed TEXTURE_WEIGHT), they keep textured
     areas and flat ones apart at the coarse levels, where both average to the same
     colour: without them a grass hole is filled with sky of the same mean grey.
     """
-    grey = telea_fill(image, hole).mean(axis=2)
-    gradients = np.abs(np.stack([np.gradient(grey, axis=1), np.gradient(grey, axis=0)], axis=2))
-    return cv2.blur(gradients.astype(np.float32), (window, window))
+    grey = image.mean(axis=2)
+    gradients = np.abs(np.stack([np.gradient(grey, axis=1), np.gradient(grey, axis=0)],
+                                axis=2)).astype(np.float32)
+    clean = (_box_dilate(hole.astype(np.uint8), 1) == 0).astype(np.float32)
+    sums = cv2.blur(gradients * clean[..., None], (window, window))
+    counts = cv2.blur(clean, (window, window))
+    return sums / np.maximum(counts, 1e-6)[..., None]
 
 
-def _patch_pyramid(base, hole, radius):
+def _patch_pyramid(base, hole, radius, colours):
     """The coarse-to-fine PatchMatch fill of `base` (H, W, C) float32 (hole pixels zero).
 
     Every level is padded by `radius` mirrored pixels, so that the patches of pixels at
@@ -159,6 +168,8 @@ def _patch_pyramid(base, hole, radius):
     texture out. Returns the padded fill, the padded hole and the finest field.
     """
     images, holes = _pyramid(base, hole, radius)
+    if FINE_COLOUR_ONLY and len(images) > 1:
+        images[0] = np.ascontiguousarray(images[0][..., :colours])
     work, nnf = None, None
     for level in range(len(images) - 1, -1, -1):
         level_hole, image = _mirror_pad(holes[level], radius), _mirror_pad(images[level], radius)
@@ -218,7 +229,7 @@ def _mirror_pad(array, pad):
     return np.ascontiguousarray(np.pad(array, widths, mode="reflect"))
 
 
-def _match_rim(filled, hole, nnf, radius):
+def _match_rim(filled, hole, nnf, radius, channels):
     """Remove the seam between a patch fill and the pixels around it, in place.
 
     Patches copied from elsewhere can be a little lighter or darker than the pixels
@@ -235,11 +246,19 @@ def _match_rim(filled, hole, nnf, radius):
     guess = filled.copy()
     patchmatch.vote(filled, np.flatnonzero(rim).astype(np.int64), nnf, _confidence(hole),
                     radius, guess)
-    mismatch = np.clip((filled - guess)[rim], -RIM_CLIP, RIM_CLIP)
+    mismatch = np.clip((filled - guess)[rim][:, :channels], -RIM_CLIP, RIM_CLIP)
     mismatch = cv2.GaussianBlur(_extend_from(rim, mismatch, hole.shape), (0, 0), RIM_SIGMA)
-    mismatch = mismatch.reshape(filled.shape)
-    correction = smooth_fill(mismatch, hole)
-    filled[hole] += correction[hole]
+    box = hole_box(hole, 4 * RIM_SCALE)  # the biharmonic solve reads a 2 px ring
+    box_hole = hole[box]
+    small = ((box_hole.shape[0] + RIM_SCALE - 1) // RIM_SCALE,
+             (box_hole.shape[1] + RIM_SCALE - 1) // RIM_SCALE)
+    small_hole = resize(box_hole.astype(np.float32), small, cv2.INTER_AREA) > 0
+    small_mismatch = resize(mismatch.reshape(hole.shape + (channels,))[box], small,
+                            cv2.INTER_AREA)
+    correction = resize(smooth_fill(small_mismatch, small_hole, tolerance=RIM_TOLERANCE),
+                        box_hole.shape, cv2.INTER_LINEAR)
+    region = filled[box]
+    region[box_hole, :channels] += correction[box_hole]
 
 
 def _extend_from(region, values, shape):

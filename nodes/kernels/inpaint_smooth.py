@@ -9,42 +9,38 @@ touched. Arrays are float32 except the solver state (float64); the caller alloca
 """
 import numpy as np
 
-from graph.jit import kernel
+from graph.jit import kernel, parallel_kernel, prange
 from nodes.kernels import color
 
 
 @kernel
 def apply_normal_operator(field, support, hole, lap, out):
-    """out[c, i] = (L^T L field)(hole[i]) for every hole pixel (flat indices) and channel c.
+    """out[i] = (L^T L field)(hole[i]) for every hole pixel (flat indices) of one plane.
 
-    field, lap : (H, W, C) float32; lap is scratch that must be zero on the image border
+    field, lap : (H, W) float32; lap is scratch that must be zero on the image border
     (it is only written at `support`: the hole grown by one, minus the image border, so
-    a neighbour read across a row end lands on a border zero). out : (C, N) float64.
+    a neighbour read across a row end lands on a border zero). out : (N,) float64.
     """
-    height, width, channels = field.shape
+    height, width = field.shape
     size = height * width
-    values = field.reshape(size, channels)
-    laplacian = lap.reshape(size, channels)
+    values = field.reshape(size)
+    laplacian = lap.reshape(size)
     for order in range(support.shape[0]):
         index = support[order]
-        for channel in range(channels):
-            laplacian[index, channel] = (values[index - 1, channel] + values[index + 1, channel]
-                                         + values[index - width, channel]
-                                         + values[index + width, channel]
-                                         - 4.0 * values[index, channel])
+        laplacian[index] = (values[index - 1] + values[index + 1] + values[index - width]
+                            + values[index + width] - 4.0 * values[index])
     for order in range(hole.shape[0]):
         index = hole[order]
-        for channel in range(channels):
-            total = -4.0 * laplacian[index, channel]
-            if index >= 1:
-                total += laplacian[index - 1, channel]
-            if index + 1 < size:
-                total += laplacian[index + 1, channel]
-            if index >= width:
-                total += laplacian[index - width, channel]
-            if index + width < size:
-                total += laplacian[index + width, channel]
-            out[channel, order] = total
+        total = -4.0 * laplacian[index]
+        if index >= 1:
+            total += laplacian[index - 1]
+        if index + 1 < size:
+            total += laplacian[index + 1]
+        if index >= width:
+            total += laplacian[index - width]
+        if index + width < size:
+            total += laplacian[index + width]
+        out[order] = total
 
 
 @kernel
@@ -57,7 +53,7 @@ def _dot(first, second):
 
 @kernel
 def _conjugate_step(solution, residual, direction, product, rho):
-    """One CG update of one channel's vectors; returns the new squared residual norm."""
+    """One CG update of the vectors; returns the new squared residual norm."""
     curvature = _dot(direction, product)
     if curvature <= 0.0:
         return 0.0
@@ -74,72 +70,69 @@ def _conjugate_step(solution, residual, direction, product, rho):
 
 
 @kernel
-def biharmonic_solve(image, hole, support, iterations, tolerance, field, lap, state, rho):
-    """Fill the hole pixels of `image` (H, W, C) float32 in place with the biharmonic fill.
+def _solve_plane(plane, hole, support, iterations, tolerance, field, lap, state):
+    """Conjugate gradients on one channel, in place; returns the number of steps.
 
-    Parameters
-    ----------
-    image : (H, W, C) float32; hole pixels hold the starting guess and receive the result.
-    hole, support : int64 flat indices (see apply_normal_operator); support must lie
-        inside the image border.
-    iterations : int, most conjugate-gradient steps.
-    tolerance : float, stop once every channel's residual norm fell by this factor.
-    field, lap : (H, W, C) float32 scratch; state : (4, C, N) float64 scratch;
-    rho : (2, C) float64 scratch.
-
-    Returns the number of steps taken.
+    plane, field, lap : (H, W) float32 (field scratch, lap scratch zero on the border);
+    state : (4, N) float64 scratch.
     """
-    height, width, channels = image.shape
     solution, residual, direction, product = state[0], state[1], state[2], state[3]
-    values, scratch = image.reshape(-1), field.reshape(-1)
-    for index in range(values.shape[0]):
-        scratch[index] = values[index]
+    values, scratch = plane.reshape(-1), field.reshape(-1)
+    scratch[:] = values
     apply_normal_operator(field, support, hole, lap, product)
-    for index in range(values.shape[0]):
-        scratch[index] = 0.0
+    scratch[:] = 0.0
     for order in range(hole.shape[0]):
-        y, x = hole[order] // width, hole[order] % width
-        for channel in range(channels):
-            solution[channel, order] = image[y, x, channel]
-            residual[channel, order] = -product[channel, order]
-            direction[channel, order] = residual[channel, order]
-    for channel in range(channels):
-        rho[0, channel] = _dot(residual[channel], residual[channel])
-        rho[1, channel] = rho[0, channel] * tolerance * tolerance
+        solution[order] = values[hole[order]]
+        residual[order] = -product[order]
+        direction[order] = residual[order]
+    rho = _dot(residual, residual)
+    goal = rho * tolerance * tolerance
     step = 0
-    while step < iterations:
-        converged = True
-        for channel in range(channels):
-            if rho[0, channel] > rho[1, channel] and rho[0, channel] > 1e-30:
-                converged = False
-        if converged:
-            break
+    while step < iterations and rho > goal and rho > 1e-30:
         for order in range(hole.shape[0]):
-            y, x = hole[order] // width, hole[order] % width
-            for channel in range(channels):
-                field[y, x, channel] = direction[channel, order]
+            scratch[hole[order]] = direction[order]
         apply_normal_operator(field, support, hole, lap, product)
-        for channel in range(channels):
-            if rho[0, channel] > 1e-30:
-                rho[0, channel] = _conjugate_step(solution[channel], residual[channel],
-                                                  direction[channel], product[channel],
-                                                  rho[0, channel])
+        rho = _conjugate_step(solution, residual, direction, product, rho)
         step += 1
     for order in range(hole.shape[0]):
-        y, x = hole[order] // width, hole[order] % width
-        for channel in range(channels):
-            image[y, x, channel] = solution[channel, order]
+        values[hole[order]] = solution[order]
     return step
 
 
-@kernel
-def encode_pixels(values, out):
-    """sRGB-encode the first three channels of (N, C) float32 pixels into `out`, keeping
-    the others (serial: the pixel lists near a hole are short)."""
-    for index in range(values.shape[0]):
-        for channel in range(values.shape[1]):
-            value = values[index, channel]
-            out[index, channel] = color.srgb_encode(value) if channel < 3 else value
+@parallel_kernel
+def biharmonic_solve(planes, hole, support, iterations, tolerance, fields, laps, state, steps):
+    """Fill the hole pixels of `planes` (C, H, W) float32 in place with the biharmonic
+    fill: one conjugate-gradient solve per channel, the channels in parallel.
+
+    Parameters
+    ----------
+    planes : (C, H, W) float32; hole pixels hold the starting guess and receive the result.
+    hole, support : int64 flat indices of one plane (see apply_normal_operator); support
+        must lie inside the image border.
+    iterations : int, most conjugate-gradient steps.
+    tolerance : float, a channel stops once its residual norm fell by this factor.
+    fields, laps : (C, H, W) float32 scratch, laps zero; state : (C, 4, N) float64
+        scratch; steps : (C,) int64, receives each channel's number of steps.
+    """
+    for channel in prange(planes.shape[0]):
+        steps[channel] = _solve_plane(planes[channel], hole, support, iterations, tolerance,
+                                      fields[channel], laps[channel], state[channel])
+
+
+@parallel_kernel
+def encode_where(image, near, out):
+    """out = `image` (H, W, C) float32 with its first three channels sRGB-encoded where
+    `near` (H, W bool) is set, the other channels kept; 0 where `near` is not set."""
+    for row in prange(image.shape[0]):
+        for column in range(image.shape[1]):
+            inside = near[row, column]
+            for channel in range(image.shape[2]):
+                value = image[row, column, channel]
+                if not inside:
+                    value = np.float32(0.0)
+                elif channel < 3:
+                    value = color.srgb_encode(value)
+                out[row, column, channel] = value
 
 
 @kernel

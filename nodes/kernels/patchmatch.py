@@ -110,7 +110,7 @@ def improve_nnf(image, confidence, valid, valid_list, targets, nnf, cost, radius
     scans forward on even passes and backward on odd passes. search : half-width in
     pixels of the first random-search window (then halved down to 1), plus one uniformly
     random valid source per target and pass.
-    `cost` receives the per-sample distance.
+    `cost` receives the per-sample distance (mean over the confidence-weighted samples).
     """
     height, width, channels = image.shape
     chunks = min(64, max(1, targets.shape[0] // 256))
@@ -123,12 +123,17 @@ def improve_nnf(image, confidence, valid, valid_list, targets, nnf, cost, radius
             for order in range(start, stop):
                 index = targets[order] if step == 1 else targets[start + stop - 1 - order]
                 ty, tx = index // width, index % width
-                best = patch_distance(image, confidence, ty, tx, nnf[ty, tx, 0], nnf[ty, tx, 1],
-                                      radius, 1e30)
-                best = _improve_one(image, confidence, valid, valid_list, nnf, best, ty, tx, step,
-                                    radius, targets[start], targets[stop - 1], search)
-                samples = max(patch_weight(confidence, ty, tx, radius), 1e-12) * channels
-                cost[ty, tx] = best / samples
+                if iteration == 0:
+                    best = patch_distance(image, confidence, ty, tx, nnf[ty, tx, 0],
+                                          nnf[ty, tx, 1], radius, 1e30)
+                else:  # the image does not change during the call: last pass's distance
+                    best = cost[ty, tx]
+                cost[ty, tx] = _improve_one(image, confidence, valid, valid_list, nnf, best,
+                                            ty, tx, step, radius, targets[start],
+                                            targets[stop - 1], search)
+        for order in range(start, stop):
+            ty, tx = targets[order] // width, targets[order] % width
+            cost[ty, tx] /= max(patch_weight(confidence, ty, tx, radius), 1e-12) * channels
 
 
 @parallel_kernel
