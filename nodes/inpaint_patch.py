@@ -24,11 +24,9 @@ PATCH_CONTEXT, PATCH_CONTEXT_MIN = 2.0, 96  # source region around the hole (con
 TEXTURE_WEIGHT, TEXTURE_WINDOW = 3.0, 5     # texture channels (see _texture)
 VOTE_PERCENTILE = 75      # votes weigh exp(-cost / 2 c), c: this percentile of the costs
 RIM_SIGMA, RIM_CLIP = 3.0, 0.1  # px, value: the seam correction's blur and limit (_match_rim)
+RIM_TOLERANCE = 0.1       # the seam correction's CG tolerance (it is smooth and small)
 ONION_PRIOR = 0.05        # weight of the telea guess of unfilled pixels (_onion_peel)
 SHARP_DEPTH = 2           # patch radii: deeper hole pixels copy their best patch (_em_level)
-RIM_TOLERANCE = 0.1
-RIM_SCALE = 1
-FINE_COLOUR_ONLY = 1
 FINE_SEARCH = 32          # px: first random-search window below the coarsest level
 
 
@@ -165,10 +163,11 @@ def _patch_pyramid(base, hole, radius, colours):
     random field. Each finer level starts from the coarser field scaled up, and fills
     its hole by voting that field over its own (sharp) pixels, not by scaling the
     coarser fill up: matches to a blurred estimate would prefer flat sources and wash
-    texture out. Returns the padded fill, the padded hole and the finest field.
+    texture out. The texture channels (after the first `colours`) guide every level but
+    the finest. Returns the padded fill, the padded hole and the finest field.
     """
     images, holes = _pyramid(base, hole, radius)
-    if FINE_COLOUR_ONLY and len(images) > 1:
+    if len(images) > 1:  # the finest level matches colours only (texture did its job)
         images[0] = np.ascontiguousarray(images[0][..., :colours])
     work, nnf = None, None
     for level in range(len(images) - 1, -1, -1):
@@ -248,15 +247,10 @@ def _match_rim(filled, hole, nnf, radius, channels):
                     radius, guess)
     mismatch = np.clip((filled - guess)[rim][:, :channels], -RIM_CLIP, RIM_CLIP)
     mismatch = cv2.GaussianBlur(_extend_from(rim, mismatch, hole.shape), (0, 0), RIM_SIGMA)
-    box = hole_box(hole, 4 * RIM_SCALE)  # the biharmonic solve reads a 2 px ring
+    box = hole_box(hole, 4)  # the biharmonic solve reads a 2 px ring
     box_hole = hole[box]
-    small = ((box_hole.shape[0] + RIM_SCALE - 1) // RIM_SCALE,
-             (box_hole.shape[1] + RIM_SCALE - 1) // RIM_SCALE)
-    small_hole = resize(box_hole.astype(np.float32), small, cv2.INTER_AREA) > 0
-    small_mismatch = resize(mismatch.reshape(hole.shape + (channels,))[box], small,
-                            cv2.INTER_AREA)
-    correction = resize(smooth_fill(small_mismatch, small_hole, tolerance=RIM_TOLERANCE),
-                        box_hole.shape, cv2.INTER_LINEAR)
+    correction = smooth_fill(mismatch.reshape(hole.shape + (channels,))[box], box_hole,
+                             tolerance=RIM_TOLERANCE)
     region = filled[box]
     region[box_hole, :channels] += correction[box_hole]
 
