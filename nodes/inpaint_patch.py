@@ -95,11 +95,11 @@ def _em_level(work, hole, sets, nnf, radius, iterations, passes, seed, search, s
                                passes, seed + iteration, search)
         typical = float(np.percentile(cost.reshape(-1)[targets], VOTE_PERCENTILE))
         patchmatch.vote_weights(confidence, cost, targets, max(2.0 * typical, 1e-8), weight)
-        patchmatch.vote(work, hole_pixels, nnf, weight, radius, work)
+        patchmatch.vote(work, hole_pixels, nnf, weight, radius, False, work)
     if sharp:
         depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
         deep = np.flatnonzero(depth > SHARP_DEPTH * radius).astype(np.int64)
-        patchmatch.vote_best(work, deep, nnf, weight, radius, work)
+        patchmatch.vote(work, deep, nnf, weight, radius, True, work)
 
 
 def patch_fill(image, hole, patch_radius=None):
@@ -182,7 +182,7 @@ def _patch_pyramid(base, hole, radius, colours):
             patchmatch.upsample_nnf(nnf, valid, valid_list, targets, radius, fine_nnf,
                                     SEED + level)
             patchmatch.vote(work, np.flatnonzero(level_hole).astype(np.int64), fine_nnf,
-                            _confidence(level_hole), radius, work)
+                            _confidence(level_hole), radius, False, work)
         nnf = fine_nnf
         coarse = level == len(images) - 1
         search = max(level_hole.shape) if coarse else min(FINE_SEARCH, max(level_hole.shape))
@@ -244,7 +244,7 @@ def _match_rim(filled, hole, nnf, radius, channels):
     rim = (_box_dilate(hole.astype(np.uint8), 2) > 0) & ~hole
     guess = filled.copy()
     patchmatch.vote(filled, np.flatnonzero(rim).astype(np.int64), nnf, _confidence(hole),
-                    radius, guess)
+                    radius, False, guess)
     mismatch = np.clip((filled - guess)[rim][:, :channels], -RIM_CLIP, RIM_CLIP)
     mismatch = cv2.GaussianBlur(_extend_from(rim, mismatch, hole.shape), (0, 0), RIM_SIGMA)
     box = hole_box(hole, 4)  # the biharmonic solve reads a 2 px ring

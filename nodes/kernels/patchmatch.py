@@ -137,23 +137,23 @@ def improve_nnf(image, confidence, valid, valid_list, targets, nnf, cost, radius
 
 
 @parallel_kernel
-def vote(image, hole_pixels, nnf, weight, radius, out):
-    """Re-estimate every hole pixel as the weighted mean of the patches that cover it.
+def vote(image, hole_pixels, nnf, weight, radius, heaviest, out):
+    """Re-estimate every hole pixel from the patches that cover it: their weighted mean,
+    or with `heaviest` the value of the heaviest one alone (no averaging, so no blur).
 
     hole_pixels : (N,) int64 flat indices of the hole; weight : (H, W) float32, the vote
     of the patch centred at each target (see vote_weights). Writes those pixels of `out`
     (H, W, C); `out` may be `image` (the votes read known pixels only).
     """
-    height, width, channels = image.shape
     chunks = min(64, max(1, hole_pixels.shape[0] // 1024))
     for chunk in prange(chunks):
-        _vote_range(image, hole_pixels, nnf, weight, radius, out,
+        _vote_range(image, hole_pixels, nnf, weight, radius, heaviest, out,
                     hole_pixels.shape[0] * chunk // chunks,
                     hole_pixels.shape[0] * (chunk + 1) // chunks)
 
 
 @kernel
-def _vote_range(image, hole_pixels, nnf, weight, radius, out, start, stop):
+def _vote_range(image, hole_pixels, nnf, weight, radius, heaviest, out, start, stop):
     """`vote` for hole_pixels[start:stop]."""
     height, width, channels = image.shape
     sums = np.zeros(channels, np.float64)
@@ -161,6 +161,7 @@ def _vote_range(image, hole_pixels, nnf, weight, radius, out, start, stop):
         y, x = hole_pixels[order] // width, hole_pixels[order] % width
         sums[:] = 0.0
         total = 0.0
+        heaviest_weight = -1.0
         for dy in range(-radius, radius + 1):
             py = y - dy
             if py < 0 or py >= height:
@@ -171,9 +172,15 @@ def _vote_range(image, hole_pixels, nnf, weight, radius, out, start, stop):
                     continue
                 vote_weight = weight[py, px]
                 sy, sx = nnf[py, px, 0] + dy, nnf[py, px, 1] + dx
-                for channel in range(channels):
-                    sums[channel] += vote_weight * image[sy, sx, channel]
-                total += vote_weight
+                if not heaviest:
+                    for channel in range(channels):
+                        sums[channel] += vote_weight * image[sy, sx, channel]
+                    total += vote_weight
+                elif vote_weight > heaviest_weight:
+                    heaviest_weight = vote_weight
+                    for channel in range(channels):
+                        sums[channel] = image[sy, sx, channel]
+                    total = 1.0
         if total > 0.0:
             for channel in range(channels):
                 out[y, x, channel] = sums[channel] / total
@@ -231,26 +238,3 @@ def random_nnf(valid_list, targets, width, nnf, seed):
         nnf[index // width, index % width, 1] = pick % width
 
 
-
-@kernel
-def vote_best(image, hole_pixels, nnf, weight, radius, out):
-    """Like `vote`, but each of `hole_pixels` takes the value of the single heaviest
-    patch covering it (no averaging, so no blur; `out` may be `image`)."""
-    height, width, channels = image.shape
-    for order in range(hole_pixels.shape[0]):
-        y, x = hole_pixels[order] // width, hole_pixels[order] % width
-        best, best_y, best_x = -1.0, -1, -1
-        for dy in range(-radius, radius + 1):
-            py = y - dy
-            if py < 0 or py >= height:
-                continue
-            for dx in range(-radius, radius + 1):
-                px = x - dx
-                if px < 0 or px >= width or nnf[py, px, 0] < 0:
-                    continue
-                if weight[py, px] > best:
-                    best = weight[py, px]
-                    best_y, best_x = nnf[py, px, 0] + dy, nnf[py, px, 1] + dx
-        if best_y >= 0:
-            for channel in range(channels):
-                out[y, x, channel] = image[best_y, best_x, channel]
