@@ -70,51 +70,54 @@ def gaussian_blur(array: np.ndarray, sigma: float) -> np.ndarray:
     return out if source.ndim == 3 else out[:, :, 0]
 
 
-def soft_features(mask: np.ndarray, radius: float) -> tuple[np.ndarray, float]:
-    """For soft grow: the flat index of the nearest core pixel (mask >= 0.5) of every pixel
-    with mask < 0.5 that grow can change, (H, W) int32 (-1 where none; unset in the core),
-    and the halo's squared reach (maskops.soft_grow_into).
+def soft_dilate_into(mask: np.ndarray, soft_blocks: np.ndarray, zero_blocks: np.ndarray,
+                     nearest_row: np.ndarray, radius: float, out: np.ndarray) -> None:
+    """Soft grow (maskops.grow_soft_into, then maskops.grow_near_core_into).
 
-    The distance transform is restricted to a band around the core: first `cap` pixels
-    (enough for a feathered edge), then, if a soft pixel lies farther out or the halo
-    reaches farther, the band it needs (at worst the whole frame): the same features as
-    an unrestricted transform wherever they are read.
+    Nearest core pixels (mask >= 0.5) are looked for within a band around the core: first
+    `cap` pixels (enough for a feathered edge), then, if a soft pixel lies farther out or
+    the halo reaches farther, the band it needs (at worst the whole frame): the same
+    nearest core pixels as an unrestricted distance transform wherever grow reads them.
     """
     height, width = mask.shape
-    nearest_row = np.empty(mask.shape, dtype=np.int32)
-    feature = np.empty(mask.shape, dtype=np.int32)
+    chunks = max(1, min(height, 4 * numba.get_num_threads()))
+    envelope = np.empty(mask.shape, dtype=np.int32)
+    row_count = np.empty(height, dtype=np.int64)
     row_halo = np.empty(height, dtype=np.float32)
     row_far = np.empty(height, dtype=np.int32)
-    chunks = max(1, min(height, 4 * numba.get_num_threads()))
-    distance.nearest_row_in_column(mask, 0.5, False, nearest_row)
     whole = height + width                       # farther than any two pixels
     cap = min(int(math.ceil(radius)) + BAND, whole)
     while True:
-        distance.features_within(mask, 0.5, nearest_row, cap, maskops.HALO_MIN, feature,
-                                 row_halo, row_far, chunks)
+        maskops.grow_soft_into(mask, nearest_row, cap, soft_blocks, radius, out, envelope,
+                               row_count, row_halo, row_far, chunks)
         if row_far.any():
-            if cap >= whole:                     # no core at all: nothing is near
-                return feature, math.inf
+            if cap >= whole:                     # no core at all: no zero pixel can change
+                return
             cap = whole
             continue
-        halo = float(row_halo.max()) if height else 0.0
-        needed = radius + math.sqrt(halo) + 2.0  # maskops.soft_grow_into's `unreachable`
+        halo = float(row_halo.max())
+        needed = radius + math.sqrt(halo) + 2.0  # maskops.grow_near_core_into's reach
         if needed <= cap or cap >= whole:
-            return feature, halo
+            maskops.grow_near_core_into(mask, zero_blocks, envelope, row_count, cap, radius,
+                                        halo, out)
+            return
         cap = min(int(math.ceil(needed)) + 1, whole)
 
 
 def dilate_mask(mask: np.ndarray, radius: float) -> np.ndarray:
     """Move the edge of a finite float32 (H, W) mask outward by `radius` > 0 pixels."""
+    height, width = mask.shape
     out = np.empty_like(mask)
-    if maskops.count_soft(mask) == 0:
-        nearest_row = np.empty(mask.shape, dtype=np.int32)
-        distance.nearest_row_in_column(mask, 0.5, False, nearest_row)
+    soft_blocks = np.empty((height, -(-width // maskops.BLOCK_WIDTH)), dtype=np.bool_)
+    zero_blocks = np.empty_like(soft_blocks)
+    maskops.classify_blocks(mask, soft_blocks, zero_blocks)
+    nearest_row = np.empty(mask.shape, dtype=np.int32)
+    distance.nearest_row_in_column(mask, 0.5, False, nearest_row)
+    if soft_blocks.any():
+        soft_dilate_into(mask, soft_blocks, zero_blocks, nearest_row, float(radius), out)
+    else:
         distance.within_distance_rows(nearest_row, distance.disc_half_widths(float(radius)),
                                       out)
-    else:
-        feature, halo = soft_features(mask, float(radius))
-        maskops.soft_grow_into(mask, feature, float(radius), halo, out)
     return out
 
 

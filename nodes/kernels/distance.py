@@ -8,6 +8,10 @@ pixel in its column; one pass along each row takes the lower envelope of the par
 scipy.ndimage.distance_transform_edt.
 
 Feature pixels are those with mask >= threshold, or those with mask < threshold.
+
+Soft grow needs distances only near the edges: `banded_envelope` builds a row's envelope
+from the parabolas within a band, and `envelope_features` stores it in one int per
+segment for a later pass (`feature_at`, `envelope_boundary`, `segment_columns`).
 """
 import math
 
@@ -16,7 +20,8 @@ import numpy as np
 from graph.jit import kernel, parallel_kernel, prange, scalar
 
 NO_FEATURE = 1 << 30
-COLUMN_BLOCK = 256
+COLUMN_BLOCK = 128
+ENVELOPE_BLOCK = 32
 
 
 @parallel_kernel
@@ -26,11 +31,13 @@ def nearest_row_in_column(mask, threshold, below, nearest_row):
     Parameters
     ----------
     mask : (H, W) float32.
-    threshold : float; feature pixels are mask >= threshold (mask < threshold if below).
+    threshold : float, compared in float32 (the mask's precision); feature pixels are
+        mask >= threshold (mask < threshold if below).
     below : bool.
     nearest_row : (H, W) int32 out; a large negative number where the column has none.
     """
     height, width = mask.shape
+    threshold = np.float32(threshold)
     blocks = (width + COLUMN_BLOCK - 1) // COLUMN_BLOCK
     for block in prange(blocks):
         start = block * COLUMN_BLOCK
@@ -44,11 +51,10 @@ def nearest_row_in_column(mask, threshold, below, nearest_row):
                 nearest[index] = last[index]
         following = np.full(stop - start, NO_FEATURE, dtype=np.int32)
         for row in range(height - 1, -1, -1):
-            values, nearest = mask[row, start:stop], nearest_row[row, start:stop]
+            nearest = nearest_row[row, start:stop]
             for index in range(stop - start):
-                is_feature = (values[index] >= threshold) ^ below
-                following[index] = row if is_feature else following[index]
-                above = nearest[index]
+                above = nearest[index]           # == row where this pixel is a feature
+                following[index] = row if above == row else following[index]
                 nearest[index] = following[index] if following[index] - row < row - above \
                     else above
 
@@ -179,108 +185,118 @@ def within_distance_rows(nearest_row, half_width, out):
                 out_row[column] = 1.0
 
 
+@scalar
+def _may_keep(nearest_rows, start, stop, low, high, row):
+    """Whether `banded_envelope` may keep a column in [start, stop), 0 < start, stop <
+    nearest_rows.size: its nearest feature row lies in [low, high] and it is not inside
+    a run of feature pixels. Branch-free with unsigned indices (no wraparound test), so
+    it vectorises: a block of columns far from every feature costs a few instructions."""
+    kept = 0
+    for column in range(np.uint64(start), np.uint64(stop)):
+        nearest = nearest_rows[column]
+        kept += (nearest >= low) & (nearest <= high) & (
+            (nearest != row) | (nearest_rows[column - np.uint64(1)] != row)
+            | (nearest_rows[column + np.uint64(1)] != row))
+    return kept > 0
+
+
 @kernel
-def _banded_envelope(row, nearest_rows, cap, parabola_at, boundary, heights):
+def banded_envelope(row, nearest_rows, cap, parabola_at, boundary, heights):
     """`_lower_envelope` of only the parabolas that can lie within `cap` of this row: a
     column counts if its nearest feature pixel is at most `cap` rows away, and of a run
     of columns whose own pixel is a feature (offset 0) only the two ends count (the
     columns between are farther from every pixel outside the run, and pixels inside it
-    are feature pixels themselves). Returns the number of parabolas (0: none)."""
-    count = -1
+    are feature pixels themselves). Blocks of ENVELOPE_BLOCK columns none of which counts
+    are skipped after a vectorised test, so the cost follows the band around the edges
+    rather than the frame.
+
+    Distances up to `cap` are exact and the nearest feature pixel is the one
+    `envelope_rows` finds (the parabolas left out cannot be nearest, nor change a tie).
+    Returns the number of parabolas (0: none); parabola_at, boundary and heights as in
+    `_lower_envelope`.
+    """
     width = nearest_rows.size
-    for column in range(width):
-        nearest = nearest_rows[column]
-        if nearest >= NO_FEATURE or nearest <= -NO_FEATURE:
+    low = np.int32(max(row - cap, -NO_FEATURE))
+    high = np.int32(min(row + cap, NO_FEATURE))
+    count = -1
+    for start in range(0, width, ENVELOPE_BLOCK):
+        stop = min(start + ENVELOPE_BLOCK, width)
+        if 0 < start and stop < width and \
+                not _may_keep(nearest_rows, start, stop, low, high, np.int32(row)):
             continue
-        offset = row - nearest
-        if offset > cap or -offset > cap:
-            continue
-        if offset == 0 and 0 < column < width - 1 and nearest_rows[column - 1] == row \
-                and nearest_rows[column + 1] == row:
-            continue
-        height = float(offset * offset) + float(column * column)
-        count = _add_parabola(column, height, count, parabola_at, boundary, heights)
+        for column in range(start, stop):
+            nearest = nearest_rows[column]
+            if nearest >= NO_FEATURE or nearest <= -NO_FEATURE:
+                continue
+            offset = row - nearest
+            if offset > cap or -offset > cap:
+                continue
+            if offset == 0 and 0 < column < width - 1 and nearest_rows[column - 1] == row \
+                    and nearest_rows[column + 1] == row:
+                continue
+            height = float(offset * offset) + float(column * column)
+            count = _add_parabola(column, height, count, parabola_at, boundary, heights)
     return count + 1
 
 
-@parallel_kernel
-def features_within(mask, threshold, nearest_row, cap, halo_min, feature, row_halo,
-                    row_far, chunks):
-    """Second pass restricted to a band: the nearest feature pixel (mask >= threshold) of
-    every pixel with mask < threshold that has one within `cap` pixels, and the reach of
-    the soft halo, all in one pass over the rows.
+@scalar
+def parabola_squared(heights, nearest_column, column):
+    """Squared distance from `column` of a row to the feature pixel of the envelope's
+    parabola at `nearest_column` (`heights` from `banded_envelope`; exact integers)."""
+    return heights[nearest_column] - float(nearest_column * nearest_column) \
+        + float((column - nearest_column) * (column - nearest_column))
 
-    Distances up to `cap` are exact and the nearest pixel is the one `envelope_rows`
-    finds (the parabolas left out cannot be nearest, nor change a tie: the same flat
-    index); columns whose nearest feature is farther than `cap` rows are skipped, so the
-    cost follows the band around the edge rather than the frame.
 
-    Parameters
-    ----------
-    mask : (H, W) float32; nearest_row : (H, W) int32 from `nearest_row_in_column`
-        (below=False, the same threshold).
-    cap : int >= 0, pixels.
-    halo_min : float.
-    feature : (H, W) int32 out; flat index of the nearest feature pixel where mask <
-        threshold and it lies within cap, -1 where mask < threshold and none does (where
-        mask >= threshold: either).
-    row_halo : (H,) float32 out; per row, the largest squared distance of a pixel with
-        halo_min <= mask < threshold (0 if none; exact where row_far is 0).
-    row_far : (H,) int32 out; per row, the number of pixels with 0 < mask < threshold
-        and no feature pixel within cap (their distance was not found).
-    chunks : int, number of parallel chunks of rows (1 <= chunks <= H).
-    """
-    height, width = mask.shape
-    cap_squared = float(cap) * float(cap)
-    threshold = np.float32(threshold)
-    halo_min = np.float32(halo_min)
-    for chunk in prange(chunks):
-        parabola_at = np.empty(width, dtype=np.int64)
-        boundary = np.empty(width + 1, dtype=np.float64)
-        heights = np.empty(width, dtype=np.float64)
-        for row in range(chunk * height // chunks, (chunk + 1) * height // chunks):
-            nearest_rows, values, feature_row = nearest_row[row], mask[row], feature[row]
-            halo = np.float32(0.0)
-            far = 0
-            count = _banded_envelope(row, nearest_rows, cap, parabola_at, boundary, heights)
-            done = 0                 # columns before `done` are written
-            for segment in range(count):
-                nearest_column = parabola_at[segment]
-                # columns of this segment: boundary[segment] < column <= boundary[segment + 1]
-                stop = width - 1 if segment == count - 1 else \
-                    int(min(math.floor(boundary[segment + 1]), width - 1.0))
-                if stop < done:
-                    continue
-                offset_squared = heights[nearest_column] - float(nearest_column * nearest_column)
-                reach = int(math.sqrt(max(cap_squared - offset_squared, 0.0)))
-                while (reach + 1) * (reach + 1) + offset_squared <= cap_squared:
-                    reach += 1
-                while reach > 0 and reach * reach + offset_squared > cap_squared:
-                    reach -= 1
-                near_start = max(done, nearest_column - reach)
-                near_stop = min(stop, nearest_column + reach)
-                if offset_squared > cap_squared:
-                    near_start, near_stop = stop + 1, stop
-                for column in range(done, min(near_start, stop + 1)):
-                    value = values[column]
-                    far += (value > 0.0) & (value < threshold)
-                    feature_row[column] = -1
-                base = nearest_rows[nearest_column] * width + nearest_column
-                for column in range(near_start, near_stop + 1):
-                    value = values[column]
-                    feature_row[column] = base
-                    if value >= halo_min and value < threshold:
-                        squared = offset_squared + float((column - nearest_column)
-                                                         * (column - nearest_column))
-                        halo = max(halo, np.float32(squared))
-                for column in range(max(near_stop + 1, done), stop + 1):
-                    value = values[column]
-                    far += (value > 0.0) & (value < threshold)
-                    feature_row[column] = -1
-                done = stop + 1
-            for column in range(done, width):
-                value = values[column]
-                far += (value > 0.0) & (value < threshold)
-                feature_row[column] = -1
-            row_halo[row] = halo
-            row_far[row] = far
+@scalar
+def envelope_features(row, nearest_rows, count, parabola_at, features):
+    """Store the envelope of `banded_envelope` as the flat index (row * W + column) of
+    the feature pixel of each of its `count` parabolas, in column order: (>= count,)
+    int32 out. `feature_at` and `envelope_boundary` read it back."""
+    width = nearest_rows.size
+    for segment in range(count):
+        column = parabola_at[segment]
+        features[segment] = nearest_rows[column] * width + column
+
+
+@scalar
+def feature_at(features, segment, width):
+    """(row, column) of the feature pixel of a stored envelope's segment."""
+    # exact: (feature + 0.5) / width is at least 0.5 / width away from an integer
+    feature_row = int((features[segment] + 0.5) * (1.0 / width))
+    return feature_row, features[segment] - feature_row * width
+
+
+@scalar
+def envelope_boundary(row, features, segment, width):
+    """boundary[segment] (0 < segment < count) of a stored envelope: the crossing that
+    `_add_parabola` computed, from the same numbers, so the same bits."""
+    feature_row, column = feature_at(features, segment, width)
+    other_row, other = feature_at(features, segment - 1, width)
+    height = float((row - feature_row) * (row - feature_row)) + float(column * column)
+    other_height = float((row - other_row) * (row - other_row)) + float(other * other)
+    return (height - other_height) / (2.0 * (column - other))
+
+
+@scalar
+def segment_columns(low, high, segment, count, width):
+    """First and last column (inclusive; last < first: none) of envelope segment
+    `segment` of `count`, whose boundaries are `low` = boundary[segment] and `high` =
+    boundary[segment + 1] (infinite at the ends, not read): the columns with low <
+    column <= high within the row, as `envelope_rows` assigns them."""
+    start = 0 if segment == 0 else min(max(math.floor(low) + 1, 0), width)
+    stop = width - 1 if segment == count - 1 else min(math.floor(high), width - 1)
+    return start, stop
+
+
+@scalar
+def within_reach(limit, offset_squared):
+    """The largest integer `reach` with reach^2 + offset_squared <= limit (exact for
+    integer squares), -1 if offset_squared > limit."""
+    if offset_squared > limit:
+        return -1
+    reach = int(math.sqrt(limit - offset_squared))
+    while (reach + 1) * (reach + 1) + offset_squared <= limit:
+        reach += 1
+    while reach > 0 and reach * reach + offset_squared > limit:
+        reach -= 1
+    return reach

@@ -180,3 +180,80 @@ def test_tiny_masks(shape):
             assert out.shape == shape and np.isfinite(out).all()
     np.testing.assert_allclose(maskmath.blur.compute(input=np.ones(shape, np.float32), size=4.0),
                                1.0, atol=1e-6)
+
+
+def stored_envelope_features(mask, cap):
+    """Per pixel, the flat index of the nearest core pixel as the banded envelope stores it
+    (-1 where the row's envelope is empty)."""
+    height, width = mask.shape
+    nearest_row = np.empty(mask.shape, np.int32)
+    distance.nearest_row_in_column(mask, 0.5, False, nearest_row)
+    parabola_at = np.empty(width, np.int64)
+    boundary = np.empty(width + 1, np.float64)
+    heights = np.empty(width, np.float64)
+    features = np.empty(width, np.int32)
+    result = np.full(mask.shape, -1, np.int64)
+    for row in range(height):
+        count = distance.banded_envelope(row, nearest_row[row], cap, parabola_at, boundary,
+                                         heights)
+        distance.envelope_features(row, nearest_row[row], count, parabola_at, features)
+        for segment in range(count):
+            low = distance.envelope_boundary(row, features, segment, width) if segment else 0.0
+            high = distance.envelope_boundary(row, features, segment + 1, width) \
+                if segment < count - 1 else 0.0
+            start, stop = distance.segment_columns(low, high, segment, count, width)
+            result[row, start:stop + 1] = features[segment]
+    return result
+
+
+@pytest.mark.parametrize("shape, cap", [((70, 1003), 9), ((83, 131), 40), ((40, 37), 200)])
+def test_banded_envelope_finds_the_nearest_core_pixel_within_the_band(shape, cap):
+    """Odd widths, features on the frame edges and runs across the skipped blocks: every
+    pixel within `cap` of the core gets scipy's distance and the unrestricted transform's
+    nearest pixel (the same one on ties)."""
+    rng = np.random.default_rng(cap)
+    mask = (ndimage.gaussian_filter(rng.random(shape), 2.0) > 0.56).astype(np.float32)
+    mask[:, 0] = mask[:, -1] = 0.0
+    mask[shape[0] // 2, 0] = mask[3, -1] = 1.0
+    feature = stored_envelope_features(mask, cap)
+    squared = ndimage.distance_transform_edt(mask < 0.5) ** 2
+    within = (mask < 0.5) & (squared <= cap * cap)
+    assert within.any()
+    height, width = shape
+    rows, columns = np.mgrid[:height, :width]
+    found = ((feature // width - rows) ** 2 + (feature % width - columns) ** 2)[within]
+    np.testing.assert_allclose(found, squared[within])
+    nearest_row = np.empty(shape, np.int32)
+    unrestricted = np.empty(shape, np.int32)
+    distance.nearest_row_in_column(mask, 0.5, False, nearest_row)
+    distance.envelope_rows(nearest_row, np.empty(shape, np.float32), unrestricted, 2)
+    np.testing.assert_array_equal(feature[within], unrestricted[within])
+
+
+@pytest.mark.parametrize("radius", [1.5, 6.0])
+def test_soft_grow_of_a_nearly_binary_mask_covers_the_disc_dilation(radius):
+    """One faint pixel sends a binary mask (touching the frame, a width that is no multiple
+    of the blocks) down the soft path, and far enough from the core to widen the band to
+    the whole frame: every pixel within `radius` of the core still takes the core's 1, and
+    nothing exceeds the grey dilation by radius + 1.5."""
+    mask = np.zeros((150, 1003), np.float32)
+    rows, columns = np.mgrid[:150, :1003]
+    mask[np.hypot(rows - 20, columns - 3) < 30] = 1.0
+    mask[100:150, 940:1003] = 1.0
+    mask[140, 500] = 0.3                                     # > radius + 64 from the core
+    grown = maskmath.grow.compute(input=mask, radius=radius)
+    within = ndimage.distance_transform_edt(mask < 0.5) <= radius
+    assert (grown[within] == 1.0).all()
+    reach = ndimage.grey_dilation(mask, footprint=disc_footprint(radius + 1.5), mode="nearest")
+    assert (grown >= mask).all() and (grown <= reach + 1e-6).all()
+
+
+def test_soft_grow_without_a_core_only_spreads_the_soft_pixels():
+    """No pixel reaches 0.5: no nearest core anywhere; soft pixels spread by at most the
+    radius (plus the bilinear footprint) and the rest stays 0."""
+    mask = np.zeros((60, 71), np.float32)
+    mask[10, 10], mask[40, 65], mask[59, 0] = 0.3, 0.45, 0.2
+    grown = maskmath.grow.compute(input=mask, radius=4.0)
+    reach = ndimage.grey_dilation(mask, footprint=disc_footprint(5.5), mode="nearest")
+    assert (grown >= mask).all() and (grown <= reach + 1e-6).all()
+    assert (grown[reach == 0] == 0).all()
