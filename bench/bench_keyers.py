@@ -7,11 +7,7 @@ Prints medians, ratios (peer / ours, > 1 means we are faster), cold compile time
 the quality figures (alpha MAE against tuned simple keyers, despill colour error).
 """
 import argparse
-import os
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +18,7 @@ import numpy as np  # noqa: E402
 
 from nodes.keyers import chroma_key, color_range, despill, luma_key  # noqa: E402
 from tests.data import screen_plate  # noqa: E402
-from common import median_ms  # noqa: E402  (bench/ is on sys.path when run)
+from common import median_ms, print_cold_compile  # noqa: E402  (bench/ is on sys.path when run)
 
 WIDTH, HEIGHT = 3840, 2160
 DEFAULTS = {spec.id: {p.name: p.default for p in spec.params
@@ -142,16 +138,6 @@ for spec in (chroma_key, despill, luma_key, color_range):
 """
 
 
-def cold_compile_times():
-    """First-call times in fresh processes: with an empty numba cache, then from cache."""
-    with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)}
-        for label in ("cold (empty cache)", "warm cache"):
-            result = subprocess.run([sys.executable, "-c", COLD_SCRIPT], env=env, cwd=ROOT,
-                                    capture_output=True, text=True, check=True)
-            print(f"-- {label}\n{result.stdout.rstrip()}")
-
-
 def quality():
     from tests.nodes.test_keyers import (chromaticity, tuned_difference_key_error,
                                          tuned_distance_key_error)
@@ -200,7 +186,7 @@ def main():
             print(f"{name:28s}{ours_ms:8.1f}   {peer_name:32s}{peer_ms:8.1f}"
                   f"{peer_ms / ours_ms:7.1f}x")
     print("\nCompile / first call (64 px plate, fresh process)")
-    cold_compile_times()
+    print_cold_compile(COLD_SCRIPT)
     quality()
 
 

@@ -7,11 +7,7 @@ since the node's output is a float32 mask. Ratio = peer / ours (> 1: we are fast
 """
 import argparse
 import math
-import os
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +17,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from nodes.shapes import ellipse, polygon, rectangle, spline  # noqa: E402
-from common import median_ms  # noqa: E402  (bench/ is on sys.path when run)
+from common import median_ms, print_cold_compile  # noqa: E402  (bench/ is on sys.path when run)
 
 WIDTH, HEIGHT = 3840, 2160
 CENTER, RADIUS, ROTATION = (1920.3, 1080.7), (1500.2, 800.9), 20.0
@@ -82,15 +78,6 @@ for name, call in [("rectangle", lambda: rectangle.compute(box=(1, 1, 9, 9), wid
 """
 
 
-def cold_compile_times():
-    with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)}
-        for label in ("cold (empty cache)", "warm cache"):
-            result = subprocess.run([sys.executable, "-c", COLD_SCRIPT], env=env, cwd=ROOT,
-                                    capture_output=True, text=True, check=True)
-            print(f"-- {label}\n{result.stdout.rstrip()}")
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
@@ -110,7 +97,7 @@ def main():
             line += f"{'-':>14s}{'-':>8s}{ours_error:14.1e}{'-':>17s}"
         print(line)
     print("\nCompile / first call (16 px canvas, fresh process)")
-    cold_compile_times()
+    print_cold_compile(COLD_SCRIPT)
 
 
 if __name__ == "__main__":

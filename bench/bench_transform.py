@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import cv2
 import numpy as np
@@ -24,20 +23,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from nodes.transform import extend, resize  # noqa: E402
+from common import median_seconds  # noqa: E402  (bench/ is on sys.path when run)
 
 CV_FILTERS = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR,
               "bicubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
 VIPS_KERNELS = {"nearest": "nearest", "bilinear": "linear", "bicubic": "cubic",
                 "lanczos": "lanczos3"}
-
-
-def median_time(function, repeats):
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return float(np.median(times))
 
 
 def frame(width, height):
@@ -69,16 +60,16 @@ def resize_rows(repeats):
     for filter_name in CV_FILTERS:
         for label, source, size in (("4K -> 1080p", big, (1920, 1080)),
                                     ("1080p -> 4K", small, (3840, 2160))):
-            ours = median_time(lambda: resize.compute(source, width=size[0], height=size[1],
+            ours = median_seconds(lambda: resize.compute(source, width=size[0], height=size[1],
                                                       scale=None, filter=filter_name), repeats)
             shrinking = size[0] < source.shape[1]
             flag = CV_FILTERS[filter_name]
             if shrinking and filter_name != "nearest":
                 flag = cv2.INTER_AREA
-            opencv = median_time(lambda: cv2.resize(source, size, interpolation=flag), repeats)
+            opencv = median_seconds(lambda: cv2.resize(source, size, interpolation=flag), repeats)
             peer = {"cv2": opencv}
             if vips is not None:
-                peer["pyvips"] = median_time(lambda: vips(source, size[0], filter_name), repeats)
+                peer["pyvips"] = median_seconds(lambda: vips(source, size[0], filter_name), repeats)
             rows.append((f"resize {filter_name} {label}", ours, peer))
     return rows
 
@@ -87,10 +78,10 @@ def extend_rows(repeats):
     image = frame(3840, 2160)
     rows = []
     for fill, border in (("edge", cv2.BORDER_REPLICATE), ("mirror", cv2.BORDER_REFLECT_101)):
-        ours = median_time(lambda: extend.compute(image, left=256, top=256, right=256,
+        ours = median_seconds(lambda: extend.compute(image, left=256, top=256, right=256,
                                                   bottom=256, fill=fill, color=(0, 0, 0, 1)),
                            repeats)
-        opencv = median_time(lambda: cv2.copyMakeBorder(image, 256, 256, 256, 256, border),
+        opencv = median_seconds(lambda: cv2.copyMakeBorder(image, 256, 256, 256, 256, border),
                              repeats)
         rows.append((f"extend {fill} 256 px", ours, {"cv2": opencv}))
     return rows

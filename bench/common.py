@@ -1,7 +1,9 @@
 """Shared helpers for the benchmark scripts: timing medians and printing ratio tables."""
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,3 +43,14 @@ def print_table(title: str, rows) -> None:
 def median_ms(function, repeat: int) -> float:
     """Median milliseconds of `function()` over `repeat` runs, after one warm-up run."""
     return 1e3 * median_seconds(function, repeat=repeat, warmup=1)
+
+
+def print_cold_compile(script: str) -> None:
+    """Run `script` (python source) in fresh processes sharing a new numba cache: first
+    with the cache empty (compile), then from the cache; print what each printed."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONPATH": REPO}
+        for label in ("cold (empty cache)", "warm cache"):
+            result = subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO,
+                                    capture_output=True, text=True, check=True)
+            print(f"-- {label}\n{result.stdout.rstrip()}")
