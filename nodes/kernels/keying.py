@@ -257,7 +257,7 @@ def backing_cell_sums(image, screen, channels, max_weight, cell, step, sums):
     sums: (GH, GW, 4) float64 zeroed: red, green, blue sums and the count.
     """
     height, width = image.shape[0], image.shape[1]
-    grid_height, grid_width = sums.shape[0], sums.shape[1]
+    grid_height = sums.shape[0]
     screen_difference = color_difference(screen[channels[0]], screen[channels[1]],
                                          screen[channels[2]], max_weight)
     screen_ratio = screen_difference / max(screen[channels[0]], 1e-6)
