@@ -8,6 +8,7 @@ from graph.spec import specs_in
 
 def specs():
     """Every built-in NodeSpec."""
-    from nodes import (grade, inpaint, io, keyers, maskmath, merge, semantic, shapes,
-                       transform)
-    return specs_in(io, shapes, keyers, semantic, maskmath, grade, merge, inpaint, transform)
+    from nodes import (grade, inpaint, io, keyers, maskmath, matting, merge, semantic,
+                       shapes, transform)
+    return specs_in(io, shapes, keyers, semantic, matting, maskmath, grade, merge, inpaint,
+                    transform)
