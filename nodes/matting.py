@@ -57,16 +57,21 @@ def refine(input, mask, *, band, method, eps, prior):
     """
     require_same_size(input=input, mask=mask)
     require_finite("input", input)
+    matte, trimap = refine_matte(input, mask, band, method, eps, prior)
+    shown = np.where(trimap.unknown, np.float32(0.5), trimap.known.astype(np.float32))
+    return {"output": matte, "trimap": shown.astype(np.float32)}
+
+
+def refine_matte(image, mask, band=None, method="closed_form", eps=1e-7, prior=0.001):
+    """The `refine` node's work (also used by `segment`): (matte, Trimap) for an
+    (h, w, 4) image and an (h, w) coarse mask."""
     coarse = np.clip(np.nan_to_num(np.asarray(mask, np.float32)), 0.0, 1.0)
     width = matting_solve.automatic_band(coarse) if band is None else float(band)
     trimap = matting_solve.trimap(coarse, width)
     if method == "guided":
-        matte = guided_matte(input, coarse, trimap, width)
-    else:
-        guide = matting_solve.linear_guide(input)
-        matte = matting_solve.solve_alpha(guide, trimap, float(eps), float(prior))
-    shown = np.where(trimap.unknown, np.float32(0.5), trimap.known.astype(np.float32))
-    return {"output": matte, "trimap": shown.astype(np.float32)}
+        return guided_matte(image, coarse, trimap, width), trimap
+    guide = matting_solve.linear_guide(image)
+    return matting_solve.solve_alpha(guide, trimap, float(eps), float(prior)), trimap
 
 
 def guided_matte(image, coarse, trimap, radius) -> np.ndarray:

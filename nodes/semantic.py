@@ -19,6 +19,7 @@ from nodes import models
 from nodes.common import require_finite
 from nodes.kernels import guided
 from nodes.kernels.color import srgb_encode_into
+from nodes.matting import refine_matte
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -46,14 +47,15 @@ def _check(params, connected):
     return [("target", problem)] if problem else []
 
 
-@node("segment", version=1, category="mask generators",
+@node("segment", version=2, category="mask generators",
       inputs=[Input("input", "image", doc="the picture to segment")],
       outputs=[Output("output", "mask", doc="probability of the target at every pixel")],
       params=[
           Param("target", "choice", "subject", choices=("subject", "person"),
                 doc="what to mask: the salient subject (u2netp) or a person (MediaPipe)"),
-          Param("refine", "bool", True,
-                doc="edge-aware upsampling (guided filter) instead of bilinear"),
+          Param("refine", "choice", "guided", choices=("guided", "matting", "none"),
+                doc="edge: guided (guided-filter upsampling), matting (that, then "
+                    "closed-form matting in a band, as the refine node), none (bilinear)"),
           Param("threshold", "float", None, min=0.0, max=1.0, optional=True,
                 doc="binarise: 1 where the probability >= threshold (unset: soft mask)"),
           Param("model", "path", None, optional=True,
@@ -75,10 +77,13 @@ def segment(input, *, target, refine, threshold, model, refine_radius, refine_ep
     person-free photos as person. A person seen only from behind needs `face_gate: false`.
 
     The output is the network's probability, soft by default (`threshold` binarises it).
-    `refine` (default) upsamples it with a colour guided filter against the picture, so
-    the edge follows hair and outlines; where the network is sure (probability near 0
+    `refine: guided` (default) upsamples it with a colour guided filter against the
+    picture, so the edge follows outlines; where the network is sure (probability near 0
     or 1) its value stays, the guided filter decides across its uncertain edge (weight
-    4 p (1 - p)). `refine_radius` and `refine_eps` tune it.
+    4 p (1 - p)). `refine_radius` and `refine_eps` tune it. `refine: matting` then
+    solves the edge band by closed-form matting, as the `refine` node does with its
+    defaults: hair and fur become partial alpha, and regions the network left unsure
+    but whose colours belong to the background drop out. `none`: bilinear upsampling.
 
     `model:` runs your own ONNX segmentation network (U-2-Net, BiRefNet, a SAM export...)
     described by a YAML/JSON file: `model` (the .onnx, relative to the descriptor),
@@ -100,8 +105,10 @@ def segment(input, *, target, refine, threshold, model, refine_radius, refine_ep
     probability = run_network(session, descriptor, working.rgb)
     if model is None and target == "person" and face_gate and not face_present(working.rgb):
         return np.zeros(input.shape[:2], np.float32)
-    mask = upsample_probability(input, probability, refine, refine_radius, refine_eps,
-                                working)
+    mask = upsample_probability(input, probability, refine != "none", refine_radius,
+                                refine_eps, working)
+    if refine == "matting":
+        mask, _ = refine_matte(input, mask)
     if threshold is not None:
         mask = (mask >= threshold).astype(np.float32)
     return mask
