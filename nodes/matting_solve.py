@@ -120,11 +120,12 @@ class BandSystem:
         columns = np.empty((count, 25), np.int64)
         matting.band_rows_into(self.guide, self.unknown, position, self.windows_index,
                                self.stats, self.prior_weights, data, columns)
-        matrix = scipy.sparse.csr_matrix(
+        # The rows are built symmetrically (bit for bit), so they are also the columns.
+        matrix = scipy.sparse.csc_matrix(
             (data.ravel(), columns.ravel(), np.arange(0, 25 * count + 1, 25)),
             shape=(count, count))
         matrix.sum_duplicates()
-        return matrix.tocsc()
+        return matrix
 
     def apply(self, vector: np.ndarray) -> np.ndarray:
         """L_UU vector: the vector placed in the band, zero elsewhere."""
@@ -171,8 +172,10 @@ def half_size(trimap_: Trimap, guide: np.ndarray):
 
 def direct_solve(system: BandSystem) -> np.ndarray:
     """The band's exact solution by sparse LU (SuperLU, symmetric mode, minimum-degree
-    ordering of A + A^T): the band is a thin strip, so the factors stay sparse."""
+    ordering of A + A^T, diagonal pivots: the matrix is symmetric positive definite):
+    the band is a thin strip, so the factors stay sparse."""
     factors = scipy.sparse.linalg.splu(system.matrix(), permc_spec="MMD_AT_PLUS_A",
+                                       diag_pivot_thresh=0.0,
                                        options={"SymmetricMode": True})
     return factors.solve(system.rhs)
 
