@@ -1,4 +1,5 @@
-"""Node specs: keyers and selections (chroma_key, despill, luma_key, color_range).
+"""Node specs: keyers and selections (chroma_key, despill, luma_key, color_range,
+difference_key).
 
 The wrappers validate, allocate and hand float32 arrays to nodes/kernels/keying.py.
 The chroma key's backing analysis (dominant screen colour, clean-plate grid) works on a
@@ -6,8 +7,10 @@ sparse sample of the plate and a small grid, in numpy.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
+from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
 from nodes.common import require_same_size
 from nodes.kernels import keying
@@ -311,3 +314,87 @@ def color_range(input, *, hue, saturation, value, softness, space, invert):
     keying.color_range_into(flat, windows, float(softness), space == "encoded",
                             bool(invert), out)
     return out
+
+
+CLEAN_PLATE_LEVELS = 3        # the clean plate is smooth at 1/8 of the picture's size
+CLEAN_PLATE_PASSES = 3
+
+
+def clean_plate(image: np.ndarray, backing: np.ndarray, tolerance: float) -> np.ndarray:
+    """A smooth clean background from the pixels where `backing` ((H, W) in [0, 1]) is at
+    least 0.5: their colours averaged at 1/8 of the size, filled outwards over the rest
+    by push-pull and brought back smoothly. Backing pixels that differ from that
+    estimate by more than 2 x `tolerance` (structures the selection took in: dark
+    towers with the sky's colour cast) are dropped and the estimate made again.
+    Returns (H, W, 4) float32 with alpha 1."""
+    weight = (backing >= 0.5).astype(np.float32)
+    if not weight.any():
+        raise NodeInputError("the backing mask selects no pixel (none >= 0.5)",
+                             hint="widen the selection that feeds 'backing'")
+    rgb = np.ascontiguousarray(image[..., :3], dtype=np.float32)
+    for _ in range(CLEAN_PLATE_PASSES):
+        smooth = push_pull(rgb * weight[..., None], weight, CLEAN_PLATE_LEVELS)
+        difference = np.abs(rgb - smooth).sum(-1) / np.maximum(smooth.sum(-1), 1e-4)
+        kept = weight * (difference <= 2 * tolerance)
+        if kept.any():
+            weight = kept.astype(np.float32)
+    plate = np.ones(image.shape[:2] + (4,), np.float32)
+    plate[..., :3] = smooth
+    return plate
+
+
+def push_pull(weighted: np.ndarray, weight: np.ndarray, skip: int) -> np.ndarray:
+    """Fill (h, w, 3) colours premultiplied by (h, w) weights where the weight is low;
+    the `skip` finest levels keep only what comes up from the coarser ones (smooth)."""
+    height, width = weight.shape
+    if min(height, width) <= 2:
+        total = max(float(weight.sum()), 1e-6)
+        return np.broadcast_to(weighted.reshape(-1, 3).sum(0) / total,
+                               weighted.shape).astype(np.float32)
+    coarse = push_pull(cv2.pyrDown(weighted), cv2.pyrDown(weight), skip - 1)
+    up = cv2.pyrUp(coarse, dstsize=(width, height))
+    if skip > 0:
+        return up
+    known = np.clip(weight, 0.0, 1.0)[..., None]
+    own = weighted / np.maximum(weight, 1e-6)[..., None]
+    return (own * known + up * (1 - known)).astype(np.float32)
+
+
+@node("difference_key", version=1, category="keyers",
+      inputs=[Input("input", "image", doc="the picture with the structures in front"),
+              Input("reference", "image", optional=True,
+                    doc="the clean background (a clean plate); else estimated from backing"),
+              Input("backing", "mask", optional=True,
+                    doc="where the picture surely shows the clean background (a selection)")],
+      outputs=[Output("output", "mask", doc="1 = differs from the background (subject)"),
+               Output("clean", "image", doc="the clean background used")],
+      params=[Param("tolerance", "float", 0.06, min=0.0, max=10.0,
+                    doc="relative difference that still counts as background (noise, grain)"),
+              Param("softness", "float", 0.5, min=1e-3, max=10.0,
+                    doc="relative difference over which the key goes from 0 to 1"),
+              Param("invert", "bool", False, doc="output 1 = background instead")])
+def difference_key(input, reference=None, backing=None, *, tolerance, softness, invert):
+    """Key what differs from a clean background (a difference matte).
+
+    The relative difference sum |I - R| / sum R (over r, g, b, linear) of each pixel
+    from the clean background R is mapped by (difference - tolerance) / softness to
+    [0, 1]. A dark structure covering a fraction a of a pixel gives a difference of
+    about a, so thin wires, lattices and branches against a sky keep their partial
+    coverage (no choke, no threshold eats them). Without `reference`, R is estimated
+    from the picture where `backing` >= 0.5 (e.g. a colour_range of the sky): smooth
+    (averaged at 1/8 of the size), filled over the rest by push-pull, with backing
+    pixels far from it (structures the selection took in) dropped; the `clean` output
+    shows it. Compose a new
+    background as picture + matte * (new - clean): each pixel swaps the old
+    background's share for the new one's, so edges carry no halo of the old.
+    """
+    if reference is None and backing is None:
+        raise NodeInputError("connect a 'reference' (clean plate) or a 'backing' mask")
+    require_same_size(input=input, reference=reference, backing=backing)
+    image = as_kernel_array(input)
+    clean = as_kernel_array(reference) if reference is not None \
+        else clean_plate(image, backing, float(tolerance))
+    out = np.empty(image.shape[:2], np.float32)
+    keying.difference_key_into(image, clean, float(tolerance), float(softness), bool(invert),
+                               out)
+    return {"output": out, "clean": clean}

@@ -333,3 +333,26 @@ def chroma_key_into(image, difference_grid, cell, channels, max_weight, toleranc
         if invert:
             for x in range(width):
                 out_row[x] = 1.0 - out_row[x]
+
+
+@parallel_kernel
+def difference_key_into(image, reference, tolerance, softness, invert, out):
+    """Relative difference key: raw = sum_c |I_c - R_c| / sum_c R_c, mapped by
+    (raw - tolerance) / softness to [0, 1] (1 = differs from the reference).
+
+    For a structure of colour D covering a fraction a of a pixel of a clean background
+    R, I = a D + (1 - a) R, so raw = a |D - R| / R: a dark structure (D << R) gives
+    raw = a, its own coverage. image, reference: (H, W, 4) float32 premultiplied
+    linear; out: (H, W) float32.
+    """
+    height, width = out.shape
+    floor = np.float32(1e-4)
+    for y in prange(height):
+        for x in range(width):
+            difference = (abs(image[y, x, 0] - reference[y, x, 0])
+                          + abs(image[y, x, 1] - reference[y, x, 1])
+                          + abs(image[y, x, 2] - reference[y, x, 2]))
+            level = reference[y, x, 0] + reference[y, x, 1] + reference[y, x, 2]
+            raw = difference / max(level, floor)
+            value = min(max((raw - tolerance) / softness, 0.0), 1.0)
+            out[y, x] = 1.0 - value if invert else value
