@@ -45,9 +45,10 @@ def refine(input, mask, *, band, method, eps, prior):
     the matting Laplacian of Levin, Lischinski and Weiss (2008) on the picture's linear
     colour (3x3 windows, regulariser `eps`), with the known pixels as boundary values,
     plus a weak pull of weight `prior` * (2 m - 1)^2 towards the coarse mask m (it keeps
-    the mask where the colours cannot tell subject from background). The solve is
-    matrix-free, conjugate gradients restricted to the band, coarse to fine. Hair, fur
-    and motion blur come out as partial alpha. `guided` replaces the solve by a colour
+    the mask where the colours cannot tell subject from background). A band of up to
+    250k pixels is solved exactly (sparse LU of the band's equations), a larger one by
+    conjugate gradients on the matrix-free Laplacian, coarse to fine. Hair, fur and
+    motion blur come out as partial alpha. `guided` replaces the solve by a colour
     guided filter of the mask (radius `band`), a softer and faster edge.
 
     The automatic band is half the mask's own soft-edge width plus 0.5% of the

@@ -2,8 +2,10 @@
 
 `trimap` turns a coarse mask into known foreground, known background and an unknown band
 around its edge; `solve_alpha` solves closed-form matting (nodes/kernels/matting.py) in
-that band by preconditioned conjugate gradients, started from the solution at half
-resolution (coarse to fine), so that few iterations are needed at full resolution.
+that band: exactly, by a sparse LU of the band's equations (the band is a thin strip, so
+a minimum-degree ordering keeps the factors sparse), or past DIRECT_LIMIT unknowns by
+Jacobi-preconditioned conjugate gradients on the matrix-free Laplacian, started from
+the solution at half resolution (coarse to fine).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import scipy.sparse.linalg
 from nodes.kernels import matting
 
 SOFT_LOW, SOFT_HIGH = 0.02, 0.98     # a coarse mask strictly between these is uncertain
-DIRECT_LIMIT = 400_000              # up to this many unknowns the band is solved directly
+DIRECT_LIMIT = 250_000              # up to this many unknowns the band is solved directly (LU fill ~175 entries a row)
 MIN_COARSE_UNKNOWN = 4000            # below this many unknown pixels no coarser level pays
 TOLERANCE = 1e-5                     # relative residual at which the solve stops
 COARSE_ITERATIONS = 400
