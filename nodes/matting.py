@@ -46,8 +46,8 @@ def refine(input, mask, *, band, method, eps, prior):
     colour (3x3 windows, regulariser `eps`), with the known pixels as boundary values,
     plus a weak pull of weight `prior` * (2 m - 1)^2 towards the coarse mask m (it keeps
     the mask where the colours cannot tell subject from background). A band of up to
-    250k pixels is solved exactly (sparse LU of the band's equations), a larger one by
-    conjugate gradients on the matrix-free Laplacian, coarse to fine. Hair, fur and
+    50k pixels is solved exactly (sparse LU of the band's equations), a larger one by
+    conjugate gradients on the matrix-free Laplacian from the solution at half size. Hair, fur and
     motion blur come out as partial alpha. `guided` replaces the solve by a colour
     guided filter of the mask (radius `band`), a softer and faster edge.
 

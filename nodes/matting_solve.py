@@ -4,8 +4,10 @@
 around its edge; `solve_alpha` solves closed-form matting (nodes/kernels/matting.py) in
 that band: exactly, by a sparse LU of the band's equations (the band is a thin strip, so
 a minimum-degree ordering keeps the factors sparse), or past DIRECT_LIMIT unknowns by
-Jacobi-preconditioned conjugate gradients on the matrix-free Laplacian, started from
-the solution at half resolution (coarse to fine).
+FINE_ITERATIONS steps of Jacobi-preconditioned conjugate gradients on the matrix-free
+Laplacian, started from the solution at half resolution (itself exact or coarse to
+fine). At 1 MP with an 11% band that is 2x faster than the exact solve and as good
+(SAD 0.572 against 0.576 of the coarse mask's), with LU memory bounded by the coarse level.
 """
 from __future__ import annotations
 
@@ -19,11 +21,11 @@ import scipy.sparse.linalg
 from nodes.kernels import matting
 
 SOFT_LOW, SOFT_HIGH = 0.02, 0.98     # a coarse mask strictly between these is uncertain
-DIRECT_LIMIT = 250_000              # up to this many unknowns the band is solved directly (LU fill ~175 entries a row)
+DIRECT_LIMIT = 50_000               # up to this many unknowns the band is solved directly
 MIN_COARSE_UNKNOWN = 4000            # below this many unknown pixels no coarser level pays
-TOLERANCE = 1e-5                     # relative residual at which the solve stops
+TOLERANCE = 1e-6                     # relative residual at which the solve stops
 COARSE_ITERATIONS = 400
-FINE_ITERATIONS = 200
+FINE_ITERATIONS = 120
 
 
 class Trimap(NamedTuple):
@@ -183,7 +185,7 @@ def direct_solve(system: BandSystem) -> np.ndarray:
 
 
 def solve_alpha(guide: np.ndarray, trimap_: Trimap, eps: float, prior_weight: float = 0.0,
-                levels: int = 3) -> np.ndarray:
+                levels: int = 6) -> np.ndarray:
     """(h, w) float32 alpha: known values kept exactly, the band solved by closed-form
     matting: directly up to DIRECT_LIMIT unknowns, else by conjugate gradients started
     from the solution at half resolution (up to `levels` levels)."""
