@@ -34,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--frames", metavar="A-B", help="render frames A to B (or one frame N)")
     run.add_argument("--cache-dir", metavar="DIR", help="disk cache folder (or $MASKGRAPH_CACHE_DIR)")
     run.add_argument("--stats", choices=["json"], help="print per-node stats as JSON on stdout")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="render on the Dask cluster whose scheduler listens at ADDRESS "
+                          "(the `dask` extra; outputs must be on a filesystem the workers share)")
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="render on a local Dask cluster of N single-threaded processes")
     validate = commands.add_parser("validate", help="check a graph without running it")
     _graph_arguments(validate)
     nodes = commands.add_parser("nodes", help="list node types and templates, or document one")
@@ -119,20 +124,41 @@ def parse_frames(text: str | None) -> list[int]:
 def command_run(arguments) -> int:
     graph = load_from_arguments(arguments)
     frames = parse_frames(arguments.frames)
+    if arguments.frames is None and arguments.scheduler is None and arguments.workers is None:
+        run = graph.run(arguments.output, frame=frames[0], cache_dir=arguments.cache_dir)
+        if arguments.stats == "json":
+            print(run.stats_json())
+        return EXIT_OK
+    if arguments.workers is not None and arguments.workers < 1:
+        raise GraphError(Problem(f"--workers {arguments.workers}: at least 1 worker"))
     show_progress = sys.stderr.isatty() and len(frames) > 1
-    all_stats, total = [], 0.0
-    for index, frame in enumerate(frames):
-        run = graph.run(arguments.output, frame=frame, cache_dir=arguments.cache_dir)
-        total += run.total_seconds
-        for stat in run.stats:
-            all_stats.append({**stat, "frame": frame} if len(frames) > 1 else stat)
+    finished = []
+
+    def on_frame(frame_run):
+        finished.append(frame_run.frame)
         if show_progress:
-            _progress(index + 1, len(frames), frame)
+            _progress(len(finished), len(frames), frame_run.frame)
+    client = connect(arguments.scheduler) if arguments.scheduler else None
+    try:
+        render = graph.render(frames, arguments.output, client=client,
+                              workers=arguments.workers, cache_dir=arguments.cache_dir,
+                              on_frame=on_frame)
+    finally:
+        if client is not None:
+            client.close()
     if show_progress:
         print(file=sys.stderr)
     if arguments.stats == "json":
-        print(json.dumps({"nodes": all_stats, "total_seconds": round(total, 6)}))
+        stats = render.stats if len(frames) > 1 else \
+            [{k: v for k, v in stat.items() if k != "frame"} for stat in render.stats]
+        print(json.dumps({"nodes": stats, "total_seconds": round(render.total_seconds, 6)}))
     return EXIT_OK
+
+
+def connect(address: str):
+    """A distributed.Client on the scheduler at `address`, or GraphError (exit 2)."""
+    from graph.distributed import connect as connect_client
+    return connect_client(address)
 
 
 def _progress(done: int, count: int, frame: int) -> None:

@@ -216,6 +216,14 @@ class Graph:
         from graph.evaluate import Evaluator
         return Evaluator(self, **options).run(outputs, frame=frame, feed=feed)
 
+    def render(self, frames, outputs=None, client=None, on_frame=None, **options):
+        """Render a frame range (sinks write their files) -> Render with every frame's
+        stats. client: a `distributed.Client` to render on a Dask cluster (or
+        workers=N for a LocalCluster of N single-threaded processes); on_frame(frame_run)
+        after each finished frame; options: cache_dir, memory, on_node, feed."""
+        from graph.evaluate import render
+        return render(self, frames, outputs, client=client, on_frame=on_frame, **options)
+
     def to_yaml(self) -> str:
         from graph.yaml_io import dump_graph
         return dump_graph(self)
