@@ -22,6 +22,7 @@ float32), `image|mask` (either; an output of that type has the type of the node'
 """
 from __future__ import annotations
 
+import importlib
 import inspect
 import math
 import re
@@ -113,6 +114,8 @@ class NodeSpec:
     sink: bool = False
     check: Callable | None = None
     category: str = ""
+    takes_frame: bool = False
+    reads_frames: Callable | None = None
     _inputs_by_name: dict = field(default_factory=dict, repr=False)
     _params_by_name: dict = field(default_factory=dict, repr=False)
 
@@ -133,10 +136,38 @@ class NodeSpec:
     def summary(self) -> str:
         return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
 
+    def __reduce__(self):
+        """Specs travel by id (and the module that declares them), never as code: the
+        unpickling process looks the id up where it lands (see `find_spec`)."""
+        return (find_spec, (self.id, getattr(self.compute, "__module__", None)))
+
+
+DECLARED: dict[tuple, NodeSpec] = {}  # (module, id) -> every spec `node` declared here
+
+
+def find_spec(type_id: str, module: str | None = None) -> NodeSpec:
+    """The spec `type_id` of this process: the one declared in `module` (imported if
+    needed), else the default registry's (the `maskgraph.nodes` entry points)."""
+    spec = DECLARED.get((module, type_id))
+    if spec is None and module:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass
+        spec = DECLARED.get((module, type_id))
+    if spec is None:
+        from graph import default_registry
+        spec = default_registry().get(type_id)
+    if spec is None:
+        raise LookupError(f"node type '{type_id}' is not installed here (declared in "
+                          f"{module or 'an unknown module'})")
+    return spec
+
 
 def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=False,
          original: str | None = None, reads_files=False, sink=False,
-         check: Callable | None = None, category: str = "") -> Callable[[Callable], NodeSpec]:
+         check: Callable | None = None, category: str = "", takes_frame: bool = False,
+         reads_frames: Callable | None = None) -> Callable[[Callable], NodeSpec]:
     """Declare a node type on its compute function; returns the NodeSpec.
 
     maskable: the framework adds a `mask` input and `mix`, `invert_mask` params and
@@ -147,6 +178,11 @@ def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=Fa
     check(params, connected) -> list of (param name, message): cross-param validation at
     load time; `params` are the coerced values (an animated param appears as its value at
     the first key), `connected` the set of input names that have a node connected.
+    takes_frame: compute receives the frame number as the keyword `frame` (the frame
+    enters the node's key, so it is computed once per frame).
+    reads_frames(params, frame) -> {port: frame}: the frame at which each named input is
+    read (ports not named are read at the current frame); `params` are the values at
+    `frame`. Planning follows these edges, and the frames read enter the key.
     """
     def declare(compute: Callable) -> NodeSpec:
         all_inputs = list(inputs)
@@ -159,7 +195,9 @@ def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=Fa
         spec = NodeSpec(id=id, version=version, inputs=all_inputs, outputs=list(outputs),
                         params=all_params, compute=compute, doc=inspect.getdoc(compute) or "",
                         maskable=maskable, original=original_name, reads_files=reads_files,
-                        sink=sink, check=check, category=category)
+                        sink=sink, check=check, category=category,
+                        takes_frame=takes_frame, reads_frames=reads_frames)
+        DECLARED[(compute.__module__, id)] = spec
         return spec
     return declare
 

@@ -8,6 +8,7 @@ from graph.spec import specs_in
 
 def specs():
     """Every built-in NodeSpec."""
-    from nodes import (grade, inpaint, io, keyers, maskmath, merge, semantic, shapes,
+    from nodes import (grade, inpaint, io, keyers, maskmath, merge, semantic, shapes, time,
                        transform)
-    return specs_in(io, shapes, keyers, semantic, maskmath, grade, merge, inpaint, transform)
+    return specs_in(io, shapes, keyers, semantic, maskmath, grade, merge, inpaint, transform,
+                    time)
