@@ -96,9 +96,22 @@ class Plan:
         return {key: found[-1] for key, found in users.items() if len(found) > 1}
 
     def for_frames(self, frames) -> "Plan":
-        """The same plan restricted to some of its frames (what a Dask task runs)."""
-        return Plan(self.graph, tuple(frames), self.tasks, self.sites, self.deps,
-                    {frame: self.targets[frame] for frame in frames}, self.kinds, self.feed)
+        """The part of this plan that `frames` need (what one Dask task carries): only the
+        sites reachable from those frames' targets, their tasks and fed arrays."""
+        sites, deps, stack = {}, {}, []
+        for frame in frames:
+            stack += [(node, frame) for node, _, _ in self.targets[frame].values()]
+        while stack:
+            site = stack.pop()
+            if site in sites:
+                continue
+            sites[site] = self.sites[site]
+            deps[site] = self.deps[site]
+            stack.extend(deps[site])
+        keys = set(sites.values())
+        return Plan(self.graph, tuple(frames), {key: self.tasks[key] for key in keys}, sites,
+                    deps, {frame: self.targets[frame] for frame in frames}, self.kinds,
+                    {key: array for key, array in self.feed.items() if key in keys})
 
 
 def make_plan(graph: Graph, outputs=None, frames=(1,), feed: dict | None = None) -> Plan:
@@ -166,7 +179,7 @@ class _NodeInfo:
     JSON of every param that cannot change with the frame, the names of those that can."""
 
     __slots__ = ("node", "spec", "connections", "static_params", "static_text", "dynamic",
-                 "pattern_paths", "may_pass", "head", "order", "port_text")
+                 "pattern_paths", "may_pass", "head", "order", "port_text", "fixed")
 
     def __init__(self, node, spec, graph):
         self.node, self.spec = node, spec
@@ -185,6 +198,10 @@ class _NodeInfo:
         self.static_params = {k: v for k, v in node.values.items() if k not in self.dynamic}
         self.static_text = {k: _json(k) + ":" + _json(v) for k, v in self.static_params.items()}
         self.order = [(k, _json(k) + ":") for k in sorted(node.values)]
+        self.fixed = None  # (params, their JSON, their tuple) when no param animates
+        if not self.dynamic:
+            self.fixed = (self.static_params, self.params_text(self.static_params),
+                          tuple(sorted(self.static_params.items())))
         self.may_pass = node.disable or (spec.maskable and (
             isinstance(node.values.get("mix"), Animated) or node.values.get("mix") == 0.0))
         self.head = f',"type":{_json(spec.id)},"version":{_json(spec.version)}}}'
@@ -242,7 +259,7 @@ class _Planner:
     def site(self, root: tuple) -> str:
         """The key of (node, frame), planning its inputs first (iteratively)."""
         stack = [root]
-        sites = self.sites
+        sites, pending = self.sites, {}
         while stack:
             site = stack[-1]
             if site in sites:
@@ -250,12 +267,15 @@ class _Planner:
                 continue
             name, frame = site
             memo = self.static.get(name)
-            if memo is not None:
-                needs = tuple((dep, frame) for dep in memo[1])
-            else:
-                needs = self._input_sites(name, frame)
+            needs = pending.pop(site, None)
+            if needs is None:
+                if memo is not None:
+                    needs = tuple([(dep, frame) for dep in memo[1]])
+                else:
+                    needs = self._input_sites(name, frame)
             missing = [s for s in needs if s not in sites]
             if missing:
+                pending[site] = needs
                 stack.extend(missing)
                 continue
             if memo is not None:
@@ -274,13 +294,16 @@ class _Planner:
         if through is not None:
             return ((through.node, frame),)
         reads = self._reads(info, frame)
-        return tuple((source, reads.get(port, frame)) for port, _, refs in info.connections
-                     for source, _ in refs)
+        needs = []
+        for port, _, refs in info.connections:
+            read = reads.get(port, frame) if reads else frame
+            needs += [(source, read) for source, _ in refs]
+        return tuple(needs)
 
     def _reads(self, info, frame) -> dict:
         if info.spec.reads_frames is None:
             return {}
-        params = info.params_at(frame)
+        params = info.fixed[0] if info.fixed is not None else info.params_at(frame)
         return {port: int(read) for port, read in info.spec.reads_frames(params, frame).items()}
 
     def _passthrough(self, info, frame) -> Ref | None:
@@ -322,12 +345,18 @@ class _Planner:
     def _compute_task(self, info, frame) -> Task:
         node, spec = info.node, info.spec
         try:
-            params = info.params_at(frame)
+            if info.fixed is not None:
+                params, params_text, params_items = info.fixed
+            else:
+                params = info.params_at(frame)
+                params_text = info.params_text(params)
+                params_items = tuple(sorted(params.items()))
             reads = self._reads(info, frame)
             inputs, texts = [], []
+            sites = self.sites
             for port, is_list, refs in info.connections:
-                pairs = tuple((self.sites[(source, reads.get(port, frame))], output)
-                              for source, output in refs)
+                read = reads.get(port, frame) if reads else frame
+                pairs = tuple([(sites[(source, read)], output) for source, output in refs])
                 inputs.append((port, is_list, pairs))
                 label, outputs = info.port_text[port]
                 texts.append(label + ",".join(f'["{key}",{output}]' for (key, _), output
@@ -341,14 +370,12 @@ class _Planner:
                 text += f'"frame":{int(frame)},'
             if reads:
                 text += f'"frames_read":{_json(reads)},'
-            text += ('"inputs":{' + ",".join(texts) + '},"params":' + info.params_text(params)
-                     + info.head)
+            text += '"inputs":{' + ",".join(texts) + '},"params":' + params_text + info.head
         except TypeError as error:
             raise NodeFailure(node.name, node.type, f"a param cannot be hashed: {error}",
                               node.location()) from None
         kind = "sink" if spec.sink else "compute"
-        return Task(_digest(text), node.name, frame, kind, tuple(inputs),
-                    tuple(sorted(params.items())), text)
+        return Task(_digest(text), node.name, frame, kind, tuple(inputs), params_items, text)
 
 
 def _json(value) -> str:
