@@ -8,6 +8,7 @@ from graph.spec import specs_in
 
 def specs():
     """Every built-in NodeSpec."""
-    from nodes import (grade, inpaint, io, keyers, maskmath, merge, semantic, shapes,
-                       transform)
-    return specs_in(io, shapes, keyers, semantic, maskmath, grade, merge, inpaint, transform)
+    from nodes import (colour, exr_layers, grade, inpaint, io, keyers, maskmath, merge,
+                       semantic, shapes, transform)
+    return specs_in(io, exr_layers, colour, shapes, keyers, semantic, maskmath, grade, merge,
+                    inpaint, transform)

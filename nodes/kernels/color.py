@@ -5,7 +5,7 @@ kernels inline; the array kernels take float32 arrays and write into `out`.
 """
 import numpy as np
 
-from graph.jit import parallel_kernel, prange, scalar
+from graph.jit import kernel, parallel_kernel, prange, scalar
 
 REC709_WEIGHTS = (0.2126, 0.7152, 0.0722)
 
@@ -73,3 +73,40 @@ def srgb_decode_into(values, out):
     flat_out = out.reshape(-1)
     for index in prange(flat_in.size):
         flat_out[index] = srgb_decode(flat_in[index])
+
+
+@parallel_kernel
+def matrix_into(image, matrix, out):
+    """(H, W, 4): RGB' = matrix @ RGB per pixel ((3, 3) float32 matrix); alpha copied."""
+    height, width = image.shape[0], image.shape[1]
+    for y in prange(height):
+        for x in range(width):
+            red, green, blue = image[y, x, 0], image[y, x, 1], image[y, x, 2]
+            for row in range(3):
+                out[y, x, row] = (matrix[row, 0] * red + matrix[row, 1] * green
+                                  + matrix[row, 2] * blue)
+            out[y, x, 3] = image[y, x, 3]
+
+
+@kernel
+def unpremultiply_rows(image, out):
+    """Serial unpremultiply of a band of rows (callers run bands on threads; nogil)."""
+    height, width = image.shape[0], image.shape[1]
+    for y in range(height):
+        for x in range(width):
+            alpha = image[y, x, 3]
+            scale = np.float32(1.0) / alpha if alpha != 0 else np.float32(1.0)
+            for channel in range(3):
+                out[y, x, channel] = image[y, x, channel] * scale
+            out[y, x, 3] = alpha
+
+
+@kernel
+def premultiply_rows(image):
+    """Serial premultiply, in place, of a band of rows (the pair of unpremultiply_rows)."""
+    height, width = image.shape[0], image.shape[1]
+    for y in range(height):
+        for x in range(width):
+            alpha = image[y, x, 3]
+            for channel in range(3):
+                image[y, x, channel] = image[y, x, channel] * alpha
