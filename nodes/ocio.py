@@ -285,8 +285,7 @@ def _apply_band(source, target, cpu, unpremultiply) -> None:
     else:
         target[...] = source
     cpu.applyRGBA(target)
-    if unpremultiply:
-        color_kernels.premultiply_rows(target)
+    color_kernels.premultiply_rows(target, source, unpremultiply)
 
 
 def _in_bands(image, out, work) -> None:

@@ -102,11 +102,14 @@ def unpremultiply_rows(image, out):
 
 
 @kernel
-def premultiply_rows(image):
-    """Serial premultiply, in place, of a band of rows (the pair of unpremultiply_rows)."""
+def premultiply_rows(image, source, premultiply):
+    """After a transform of a band in place: put back `source`'s alpha (a transform may
+    touch it) and, when `premultiply`, multiply the colour by it. Serial, nogil."""
     height, width = image.shape[0], image.shape[1]
     for y in range(height):
         for x in range(width):
-            alpha = image[y, x, 3]
-            for channel in range(3):
-                image[y, x, channel] = image[y, x, channel] * alpha
+            alpha = source[y, x, 3]
+            if premultiply:
+                for channel in range(3):
+                    image[y, x, channel] = image[y, x, channel] * alpha
+            image[y, x, 3] = alpha
