@@ -50,9 +50,22 @@ def layers(names: list[str]) -> dict[str, list[str]]:
     return found
 
 
+def ordered(suffixes: list[str]) -> list[str]:
+    """Channel suffixes with R, G, B, A first (EXR stores them sorted by name)."""
+    return sorted(suffixes, key=lambda c: (COLOUR_CHANNELS.index(c) if c in COLOUR_CHANNELS
+                                           else 4, c))
+
+
 def describe(names: list[str]) -> str:
     """'beauty (R, G, B, A), key (Y)' for error messages."""
-    return ", ".join(f"{layer} ({', '.join(chans)})" for layer, chans in layers(names).items())
+    return ", ".join(f"{layer} ({', '.join(ordered(chans))})"
+                     for layer, chans in layers(names).items())
+
+
+def _several(layer: str, suffixes: list[str]) -> str:
+    example = "A" if "A" in suffixes else ordered(suffixes)[-1]
+    return (f"layer '{layer}' has several channels ({', '.join(ordered(suffixes))}): name "
+            f"one, e.g. {layer}.{example}")
 
 
 def check_layer(path: str, layer: str) -> str | None:
@@ -103,9 +116,7 @@ def read_channel(path: str, channel: str) -> np.ndarray:
     if channel not in names:
         suffixes = layers(names).get(channel)
         if not suffixes or (len(suffixes) > 1 and "Y" not in suffixes):
-            message = check_layer(path, channel) or (
-                f"layer '{channel}' has several channels ({', '.join(suffixes)}): "
-                f"name one, e.g. {channel}.{suffixes[-1]}")
+            message = check_layer(path, channel) or _several(channel, suffixes)
             raise NodeInputError(message)
         channel = f"{channel}.{'Y' if 'Y' in suffixes else suffixes[0]}"
     with openexr().File(path, separate_channels=True) as exr:
@@ -121,8 +132,7 @@ def check_channel(path: str, channel: str) -> str | None:
     if channel in names or (suffixes and (len(suffixes) == 1 or "Y" in suffixes)):
         return None
     if suffixes:
-        return (f"layer '{channel}' has several channels ({', '.join(suffixes)}): name one, "
-                f"e.g. {channel}.{suffixes[-1]}")
+        return _several(channel, suffixes)
     return check_layer(path, channel)
 
 
