@@ -291,3 +291,23 @@ def test_a_mask_is_not_colour_managed(tmp_path):
             f"path: {tmp_path / 'm.png'}, colorspace: ACEScct}}\n")
     with pytest.raises(graph.NodeFailure, match="a mask is data"):
         run(text)
+
+
+def test_the_log_plate_example_renders_the_done_when_story(tmp_path):
+    """LogC4 plate -> key in ACEScg -> sRGB view PNG + layered EXR with the matte."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    g = graph.load(os.path.join(root, "graphs_examples", "log_plate_aces.yaml"))
+    for node in g.nodes.values():  # write into the test's folder, not the repo
+        if node.type in ("write", "write_layers"):
+            node.params["path"] = str(tmp_path / os.path.basename(node.values["path"]))
+    results = g.evaluate(memory=None)
+    view = cv2.imread(str(tmp_path / "log_plate_view.png"), cv2.IMREAD_UNCHANGED)
+    assert view.shape == (384, 384, 4) and 40 < view[..., :3].mean() < 200
+    with OpenEXR.File(str(tmp_path / "log_plate_comp.exr"), separate_channels=True) as exr:
+        channels = exr.channels()
+        assert sorted(channels) == ["beauty.A", "beauty.B", "beauty.G", "beauty.R", "matte.Y"]
+        assert channels["matte.Y"].pixels.dtype == np.float32
+        np.testing.assert_array_equal(channels["beauty.R"].pixels,
+                                      results["write_layers"][..., 0].astype(np.float16))
+        matte = np.array(channels["matte.Y"].pixels)
+    assert 0.2 < matte.mean() < 0.8 and matte.min() == 0 and matte.max() == 1
