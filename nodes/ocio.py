@@ -144,6 +144,7 @@ class Conversion:
     cpu: object
     matrix: np.ndarray | None  # (3, 3) float32 when the transform is RGB matrices only
     noop: bool
+    keeps_alpha: bool  # OCIO leaves alpha exactly as it was (not every transform does)
 
 
 def conversion(config: str | None, source: str, target: str) -> Conversion:
@@ -237,7 +238,16 @@ def resolve_display_view(cfg, display: str, view: str) -> tuple[str, str]:
 
 def _prepare(processor) -> Conversion:
     cpu = processor.getDefaultCPUProcessor()
-    return Conversion(cpu, _rgb_matrix(processor), bool(cpu.isNoOp()))
+    return Conversion(cpu, _rgb_matrix(processor), bool(cpu.isNoOp()), _keeps_alpha(cpu))
+
+
+def _keeps_alpha(cpu) -> bool:
+    """True when the processor returns every alpha unchanged (exponents may touch it)."""
+    probe = np.random.default_rng(0).random((64, 4), dtype=np.float32) * 2
+    probe[:, 3] = np.linspace(0, 1, 64, dtype=np.float32)
+    alpha = probe[:, 3].copy()
+    cpu.applyRGBA(probe)
+    return bool(np.array_equal(probe[:, 3], alpha))
 
 
 def _rgb_matrix(processor) -> np.ndarray | None:
@@ -273,19 +283,22 @@ def apply(image: np.ndarray, convert: Conversion, premultiplied: bool = True) ->
     if convert.matrix is not None:
         color_kernels.matrix_into(image, convert.matrix, out)
         return out
-    unpremultiply = premultiplied
-    _in_bands(image, out, lambda source, target: _apply_band(source, target, convert.cpu,
-                                                             unpremultiply))
+    _in_bands(image, out, lambda source, target: _apply_band(source, target, convert,
+                                                             premultiplied))
     return out
 
 
-def _apply_band(source, target, cpu, unpremultiply) -> None:
-    if unpremultiply:
-        color_kernels.unpremultiply_rows(source, target)
+def _apply_band(source, target, convert: Conversion, premultiplied: bool) -> None:
+    """unpremultiply + copy, OCIO in place, then alpha back and premultiply (skipped for an
+    opaque band when OCIO keeps alpha)."""
+    if premultiplied:
+        opaque = color_kernels.unpremultiply_rows(source, target)
     else:
         target[...] = source
-    cpu.applyRGBA(target)
-    color_kernels.premultiply_rows(target, source, unpremultiply)
+        opaque = True
+    convert.cpu.applyRGBA(target)
+    if not (opaque and convert.keeps_alpha):
+        color_kernels.premultiply_rows(target, source, premultiplied)
 
 
 def _in_bands(image, out, work) -> None:

@@ -90,8 +90,10 @@ def matrix_into(image, matrix, out):
 
 @kernel
 def unpremultiply_rows(image, out):
-    """Serial unpremultiply of a band of rows (callers run bands on threads; nogil)."""
+    """Serial unpremultiply of a band of rows into `out` (callers run bands on threads;
+    nogil). Returns True when every alpha of the band is 1 (nothing to premultiply back)."""
     height, width = image.shape[0], image.shape[1]
+    opaque = True
     for y in range(height):
         for x in range(width):
             alpha = image[y, x, 3]
@@ -99,6 +101,8 @@ def unpremultiply_rows(image, out):
             for channel in range(3):
                 out[y, x, channel] = image[y, x, channel] * scale
             out[y, x, 3] = alpha
+            opaque = opaque and alpha == 1
+    return opaque
 
 
 @kernel

@@ -82,6 +82,18 @@ def test_camera_log_to_working_equals_ocio(picture, space):
     np.testing.assert_allclose(ours[..., :3], straight[..., :3], atol=2e-4, rtol=2e-4)
 
 
+@pytest.mark.parametrize("space", ["Gamma 2.4 Encoded Rec.709", "ARRI LogC4"])
+def test_opaque_pictures_keep_alpha_exactly_one(picture, space):
+    """OCIO's exponent ops touch alpha (1 -> 1.000012): maskgraph puts it back."""
+    straight = picture[0].copy()
+    straight[..., 3] = 1
+    g = graph.load(feed_graph(f"  cs: {{type: colorspace, input: src, target: {space}}}\n"))
+    ours = g.evaluate(["cs"], feed={"src": straight}, memory=None)["cs"]
+    assert (ours[..., 3] == 1).all()
+    np.testing.assert_allclose(ours[..., :3], ocio_apply(straight, "ACEScg", space)[..., :3],
+                               atol=1e-5, rtol=1e-5)
+
+
 def test_matrix_only_transform_takes_the_matrix_kernel_and_equals_ocio(picture):
     from nodes import ocio as ours_ocio
     straight, image = picture
