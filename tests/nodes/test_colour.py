@@ -323,3 +323,71 @@ def test_the_log_plate_example_renders_the_done_when_story(tmp_path):
                                       results["write_layers"][..., 0].astype(np.float16))
         matte = np.array(channels["matte.Y"].pixels)
     assert 0.2 < matte.mean() < 0.8 and matte.min() == 0 and matte.max() == 1
+
+
+@pytest.mark.parametrize("space", ["ACEScct", "S-Log3 S-Gamut3.Cine", "V-Log V-Gamut",
+                                   "ARRI LogC3 (EI800)", "Linear P3-D65",
+                                   "Gamma 2.2 Encoded AP1"])
+def test_read_and_write_any_space_equal_ocio(tmp_path, picture, space):
+    """A small EXR in `space` read into ACEScg, then written back out in `space`."""
+    encoded = np.ascontiguousarray(picture[0][100:140, 100:160]).copy()
+    encoded[..., 3] = 1
+    encoded = ocio_apply(encoded, "ACEScg", space)
+    encoded[..., 3] = 1  # OCIO's exponent ops nudge alpha; a file's alpha is exactly 1
+    OpenEXR.File({"type": OpenEXR.scanlineimage},
+                 {"RGBA": encoded}).write(str(tmp_path / "in.exr"))
+    text = feed_graph(f"  r: {{type: read, path: {tmp_path / 'in.exr'}, colorspace: {space}}}\n"
+                      f"  w: {{type: write, input: r, path: {tmp_path / 'out.exr'}, "
+                      f"colorspace: {space}}}\n")
+    image = graph.load(text).evaluate(memory=None)["w"]
+    expected = ocio_apply(encoded, space, "ACEScg")
+    np.testing.assert_allclose(image[..., :3], expected[..., :3], atol=1e-5, rtol=1e-5)
+    assert (image[..., 3] == 1).all()
+    with OpenEXR.File(str(tmp_path / "out.exr")) as exr:
+        written = np.array(exr.channels()["RGBA"].pixels, np.float32)
+    expected[..., 3] = 1
+    np.testing.assert_allclose(written[..., :3], ocio_apply(expected, "ACEScg", space)[..., :3],
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_display_view_auto_is_the_configs_default_display_and_view(picture):
+    straight, image = picture
+    g = graph.load(feed_graph("  dv: {type: display_view, input: src}\n"))
+    ours = g.evaluate(["dv"], feed={"src": image}, memory=None)["dv"]
+    display = CONFIG.getDefaultDisplay()
+    transform = ocio.DisplayViewTransform(src="ACEScg", display=display,
+                                          view=CONFIG.getDefaultView(display))
+    expected = straight.copy()
+    CONFIG.getProcessor(transform).getDefaultCPUProcessor().applyRGBA(expected)
+    np.testing.assert_allclose(ours, premultiplied(expected), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("interpolation", ["linear", "tetrahedral", "nearest"])
+def test_lut_interpolation_equals_ocio(tmp_path, picture, interpolation):
+    cube = write_cube(tmp_path / "look.cube", size=4)
+    straight = np.clip(picture[0][:64, :64], 0, 1)
+    straight[..., 3] = 1
+    g = graph.load(f"maskgraph: 1\nnodes:\n  src: {{type: constant, width: 4, height: 4}}\n"
+                   f"  l: {{type: lut, input: src, file: {cube}, "
+                   f"interpolation: {interpolation}}}\n")
+    ours = g.evaluate(["l"], feed={"src": straight}, memory=None)["l"]
+    transform = ocio.FileTransform(src=str(cube), direction=ocio.TRANSFORM_DIR_FORWARD,
+                                   interpolation=getattr(ocio, f"INTERP_{interpolation.upper()}"))
+    expected = np.ascontiguousarray(straight).copy()
+    CONFIG.getProcessor(transform).getDefaultCPUProcessor().applyRGBA(expected)
+    np.testing.assert_allclose(ours, expected, atol=1e-5)
+
+
+def test_a_template_follows_the_header_of_the_graph_that_uses_it(tmp_path):
+    (tmp_path / "to_log.yaml").write_text(
+        "maskgraph: 1\ninputs:\n  image: image\noutputs: {result: cs}\n"
+        "nodes:\n  cs: {type: colorspace, input: image, target: ACEScct}\n")
+    text = ("maskgraph: 1\ncolour: {working: WS}\nnodes:\n"
+            "  c: {type: constant, width: 2, height: 2, color: [0.5, 0.2, 0.1]}\n"
+            f"  t: {{type: template, file: {tmp_path / 'to_log.yaml'}, image: c}}\n")
+    for working in ("ACEScg", "lin_rec709"):
+        g = graph.load(text.replace("WS", working))
+        assert g.nodes["t/cs"].values["working"] == working
+        value = g.evaluate(["t"], memory=None)["t"][0, 0]
+        expected = ocio_apply(np.array([[0.5, 0.2, 0.1, 1]], np.float32), working, "ACEScct")
+        np.testing.assert_allclose(value, expected[0], atol=1e-5)
