@@ -31,8 +31,15 @@ def openexr():
 
 def channel_names(path: str) -> list[str]:
     """Every channel name in the file's header, in the file's order."""
-    with openexr().File(path, header_only=True) as exr:
-        return [channel.name for channel in exr.header()["channels"]]
+    module = openexr()
+    if not os.path.isfile(path):
+        raise NodeInputError(f"no such file: {path}",
+                             hint="check the path (sequence frames: is this frame there?)")
+    try:
+        with module.File(path, header_only=True) as exr:
+            return [channel.name for channel in exr.header()["channels"]]
+    except Exception as error:  # OpenEXR raises plain exceptions for damaged files
+        raise NodeInputError(f"cannot read {path} as OpenEXR: {error}") from None
 
 
 def split(channel: str) -> tuple[str, str]:
@@ -70,7 +77,10 @@ def _several(layer: str, suffixes: list[str]) -> str:
 
 def check_layer(path: str, layer: str) -> str | None:
     """None when `layer` (a layer, or one channel such as 'matte.A') is in the file."""
-    names = channel_names(path)
+    try:
+        names = channel_names(path)
+    except NodeInputError as error:
+        return str(error)
     if layer in names or layer in layers(names):
         return None
     from graph.errors import did_you_mean
@@ -126,8 +136,8 @@ def read_channel(path: str, channel: str) -> np.ndarray:
 def check_channel(path: str, channel: str) -> str | None:
     try:
         names = channel_names(path)
-    except Exception:  # a damaged file is reported when it is read
-        return None
+    except NodeInputError as error:
+        return str(error)
     suffixes = layers(names).get(channel)
     if channel in names or (suffixes and (len(suffixes) == 1 or "Y" in suffixes)):
         return None

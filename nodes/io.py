@@ -141,9 +141,11 @@ def decode_image(pixels: np.ndarray, colorspace: str, alpha_mode: str,
               *colour.COLOUR_PARAMS])
 def read(*, path, colorspace, alpha, layer="", working=colour.ocio.DEFAULT_WORKING,
          config=None):
-    """Read an image file (PNG, JPEG, TIFF 8/16-bit/float, EXR) as linear premultiplied RGBA.
+    """Read an image file (PNG, JPEG, TIFF 8/16-bit/float, EXR) as premultiplied RGBA in the
+    graph's working space (linear Rec.709 unless the header's `colour:` says otherwise).
 
-    Gray files fill R, G and B; files without alpha get alpha 1. Relative paths resolve
+    Gray files fill R, G and B; files without alpha get alpha 1. `layer` picks one layer
+    (or one channel) of a layered EXR. Relative paths resolve
     against the graph file's folder. A `####` or `%04d` in the path reads frame N of a
     sequence (`maskgraph run --frames 1-24`).
     """

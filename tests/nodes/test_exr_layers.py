@@ -187,3 +187,15 @@ def test_layers_of_different_sizes_fail_without_writing(tmp_path):
     with pytest.raises(NodeFailure, match="layer sizes differ"):
         graph.load(text).evaluate(memory=None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_damaged_exr_is_a_placed_error_not_a_traceback(tmp_path):
+    damaged = tmp_path / "bad.exr"
+    damaged.write_bytes(b"v/1\x01" + b"\x00" * 40)
+    for text in [f"  r: {{type: read, path: {damaged}, layer: beauty}}\n",
+                 f"  r: {{type: read_mask, path: {damaged}, channel: key}}\n"]:
+        message = problems("maskgraph: 1\nnodes:\n" + text)
+        assert "cannot read" in message and "as OpenEXR" in message
+    with pytest.raises(NodeFailure, match="as OpenEXR"):
+        graph.load(f"maskgraph: 1\nnodes:\n  r: {{type: read, path: {damaged}}}\n").evaluate(
+            ["r"], memory=None)
