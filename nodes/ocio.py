@@ -309,7 +309,8 @@ def _in_bands(image, out, work) -> None:
         return
     rows = max(8, math.ceil(height / (threads * 16)))
     starts = range(0, height, rows)
-    list(_pool(threads).map(lambda y: work(image[y:y + rows], out[y:y + rows]), starts))
+    pool = _pool(threads, os.getpid())  # a forked child gets its own threads
+    list(pool.map(lambda y: work(image[y:y + rows], out[y:y + rows]), starts))
 
 
 def _threads() -> int:
@@ -318,5 +319,5 @@ def _threads() -> int:
 
 
 @functools.lru_cache(maxsize=4)
-def _pool(threads: int) -> ThreadPoolExecutor:
+def _pool(threads: int, process: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(threads, thread_name_prefix="maskgraph-ocio")

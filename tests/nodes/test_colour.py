@@ -391,3 +391,21 @@ def test_a_template_follows_the_header_of_the_graph_that_uses_it(tmp_path):
         value = g.evaluate(["t"], memory=None)["t"][0, 0]
         expected = ocio_apply(np.array([[0.5, 0.2, 0.1, 1]], np.float32), working, "ACEScct")
         np.testing.assert_allclose(value, expected[0], atol=1e-5)
+
+
+def test_a_forked_child_converts_too(picture):
+    """The band threads belong to one process: a forked worker makes its own."""
+    import multiprocessing
+    from nodes import ocio as ours_ocio
+    straight, image = picture
+    convert = ours_ocio.conversion(None, "ACEScg", "ARRI LogC4")
+    parent = ours_ocio.apply(image, convert)  # the parent's pool exists now
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        result = pool.apply(_convert_in_child, (image,))
+    np.testing.assert_array_equal(result, parent)
+
+
+def _convert_in_child(image):
+    from nodes import ocio as ours_ocio
+    return ours_ocio.apply(image, ours_ocio.conversion(None, "ACEScg", "ARRI LogC4"))
