@@ -200,6 +200,8 @@ def _display_conversion(reference, identity, source, display, view) -> Conversio
 def _lut_conversion(reference, identity, path, file_identity, direction, interpolation):
     module = ocio()
     cfg = _load_config(reference, identity)
+    module.ClearAllCaches()  # OCIO caches LUT files and processors by path: an edited
+    cfg.clearProcessorCache()  # file must be read again (our own cache keys on its mtime)
     transform = module.FileTransform(
         src=path, interpolation=getattr(module, f"INTERP_{interpolation.upper()}"),
         direction=(module.TRANSFORM_DIR_FORWARD if direction == "forward"

@@ -409,3 +409,16 @@ def test_a_forked_child_converts_too(picture):
 def _convert_in_child(image):
     from nodes import ocio as ours_ocio
     return ours_ocio.apply(image, ours_ocio.conversion(None, "ACEScg", "ARRI LogC4"))
+
+
+def test_an_edited_lut_file_is_read_again(tmp_path):
+    cube = tmp_path / "look.cube"
+    text = (f"maskgraph: 1\nnodes:\n  c: {{type: constant, width: 2, height: 2, "
+            f"color: [0.5, 0.5, 0.5]}}\n  l: {{type: lut, input: c, file: {cube}}}\n")
+    cube.write_text("LUT_1D_SIZE 2\n0 0 0\n1 1 1\n")
+    first = graph.load(text).evaluate(["l"])["l"][0, 0]
+    cube.write_text("LUT_1D_SIZE 2\n0 0 0\n0.5 0.5 0.5\n")
+    os.utime(cube, ns=(os.stat(cube).st_mtime_ns + 10**9,) * 2)
+    second = graph.load(text).evaluate(["l"])["l"][0, 0]
+    np.testing.assert_allclose(first[:3], 0.5, atol=1e-6)
+    np.testing.assert_allclose(second[:3], 0.25, atol=1e-6)
