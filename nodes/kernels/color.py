@@ -79,13 +79,18 @@ def srgb_decode_into(values, out):
 def matrix_into(image, matrix, out):
     """(H, W, 4): RGB' = matrix @ RGB per pixel ((3, 3) float32 matrix); alpha copied."""
     height, width = image.shape[0], image.shape[1]
+    m00, m01, m02 = matrix[0, 0], matrix[0, 1], matrix[0, 2]
+    m10, m11, m12 = matrix[1, 0], matrix[1, 1], matrix[1, 2]
+    m20, m21, m22 = matrix[2, 0], matrix[2, 1], matrix[2, 2]
     for y in prange(height):
+        source = image[y]
+        target = out[y]
         for x in range(width):
-            red, green, blue = image[y, x, 0], image[y, x, 1], image[y, x, 2]
-            for row in range(3):
-                out[y, x, row] = (matrix[row, 0] * red + matrix[row, 1] * green
-                                  + matrix[row, 2] * blue)
-            out[y, x, 3] = image[y, x, 3]
+            red, green, blue = source[x, 0], source[x, 1], source[x, 2]
+            target[x, 0] = m00 * red + m01 * green + m02 * blue
+            target[x, 1] = m10 * red + m11 * green + m12 * blue
+            target[x, 2] = m20 * red + m21 * green + m22 * blue
+            target[x, 3] = source[x, 3]
 
 
 @kernel
