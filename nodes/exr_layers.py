@@ -114,10 +114,33 @@ def read_codes(path: str, layer: str = "") -> np.ndarray:
             selected = [prefix + c for c in ("B", "G", "R", "A") if c in colour]
         else:
             selected = [prefix + ("Y" if "Y" in suffixes else suffixes[0])]
-    with openexr().File(path, separate_channels=True) as exr:
-        channels = exr.channels()
-        planes = [np.asarray(channels[name].pixels, np.float32) for name in selected]
+    planes = _planes(path, selected)
     return np.ascontiguousarray(np.stack(planes, axis=-1))
+
+
+def _planes(path: str, names: list[str]) -> list[np.ndarray]:
+    """The named channels as float32 planes the size of the display window (Nuke writes
+    a bounding box as a smaller data window: outside it the values are 0)."""
+    with openexr().File(path, separate_channels=True) as exr:
+        header, channels = exr.header(), exr.channels()
+        planes = [np.asarray(channels[name].pixels, np.float32) for name in names]
+        (data_x, data_y), _ = header["dataWindow"]
+        (display_x, display_y), (display_x1, display_y1) = header["displayWindow"]
+    size = (display_y1 - display_y + 1, display_x1 - display_x + 1)
+    if planes[0].shape == size and (data_x, data_y) == (display_x, display_y):
+        return planes
+    return [_in_display_window(plane, data_y - display_y, data_x - display_x, size)
+            for plane in planes]
+
+
+def _in_display_window(plane, top, left, size) -> np.ndarray:
+    canvas = np.zeros(size, np.float32)
+    rows, columns = plane.shape
+    y0, x0 = max(top, 0), max(left, 0)
+    y1, x1 = min(top + rows, size[0]), min(left + columns, size[1])
+    if y1 > y0 and x1 > x0:
+        canvas[y0:y1, x0:x1] = plane[y0 - top:y1 - top, x0 - left:x1 - left]
+    return canvas
 
 
 def read_channel(path: str, channel: str) -> np.ndarray:
@@ -129,8 +152,7 @@ def read_channel(path: str, channel: str) -> np.ndarray:
             message = check_layer(path, channel) or _several(channel, suffixes)
             raise NodeInputError(message)
         channel = f"{channel}.{'Y' if 'Y' in suffixes else suffixes[0]}"
-    with openexr().File(path, separate_channels=True) as exr:
-        return np.ascontiguousarray(exr.channels()[channel].pixels, np.float32)
+    return np.ascontiguousarray(_planes(path, [channel])[0])
 
 
 def check_channel(path: str, channel: str) -> str | None:

@@ -199,3 +199,24 @@ def test_a_damaged_exr_is_a_placed_error_not_a_traceback(tmp_path):
     with pytest.raises(NodeFailure, match="as OpenEXR"):
         graph.load(f"maskgraph: 1\nnodes:\n  r: {{type: read, path: {damaged}}}\n").evaluate(
             ["r"], memory=None)
+
+
+def test_a_bounding_box_data_window_is_placed_in_the_display_window(tmp_path):
+    """Nuke writes a layer's bounding box as a smaller data window (here by OIIO)."""
+    spec = oiio.ImageSpec(4, 3, 4, "float")
+    spec.channelnames = ("fx.R", "fx.G", "fx.B", "fx.A")
+    spec.x, spec.y, spec.full_x, spec.full_y = 2, 1, 0, 0
+    spec.full_width, spec.full_height = 8, 6
+    data = np.arange(48, dtype=np.float32).reshape(3, 4, 4) / 48
+    output = oiio.ImageOutput.create(str(tmp_path / "bbox.exr"))
+    output.open(str(tmp_path / "bbox.exr"), spec)
+    output.write_image(data)
+    output.close()
+    path = tmp_path / "bbox.exr"
+    out = graph.load(f"maskgraph: 1\nnodes:\n  r: {{type: read, path: {path}, layer: fx}}\n"
+                     f"  m: {{type: read_mask, path: {path}, channel: fx.A}}\n").evaluate(
+        ["r", "m"], memory=None)
+    expected = np.zeros((6, 8, 4), np.float32)
+    expected[1:4, 2:6] = data
+    np.testing.assert_array_equal(out["r"], expected)
+    np.testing.assert_array_equal(out["m"], expected[..., 3])
