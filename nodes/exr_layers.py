@@ -4,6 +4,8 @@ An image layer is `NAME.R/G/B/A` (premultiplied, scene-linear, the EXR conventio
 layer one channel `NAME.Y`. Channels without a prefix (`R`, `G`, `B`, `A`, `Y`) are the
 main layer, listed as `rgba`. Reading goes through the `OpenEXR` package with each channel
 separate; the layer list comes from the header alone, so load-time checks cost no pixels.
+A data window smaller than the display window (Nuke's bounding box) is placed in a
+display-window-sized picture, zero outside it. `write_layers` (below) writes such files.
 """
 from __future__ import annotations
 
