@@ -37,17 +37,24 @@ PORT_TYPES = ("image", "mask", "image|mask")
 
 @dataclass(frozen=True)
 class Input:
-    """An input port. `list_of=True` takes a list of nodes (variadic)."""
+    """An input port. `list_of=True` takes a list of nodes (variadic).
+
+    `names` (list inputs only) names the param that holds one name per connected node:
+    such an input may also be written as a mapping `{NAME: node, ...}`, which sets both.
+    """
 
     name: str
     type: str
     optional: bool = False
     list_of: bool = False
     doc: str = ""
+    names: str | None = None
 
     def __post_init__(self):
         if self.type not in PORT_TYPES:
             raise ValueError(f"input {self.name}: unknown port type {self.type!r}")
+        if self.names is not None and not self.list_of:
+            raise ValueError(f"input {self.name}: only a list input can carry names")
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,10 @@ class Param:
     `keywords` are extra words a `color` param accepts (`auto`, `green`).
     `length` fixes the number of components of `floats` values; `min_items` the
     number of points of a `points` value.
+    `setting` ("section.key"): the value comes from the graph header (`section: {key:
+    ...}`), never from the node, so that one header setting reaches every node that needs
+    it as an ordinary param (and enters its cache key). `env`: where the header does not
+    set it, an environment variable that supplies the value before `default`.
     """
 
     name: str
@@ -85,6 +96,8 @@ class Param:
     optional: bool = False
     length: int | None = None
     min_items: int = 0
+    setting: str | None = None
+    env: str | None = None
 
     def __post_init__(self):
         if self.type not in PARAM_TYPES:
