@@ -39,64 +39,71 @@ INSIDE = 0.5            # at least this share of a joining curve must run throug
 def structure_lines(rgb, hole):
     """(H, W) bool structure mask of `rgb` (H, W, C) float32 sRGB-encoded with `hole`
     (H, W) bool, or None when no edge pair crosses the hole."""
-    edges = _edges(rgb, hole)
-    entries = _entries(rgb, hole, edges)
-    if len(entries) > MAX_ENTRIES:
+    labels = _edges(rgb, hole)
+    entries = _entries(rgb, hole, labels)
+    if entries is None:
         return None
     lines = np.zeros(hole.shape, np.uint8)
+    joined = set()
     for first, second in _pairs(entries):
         points = np.round(_bezier(entries[first], entries[second])).astype(np.int32)
         inside = hole[np.clip(points[:, 1], 0, hole.shape[0] - 1),
                       np.clip(points[:, 0], 0, hole.shape[1] - 1)]
         if inside.mean() < INSIDE:
             continue
-        for entry in (entries[first], entries[second]):
-            lines[entry["chain"]] = 1
+        joined.update((entries[first]["chain"], entries[second]["chain"]))
         cv2.polylines(lines, [points], False, 1, 1)
-    return lines > 0 if lines.any() else None
+    if not joined:
+        return None
+    return (lines > 0) | np.isin(labels, sorted(joined))
 
 
 def _edges(rgb, hole):
-    """(labels, count): the Canny edge chains of the known pixels, labelled."""
+    """(H, W) int32 labels of the Canny edge chains of the known pixels at least
+    MIN_EDGE px long (0: no edge)."""
     grey = np.ascontiguousarray(np.clip(rgb[..., :3].mean(axis=2), 0, 1))
     grey = cv2.GaussianBlur(grey, (0, 0), CANNY_SIGMA)
     edges = cv2.Canny((grey * 255).astype(np.uint8), CANNY_LOW, CANNY_HIGH, L2gradient=True)
     near_hole = cv2.dilate(hole.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     edges[near_hole] = 0  # the hole's own border is not an edge of the picture
-    return cv2.connectedComponents((edges > 0).astype(np.uint8), connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((edges > 0).astype(np.uint8),
+                                                               connectivity=8)
+    short = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < MIN_EDGE)
+    keep = np.arange(count)
+    keep[short] = 0
+    keep[0] = 0
+    return keep[labels]
 
 
-def _entries(rgb, hole, labelled):
-    """Edge entries: for every long chain, each place where it comes within RIM px of the
-    (5 px grown) hole: its point, inward direction and side colours."""
-    count, labels = labelled
+def _entries(rgb, hole, labels):
+    """Edge entries: each place where a long chain comes within RIM px of the (2 px
+    grown) hole, with its point, inward direction and side colours; None when there
+    are more than MAX_ENTRIES (texture)."""
     distance, nearest = cv2.distanceTransformWithLabels(
         (~hole).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    touching = (labels > 0) & (distance <= 2 + RIM + 1)
+    groups, group_labels = cv2.connectedComponents(touching.astype(np.uint8), connectivity=8)
+    if groups - 1 > MAX_ENTRIES:
+        return None
     hole_points = np.argwhere(hole)  # label k is the k-th zero pixel in raster order
     entries = []
-    sizes = np.bincount(labels.ravel(), minlength=count)
-    for label in range(1, count):
-        if sizes[label] < MIN_EDGE:
-            continue
-        chain = labels == label
-        touching = chain & (distance <= 2 + RIM + 1)
-        if not touching.any():
-            continue
-        groups, group_labels = cv2.connectedComponents(touching.astype(np.uint8), connectivity=8)
-        chain_points = np.argwhere(chain).astype(np.float64)
-        for group in range(1, groups):
-            points = np.argwhere(group_labels == group)
-            best = points[np.argmin(distance[points[:, 0], points[:, 1]])]
-            inward = hole_points[nearest[best[0], best[1]] - 1] - best
-            entry = _entry(rgb, best.astype(np.float64), inward, chain_points, chain)
-            if entry is not None:
-                entries.append(entry)
+    for group in range(1, groups):
+        points = np.argwhere(group_labels == group)
+        best = points[np.argmin(distance[points[:, 0], points[:, 1]])]
+        inward = hole_points[nearest[best[0], best[1]] - 1] - best
+        entry = _entry(rgb, best, inward, labels)
+        if entry is not None:
+            entries.append(entry)
     return entries
 
 
-def _entry(rgb, point, inward, chain_points, chain):
+def _entry(rgb, point, inward, labels):
     """One entry's description, or None when its edge has no clear direction."""
-    near = chain_points[np.hypot(*(chain_points - point).T) <= DIRECTION_REACH]
+    chain = labels[point[0], point[1]]
+    top, left = max(point[0] - DIRECTION_REACH, 0), max(point[1] - DIRECTION_REACH, 0)
+    window = labels[top:point[0] + DIRECTION_REACH + 1, left:point[1] + DIRECTION_REACH + 1]
+    near = np.argwhere(window == chain) + (top, left)
+    near = near[np.hypot(*(near - point).T) <= DIRECTION_REACH].astype(np.float64)
     if len(near) < 4:
         return None
     centred = near - near.mean(axis=0)
@@ -105,10 +112,11 @@ def _entry(rgb, point, inward, chain_points, chain):
     if np.dot(direction, inward) < 0:
         direction = -direction
     normal = np.array([-direction[1], direction[0]])  # to the left of the direction
+    point = point.astype(np.float64)
     left = _sample(rgb, point + SIDE_OFFSET * normal)
     right = _sample(rgb, point - SIDE_OFFSET * normal)
     return {"point": point, "direction": direction, "left": left, "right": right,
-            "chain": chain}
+            "chain": int(chain)}
 
 
 def _sample(rgb, point):
