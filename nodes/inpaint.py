@@ -175,10 +175,12 @@ def inpaint(input, mask, *, method, grow, blend, radius, patch_radius=PATCH_RADI
       telea   fast marching (Telea 2004): fastest; fine for scratches and thin wires.
       smooth  biharmonic fill (the smoothest continuation of the surroundings, as
               scikit-image's inpaint_biharmonic): best on scratches and small blobs.
-      patch   PatchMatch exemplar fill, coarse to fine: copies texture and structure
+      patch   structure first (edges that cross the hole are joined by curves), then
+              PatchMatch exemplar fill, coarse to fine: copies texture and structure
               from the picture around the hole (a region twice the hole's size on
-              each side), what "content-aware fill" does. Use it for large holes and
-              outpainting (see the built-in `outpaint` template).
+              each side, nearer sources preferred), what "content-aware fill" does.
+              Use it for large holes and outpainting (see the built-in
+              `outpaint` template).
       auto    (default) per connected part of the hole: smooth where every hole pixel
               lies within 20 px of known pixels (scratches, blobs up to ~40 px
               across), patch for wider parts. It measured best on the inpaint

@@ -30,6 +30,7 @@ ONION_PRIOR = 0.05        # weight of the telea guess of unfilled pixels (_onion
 SHARP_DEPTH = 2           # patch radii: deeper hole pixels copy their best patch (_em_level)
 FINE_SEARCH = 32          # px: first random-search window below the coarsest level
 GUIDE_WEIGHT = 0.5        # weight of the structure guide channel (_with_guide)
+SPATIAL_WEIGHT = 0.05     # squared error per sample a source a picture away costs (_spatial)
 SIDE_WEIGHT = 1.0         # weight of the side colours of the structure lines (guides)
 
 
@@ -80,7 +81,7 @@ def _confidence(hole, falloff=None):
 
 
 def _em_level(work, hole, sets, nnf, radius, iterations, passes, seed, search, guides,
-              sharp=False):
+              spatial, sharp=False):
     """Expectation-maximisation at one level: improve the NNF, then vote, `iterations` times.
 
     sets: the level's (targets, valid, valid_list) from _level_sets. sharp (the finest
@@ -96,7 +97,7 @@ def _em_level(work, hole, sets, nnf, radius, iterations, passes, seed, search, g
     weight = np.zeros(hole.shape, np.float32)
     for iteration in range(iterations):
         patchmatch.improve_nnf(work, confidence, valid, valid_list, targets, nnf, cost, radius,
-                               passes, seed + iteration, search, guides)
+                               passes, seed + iteration, search, guides, spatial)
         typical = float(np.percentile(cost.reshape(-1)[targets], VOTE_PERCENTILE))
         patchmatch.vote_weights(confidence, cost, targets, max(2.0 * typical, 1e-8), weight)
         patchmatch.vote(work, hole_pixels, nnf, weight, radius, False, work, guides)
@@ -203,8 +204,20 @@ def _patch_pyramid(base, hole, radius, colours, guides=0):
         search = max(level_hole.shape) if coarse else min(FINE_SEARCH, max(level_hole.shape))
         iterations = COARSE_EM if coarse else FINEST_EM if level == 0 else FINE_EM
         _em_level(work, level_hole, (targets, valid, valid_list), nnf, radius, iterations,
-                  PASSES, SEED + 100 * level, search, guides, level == 0)
+                  PASSES, SEED + 100 * level, search, guides,
+                  _spatial(level_hole, radius, work.shape[2]) if coarse else 0.0, level == 0)
     return work, level_hole, nnf
+
+
+def _spatial(hole, radius, channels):
+    """The cost per squared pixel of distance between a target and its source at the
+    coarsest level: SPATIAL_WEIGHT per compared sample at a distance of the level's
+    longer side. Only the coarsest level, where the layout of the fill is chosen, pays
+    it: there it keeps a distant distinctive object (a face, a tower) from being copied
+    into the hole when nearer content matches nearly as well; the finer levels refine
+    that layout freely (a periodic texture keeps its exact period)."""
+    side = max(hole.shape)
+    return SPATIAL_WEIGHT * (2 * radius + 1) ** 2 * channels / float(side * side)
 
 
 def _with_guide(image, radius):
@@ -239,7 +252,8 @@ def _onion_peel(image, hole, valid, valid_list, radius, guides=0):
             continue
         patchmatch.random_nnf(valid_list, pixels, width, nnf, SEED + layer)
         patchmatch.improve_nnf(work, known, valid, valid_list, pixels, nnf, cost, radius,
-                               PASSES, SEED + layer, max(height, width), guides)
+                               PASSES, SEED + layer, max(height, width), guides,
+                               _spatial(hole, radius, work.shape[2]))
         rows, columns = pixels // width, pixels % width
         estimated = work.shape[2] - guides  # the guide stays as it is
         work[rows, columns, :estimated] = work[nnf[rows, columns, 0], nnf[rows, columns, 1],

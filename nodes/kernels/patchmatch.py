@@ -65,13 +65,17 @@ def patch_weight(confidence, ty, tx, radius):
 
 
 @kernel
-def _try(image, confidence, valid, nnf, best, ty, tx, sy, sx, radius, guides):
+def _try(image, confidence, valid, nnf, best, ty, tx, sy, sx, radius, guides, spatial):
     """Adopt source (sy, sx) for target (ty, tx) if it is valid and closer; returns best."""
     if sy < 0 or sx < 0 or sy >= valid.shape[0] or sx >= valid.shape[1] or valid[sy, sx] == 0:
         return best
     if sy == nnf[ty, tx, 0] and sx == nnf[ty, tx, 1]:
         return best
-    distance = patch_distance(image, confidence, ty, tx, sy, sx, radius, best, guides)
+    penalty = spatial * ((sy - ty) * (sy - ty) + (sx - tx) * (sx - tx))
+    if penalty >= best:
+        return best
+    distance = penalty + patch_distance(image, confidence, ty, tx, sy, sx, radius,
+                                        best - penalty, guides)
     if distance < best:
         nnf[ty, tx, 0] = sy
         nnf[ty, tx, 1] = sx
@@ -81,7 +85,7 @@ def _try(image, confidence, valid, nnf, best, ty, tx, sy, sx, radius, guides):
 
 @kernel
 def _improve_one(image, confidence, valid, valid_list, nnf, best, ty, tx, step, radius, first,
-                 last, search, guides):
+                 last, search, guides, spatial):
     """Propagation from the previous pixels in scan order, then random search.
 
     Only neighbours with flat index in [first, last] (this chunk's rows) propagate, so
@@ -95,21 +99,21 @@ def _improve_one(image, confidence, valid, valid_list, nnf, best, ty, tx, step, 
                 and nnf[ny, nx, 0] >= 0):
             best = _try(image, confidence, valid, nnf, best, ty, tx,
                         nnf[ny, nx, 0] + step * (axis == 0),
-                        nnf[ny, nx, 1] + step * (axis == 1), radius, guides)
+                        nnf[ny, nx, 1] + step * (axis == 1), radius, guides, spatial)
     window = search
     while window >= 1:
         sy = nnf[ty, tx, 0] + np.random.randint(-window, window + 1)
         sx = nnf[ty, tx, 1] + np.random.randint(-window, window + 1)
-        best = _try(image, confidence, valid, nnf, best, ty, tx, sy, sx, radius, guides)
+        best = _try(image, confidence, valid, nnf, best, ty, tx, sy, sx, radius, guides, spatial)
         window //= 2
     pick = valid_list[np.random.randint(0, valid_list.shape[0])]
     return _try(image, confidence, valid, nnf, best, ty, tx, pick // width, pick % width, radius,
-                guides)
+                guides, spatial)
 
 
 @parallel_kernel
 def improve_nnf(image, confidence, valid, valid_list, targets, nnf, cost, radius, passes, seed,
-                search, guides):
+                search, guides, spatial):
     """Run `passes` propagation + random search passes over the targets.
 
     targets : (N,) int64 flat indices of target pixels in raster order. The list is cut
@@ -120,6 +124,9 @@ def improve_nnf(image, confidence, valid, valid_list, targets, nnf, cost, radius
     random valid source per target and pass.
     `cost` receives the per-sample distance (mean over the confidence-weighted samples).
     guides: the number of guide channels (last in `image`; see patch_distance).
+    spatial: a match costs spatial * (squared distance from target to source) on top of
+    its patch distance, so that of two similar sources the nearer one wins (what is near
+    a hole is the likelier continuation; a distant distinctive object is not repeated).
     """
     height, width, channels = image.shape
     chunks = min(64, max(1, targets.shape[0] // 256))
@@ -133,13 +140,15 @@ def improve_nnf(image, confidence, valid, valid_list, targets, nnf, cost, radius
                 index = targets[order] if step == 1 else targets[start + stop - 1 - order]
                 ty, tx = index // width, index % width
                 if iteration == 0:
-                    best = patch_distance(image, confidence, ty, tx, nnf[ty, tx, 0],
-                                          nnf[ty, tx, 1], radius, 1e30, guides)
+                    sy, sx = nnf[ty, tx, 0], nnf[ty, tx, 1]
+                    best = spatial * ((sy - ty) * (sy - ty) + (sx - tx) * (sx - tx))
+                    best += patch_distance(image, confidence, ty, tx, sy, sx, radius, 1e30,
+                                           guides)
                 else:  # the image does not change during the call: last pass's distance
                     best = cost[ty, tx]
                 cost[ty, tx] = _improve_one(image, confidence, valid, valid_list, nnf, best,
                                             ty, tx, step, radius, targets[start],
-                                            targets[stop - 1], search, guides)
+                                            targets[stop - 1], search, guides, spatial)
         for order in range(start, stop):
             ty, tx = targets[order] // width, targets[order] % width
             cost[ty, tx] /= max(patch_weight(confidence, ty, tx, radius), 1e-12) * channels
