@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from nodes.inpaint_fill import hole_box, resize, smooth_fill, telea_fill, value_range
+from nodes.inpaint_seam import smooth_seam
 from nodes.inpaint_structure import guide_channel, side_colours, structure_lines
 from nodes.kernels import patchmatch
 
@@ -111,17 +112,20 @@ def patch_fill(image, hole, patch_radius=None):
     """Fill `hole` of `image` (H, W, C) float32 with PatchMatch, coarse to fine; a copy.
 
     Channels that are constant over the known pixels (an opaque alpha) are filled with
-    that constant and left out of the matching. Falls back to telea when no whole patch
+    that constant and left out of the matching. A hole that reaches the picture's edge
+    (outpainting) has the seam along its rim smoothed in the gradient domain
+    (nodes.inpaint_seam); holes inside the picture keep their texture up to the rim. Falls back to telea when no whole patch
     of known pixels exists.
     """
     radius = patch_radius or PATCH_RADIUS
     box = context_box(hole)
     out = np.array(image, dtype=np.float32, copy=True)
-    out[box] = _patch_fill_box(image[box], hole[box], radius)
+    outpaint = bool(hole[0].any() or hole[-1].any() or hole[:, 0].any() or hole[:, -1].any())
+    out[box] = _patch_fill_box(image[box], hole[box], radius, outpaint)
     return out
 
 
-def _patch_fill_box(image, hole, radius):
+def _patch_fill_box(image, hole, radius, outpaint=False):
     """patch_fill on the context box."""
     if not _level_sets(hole, radius)[2].size:
         return telea_fill(image, hole)
@@ -140,6 +144,8 @@ def _patch_fill_box(image, hole, radius):
         filled, padded_hole, nnf = _patch_pyramid(np.ascontiguousarray(np.concatenate(
             parts, axis=2)), hole, radius, varying.size, 4 if lines is not None else 0)
         _match_rim(filled, padded_hole, nnf, radius, varying.size)
+        if outpaint:  # the new canvas must not end in a seam (see nodes.inpaint_seam)
+            smooth_seam(filled, padded_hole, radius, varying.size)
         work[..., varying] = filled[radius:-radius, radius:-radius, :varying.size]
     return work
 

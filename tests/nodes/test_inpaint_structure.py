@@ -115,3 +115,20 @@ def test_no_structure_means_no_lines():
     stub = noise.copy()
     stub[40:50, :45] = 0.1  # a bar that enters the hole from the left and ends there
     assert structure_lines(stub, hole) is None
+
+
+# ---------------------------------------------------------------- outpainting seams
+
+@pytest.mark.parametrize("name", ["rocket", "coffee"])
+def test_outpainted_seams_are_no_steeper_than_the_picture(name):
+    """The outpaint example's photo and the object-removal one, widened by 40 px on both
+    sides: the mean horizontal gradient over the 12 columns around each seam is no
+    higher than that of the picture's own content 8-20 px inside it (bench/bench_inpaint.py
+    measures all six bench photos: astronaut's left seam is at 1.2, the others below 1)."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
+    import bench_inpaint
+    ratios, shown = bench_inpaint.seam_ratios(bench_inpaint.load_photo(name))
+    assert np.isfinite(shown).all()
+    assert max(ratios) <= 1.0, ratios
