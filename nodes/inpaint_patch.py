@@ -112,15 +112,15 @@ def patch_fill(image, hole, patch_radius=None):
     """Fill `hole` of `image` (H, W, C) float32 with PatchMatch, coarse to fine; a copy.
 
     Channels that are constant over the known pixels (an opaque alpha) are filled with
-    that constant and left out of the matching. A hole that reaches the picture's edge
-    (outpainting) has the seam along its rim smoothed in the gradient domain
+    that constant and left out of the matching. A hole that covers most of a side of the
+    picture (outpainting) has the seam along its rim smoothed in the gradient domain
     (nodes.inpaint_seam); holes inside the picture keep their texture up to the rim. Falls back to telea when no whole patch
     of known pixels exists.
     """
     radius = patch_radius or PATCH_RADIUS
     box = context_box(hole)
     out = np.array(image, dtype=np.float32, copy=True)
-    outpaint = bool(hole[0].any() or hole[-1].any() or hole[:, 0].any() or hole[:, -1].any())
+    outpaint = max(hole[0].mean(), hole[-1].mean(), hole[:, 0].mean(), hole[:, -1].mean()) > 0.5
     out[box] = _patch_fill_box(image[box], hole[box], radius, outpaint)
     return out
 
