@@ -1,0 +1,69 @@
+"""Results as 8-bit pictures for the pages (`preview`, `serve`): sRGB, straight alpha, PNG.
+
+Images (H, W, 4) premultiplied linear become 8-bit sRGB RGBA (unpremultiplied); masks
+(H, W) become 8-bit grey of their code values (no transfer curve: masks are data). The
+mask overlay is the nearest upstream image with the mask as a translucent red.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+OVERLAY_RED = np.array([1.0, 0.05, 0.05], np.float32)
+OVERLAY_WEIGHT = 0.6
+PNG_LEVEL = 1  # fast zlib level: PNG bytes are made on request, speed beats size here
+
+
+def shrink(array: np.ndarray, limit: int | None) -> np.ndarray:
+    """At most `limit` pixels on the long side (area-averaged); None keeps full size."""
+    height, width = array.shape[:2]
+    if limit is None or max(height, width) <= limit:
+        return array
+    scale = limit / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(np.ascontiguousarray(array), size, interpolation=cv2.INTER_AREA)
+
+
+def to_display(array: np.ndarray, limit: int | None = None) -> np.ndarray:
+    """8-bit sRGB RGBA (straight alpha) for an image, 8-bit grey for a mask."""
+    array = shrink(array, limit)
+    if array.ndim == 2:
+        return np.clip(np.rint(array * 255), 0, 255).astype(np.uint8)
+    alpha = array[..., 3:4]
+    colour = np.where(alpha > 0, array[..., :3] / np.maximum(alpha, 1e-12), 0)
+    colour = srgb_encode(np.clip(colour, 0, 1))
+    return np.clip(np.rint(np.concatenate([colour, alpha], axis=2) * 255), 0, 255).astype(np.uint8)
+
+
+def srgb_encode(values):
+    return np.where(values <= 0.0031308, values * 12.92, 1.055 * values ** (1 / 2.4) - 0.055)
+
+
+def overlay(mask: np.ndarray, backdrop: np.ndarray | None, limit: int | None = None) -> np.ndarray:
+    """The backdrop image (over mid grey) with the mask as a translucent red, 8-bit RGB."""
+    mask = shrink(mask, limit)
+    if backdrop is not None:
+        backdrop = shrink(backdrop, limit)
+    if backdrop is None or backdrop.shape[:2] != mask.shape:
+        picture = np.full(mask.shape + (3,), 0.18, np.float32)
+    else:
+        picture = backdrop[..., :3] + 0.18 * (1 - backdrop[..., 3:4])
+    weight = OVERLAY_WEIGHT * mask[..., None]
+    mixed = picture * (1 - weight) + OVERLAY_RED * weight
+    rgba = np.concatenate([mixed, np.ones(mask.shape + (1,), np.float32)], axis=2)
+    return to_display(rgba.astype(np.float32))[..., :3]
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """PNG file bytes of 8-bit grey, RGB or RGBA pixels."""
+    if pixels.ndim == 3:
+        pixels = pixels[..., [2, 1, 0, 3]] if pixels.shape[2] == 4 else pixels[..., ::-1]
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(pixels),
+                               [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
+    if not ok:
+        raise ValueError("PNG encoding failed")
+    return encoded.tobytes()
+
+
+def coverage_percent(mask: np.ndarray) -> float:
+    return float(np.mean(np.clip(mask, 0, 1))) * 100
