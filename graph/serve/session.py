@@ -219,7 +219,8 @@ def _node_info(graph, name, array, stat, failure, shown, frame) -> dict:
             "sink": bool(spec and spec.sink), "line": _line(node),
             "kind": None if array is None else ("mask" if array.ndim == 2 else "image"),
             "size": None if array is None else [int(array.shape[1]), int(array.shape[0])],
-            "status": stat["status"] if stat else ("failed" if failure else "cached"),
+            "status": stat["status"] if stat else ("failed" if failure else
+                                                   "not written" if spec and spec.sink else "cached"),
             "seconds": round(stat["seconds"], 5) if stat else None,
             "reason": (stat or {}).get("reason"), "failure": failure,
             "mask_inputs": [i.name for i in (spec.inputs if spec else []) if "mask" in i.type]}

@@ -186,10 +186,7 @@ function markLoaded() {
 function loadViewer() {
   const img = loadPicture(mg.a);
   loadPicture(mg.b);
-  const node = mg.a && mg.state.nodes[mg.a];
-  $("viewer-caption").textContent = node ? `A: ${mg.a} (${node.type})` + (node.size ? ` ${node.size[0]}x${node.size[1]}` : "") +
-    (mg.b ? `  |  B: ${mg.b}` : "") + `  ·  ${(mg.view.scale * 100).toFixed(0)}%` : "";
-  if (img && img.complete) { draw(); markLoaded(); }
+  if (img && img.complete) { draw(); markLoaded(); } else draw();
 }
 function resize() {
   const ratio = window.devicePixelRatio || 1;
@@ -249,6 +246,9 @@ function draw() {
   if (mg.tool === "paint" && mg.paint) { ctx.globalAlpha = 0.6; ctx.drawImage(mg.paint.canvas, 0, 0); ctx.globalAlpha = 1; }
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   if (mg.shape && (mg.tool === "polygon" || mg.tool === "spline")) drawShape(mg.shape);
+  const node = mg.a && mg.state.nodes[mg.a];
+  $("viewer-caption").textContent = node ? `A: ${mg.a} (${node.type})` + (node.size ? ` ${node.size[0]}x${node.size[1]}` : "") +
+    (mg.b ? `  |  B: ${mg.b}` : "") + `  ·  ${(mg.view.scale * 100).toFixed(0)}%` : "";
 }
 $("wipe").addEventListener("input", draw);
 
@@ -374,9 +374,10 @@ function startPaint(node) {
   const [w, h] = imageSize();
   const layer = document.createElement("canvas");
   layer.width = w; layer.height = h;
-  mg.paint = {canvas: layer, ctx: layer.getContext("2d"), name: null};
+  mg.paint = {canvas: layer, ctx: layer.getContext("2d"), name: null, ready: true};
   if (node && node.type === "read_mask") {
     mg.paint.name = mg.a;
+    mg.paint.ready = false;
     $("target-name").value = mg.a;
     const source = new Image();
     source.onload = () => {  // the mask's grey values become the layer's alpha
@@ -386,7 +387,7 @@ function startPaint(node) {
       for (let i = 0; i < pixels.data.length; i += 4) {
         pixels.data[i + 3] = pixels.data[i]; pixels.data[i] = 255; pixels.data[i + 1] = 0; pixels.data[i + 2] = 0;
       }
-      mg.paint.ctx.putImageData(pixels, 0, 0); draw();
+      mg.paint.ctx.putImageData(pixels, 0, 0); mg.paint.ready = true; draw();
     };
     source.src = pictureUrl(mg.a, "image");
   } else $("target-name").value = uniqueName("paint");
