@@ -23,7 +23,6 @@ import graph as engine
 from graph.animation import Animated, has_frame_pattern, path_at_frame, value_at
 from graph.errors import GraphError, MaskgraphError, NodeFailure
 from graph.layout import layout
-from graph.model import output_types
 
 SHAPE_PARAMS = ("points",)
 
@@ -124,11 +123,10 @@ class Session:
             return self._failed_load(error, frame, started)
         except MaskgraphError as error:
             return self._failed_load(error, frame, started)
-        shown = _shown(graph)
-        results, stats, failures = self._run(graph, shown, frame)
+        shown = shown_targets(graph)
+        results, stats, failures = run_targets(graph, shown.values(), frame, self.cache_dir)
         snapshot = Snapshot(serial=self._serial, frame=frame, graph=graph,
                             layout=layout(graph), files=watched_files(graph, frame))
-        types = output_types(graph)
         for name in graph.nodes:
             array = results.get(shown.get(name))
             snapshot.results[name] = array
@@ -137,7 +135,7 @@ class Session:
                                               failures.get(name), shown, frame)
             snapshot.nodes[name]["version"] = snapshot.versions[name]
             if array is not None and array.ndim == 2:
-                snapshot.backdrops[name] = _backdrop(graph, name, types, results)
+                snapshot.backdrops[name] = nearest_image(graph, name, results)
         snapshot.seconds = time.perf_counter() - started
         return snapshot
 
@@ -153,33 +151,6 @@ class Session:
                         files=previous.files or [self.path],
                         seconds=time.perf_counter() - started)
 
-    def _run(self, graph, shown, frame):
-        """Results of every shown target; a failing node fails only what depends on it."""
-        targets = sorted(set(shown.values()))
-        try:
-            run = graph.run(targets, frame=frame, cache_dir=self.cache_dir)
-            return run.results, {s["name"]: s for s in run.stats}, {}
-        except NodeFailure:
-            pass
-        results, stats, failures = {}, {}, {}
-        for target in _topological(graph, targets):
-            try:
-                run = graph.run([target], frame=frame, cache_dir=self.cache_dir)
-            except NodeFailure as failure:
-                failures.setdefault(failure.node, {"message": str(failure),
-                                                   "hint": failure.hint})
-                continue
-            results.update(run.results)
-            for stat in run.stats:
-                stats.setdefault(stat["name"], stat)
-        blocked = {}
-        for target in targets:
-            node = target.split(".")[0]
-            if target not in results and node not in failures:
-                blocked[node] = {"message": "not computed: an upstream node failed",
-                                 "upstream": True}
-        return results, stats, {**blocked, **failures}
-
     def _version(self, name, array) -> int:
         """Bump a node's picture version when its result changed (same object: no change)."""
         old_array, version = self._versions.get(name, (None, 0))
@@ -192,7 +163,37 @@ class Session:
         return version
 
 
-def _shown(graph) -> dict:
+def run_targets(graph, targets, frame: int, cache_dir=None):
+    """(results, stats by node, failures by node) of evaluating `targets`.
+
+    One run when nothing fails; after a NodeFailure each target is run on its own (the
+    memory cache keeps this cheap), so a failing node fails only what depends on it.
+    """
+    targets = sorted(set(targets))
+    try:
+        run = graph.run(targets, frame=frame, cache_dir=cache_dir)
+        return run.results, {s["name"]: s for s in run.stats}, {}
+    except NodeFailure:
+        pass
+    results, stats, failures = {}, {}, {}
+    for target in _topological(graph, targets):
+        try:
+            run = graph.run([target], frame=frame, cache_dir=cache_dir)
+        except NodeFailure as failure:
+            failures.setdefault(failure.node, {"message": str(failure), "hint": failure.hint})
+            continue
+        results.update(run.results)
+        for stat in run.stats:
+            stats.setdefault(stat["name"], stat)
+    for target in targets:
+        node = target.split(".")[0]
+        if target not in results and node not in failures:
+            failures[node] = {"message": "not computed: an upstream node failed",
+                              "upstream": True}
+    return results, stats, failures
+
+
+def shown_targets(graph) -> dict:
     """node -> the target whose result its card shows (a sink shows its first input)."""
     sinks = set(graph.sinks())
     shown = {}
@@ -258,7 +259,7 @@ def _plain(value):
     return [[float(x) for x in point] for point in np.asarray(value, np.float64).tolist()]
 
 
-def _backdrop(graph, name, types, results) -> str | None:
+def nearest_image(graph, name, results) -> str | None:
     """The nearest upstream node whose result is an image (for a mask overlay)."""
     digraph = graph.dependency_graph()
     seen, frontier = {name}, [name]
