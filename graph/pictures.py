@@ -30,13 +30,33 @@ def to_display(array: np.ndarray, limit: int | None = None) -> np.ndarray:
     if array.ndim == 2:
         return np.clip(np.rint(array * 255), 0, 255).astype(np.uint8)
     alpha = array[..., 3:4]
-    colour = np.where(alpha > 0, array[..., :3] / np.maximum(alpha, 1e-12), 0)
-    colour = srgb_encode(np.clip(colour, 0, 1))
-    return np.clip(np.rint(np.concatenate([colour, alpha], axis=2) * 255), 0, 255).astype(np.uint8)
+    out = np.empty(array.shape, np.uint8)
+    if np.all(alpha >= 1.0):  # opaque: no unpremultiply needed
+        colour = array[..., :3]
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            colour = np.where(alpha > 0, array[..., :3] / alpha, 0)
+    out[..., :3] = _SRGB_LUT[_lut_index(colour)]
+    out[..., 3] = np.clip(np.rint(alpha[..., 0] * 255), 0, 255)
+    return out
+
+
+LUT_SIZE = 65536
+
+
+def _lut_index(values: np.ndarray) -> np.ndarray:
+    """[0, 1] floats (NaN and out of range clipped) as 16-bit indices into _SRGB_LUT."""
+    scaled = np.nan_to_num(values, nan=0.0, posinf=1.0, neginf=0.0) * (LUT_SIZE - 1) + 0.5
+    return np.clip(scaled, 0, LUT_SIZE - 1).astype(np.uint16)
 
 
 def srgb_encode(values):
     return np.where(values <= 0.0031308, values * 12.92, 1.055 * values ** (1 / 2.4) - 0.055)
+
+
+# 8-bit sRGB code of every 16-bit linear level: a lookup instead of a power per pixel
+_SRGB_LUT = np.clip(np.rint(srgb_encode(np.arange(LUT_SIZE) / (LUT_SIZE - 1)) * 255),
+                    0, 255).astype(np.uint8)
 
 
 def overlay(mask: np.ndarray, backdrop: np.ndarray | None, limit: int | None = None) -> np.ndarray:
@@ -56,6 +76,8 @@ def overlay(mask: np.ndarray, backdrop: np.ndarray | None, limit: int | None = N
 
 def png_bytes(pixels: np.ndarray) -> bytes:
     """PNG file bytes of 8-bit grey, RGB or RGBA pixels."""
+    if pixels.ndim == 3 and pixels.shape[2] == 4 and pixels[..., 3].min() == 255:
+        pixels = pixels[..., :3]  # opaque: RGB is a quarter smaller and faster to encode
     if pixels.ndim == 3:
         pixels = pixels[..., [2, 1, 0, 3]] if pixels.shape[2] == 4 else pixels[..., ::-1]
     ok, encoded = cv2.imencode(".png", np.ascontiguousarray(pixels),

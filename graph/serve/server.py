@@ -137,6 +137,9 @@ class App:
         backdrop = snapshot.results.get(backdrop_name) if backdrop_name else None
         backdrop_version = snapshot.versions.get(backdrop_name, 0)
         limit = THUMBNAIL if kind.endswith("thumb") else None
+        source = snapshot.shown.get(name, name).split(".")[0]  # a sink shares its input's
+        if snapshot.results.get(source) is array:
+            name, version = source, snapshot.versions.get(source, version)
         key = (name, version, snapshot.frame, kind, backdrop_name, backdrop_version)
 
         def make():

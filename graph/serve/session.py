@@ -40,6 +40,7 @@ class Snapshot:
     nodes: dict = field(default_factory=dict)       # node -> JSON-able info
     layout: dict = field(default_factory=dict)
     backdrops: dict = field(default_factory=dict)   # mask node -> image node
+    shown: dict = field(default_factory=dict)       # node -> the node whose result it shows
     seconds: float = 0.0
     files: list = field(default_factory=list)       # files the graph depends on
 
@@ -125,7 +126,7 @@ class Session:
             return self._failed_load(error, frame, started)
         shown = shown_targets(graph)
         results, stats, failures = run_targets(graph, shown.values(), frame, self.cache_dir)
-        snapshot = Snapshot(serial=self._serial, frame=frame, graph=graph,
+        snapshot = Snapshot(serial=self._serial, frame=frame, graph=graph, shown=shown,
                             layout=layout(graph), files=watched_files(graph, frame))
         for name in graph.nodes:
             array = results.get(shown.get(name))
@@ -147,7 +148,7 @@ class Session:
                         error={"message": str(error), "problems": problems},
                         results=previous.results, versions=previous.versions,
                         nodes=previous.nodes, layout=previous.layout,
-                        backdrops=previous.backdrops,
+                        backdrops=previous.backdrops, shown=previous.shown,
                         files=previous.files or [self.path],
                         seconds=time.perf_counter() - started)
 

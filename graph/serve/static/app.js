@@ -34,13 +34,14 @@ function apply(state) {
   $("status").textContent = `${count} nodes · ${computed} computed · ${(state.seconds * 1000).toFixed(0)} ms`;
   showError(state.error);
   setupFrames(state);
-  const layoutChanged = !previous || JSON.stringify(previous.layout) !== JSON.stringify(state.layout);
-  if (layoutChanged) buildGraph(state); else updateCards(state);
-  fillSelects(state);
   if (!mg.a || !state.nodes[mg.a]) mg.a = firstViewable(state);
   if (mg.b && !state.nodes[mg.b]) mg.b = "";
+  // the viewer's picture first: thumbnails are asked for once it has arrived
+  const waiting = loadViewer();
+  const layoutChanged = !previous || JSON.stringify(previous.layout) !== JSON.stringify(state.layout);
+  if (layoutChanged) buildGraph(state); else if (waiting) mg.cardsAfterViewer = true; else updateCards(state);
+  fillSelects(state);
   markSelection();
-  loadViewer();
   document.body.dataset.serial = state.serial;
 }
 
@@ -174,7 +175,10 @@ function loadPicture(name) {
   const cached = mg.images[name];
   if (cached && cached.url === url) return cached.img;
   const img = new Image();
-  img.onload = () => { if (mg.images[name] && mg.images[name].img === img) { draw(); markLoaded(); } };
+  img.onload = img.onerror = () => {
+    if (mg.cardsAfterViewer) { mg.cardsAfterViewer = false; updateCards(mg.state); }
+    if (mg.images[name] && mg.images[name].img === img) { draw(); markLoaded(); }
+  };
   img.src = url;
   mg.images[name] = {url, img};
   return img;
@@ -187,6 +191,7 @@ function loadViewer() {
   const img = loadPicture(mg.a);
   loadPicture(mg.b);
   if (img && img.complete) { draw(); markLoaded(); } else draw();
+  return Boolean(img && !img.complete);
 }
 function resize() {
   const ratio = window.devicePixelRatio || 1;
