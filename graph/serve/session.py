@@ -181,7 +181,9 @@ def run_targets(graph, targets, frame: int, cache_dir=None):
         try:
             run = graph.run([target], frame=frame, cache_dir=cache_dir)
         except NodeFailure as failure:
-            failures.setdefault(failure.node, {"message": str(failure), "hint": failure.hint})
+            text = str(failure)
+            failures.setdefault(failure.node, {"message": text.split(" failed: ", 1)[-1],
+                                               "text": text, "hint": failure.hint})
             continue
         results.update(run.results)
         for stat in run.stats:

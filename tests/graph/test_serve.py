@@ -249,3 +249,70 @@ def test_a_brush_stroke_writes_the_mask_file_and_wires_a_read_mask(page, served)
     page.wait_for_function("() => document.getElementById('diff').dataset.count === '2'")
     after = cv2.imread(str(folder / "masks" / "hand.png"), cv2.IMREAD_UNCHANGED)
     assert after[75, 110] == 0 and after[75, 60] == before[75, 60]
+
+
+ANIMATED = """maskgraph: 1
+# roto over a sequence: the head shape is keyed at 1 and 24
+nodes:
+  plate: {type: read, path: plate.png}
+  head:
+    type: spline
+    like: plate
+    feather: 2
+    points:
+      keys:
+        1:  [[60, 20], [160, 25], [170, 110], [118, 140], [50, 105]]
+        24: [[80, 30], [180, 35], [190, 120], [138, 145], [70, 115]]
+  lifted: {type: exposure, input: plate, stops: 1.0, mask: head}
+"""
+
+
+def test_frame_slider_wipe_and_a_spline_key_at_the_current_frame(browser, tmp_path):
+    skimage_data = pytest.importorskip("skimage.data")
+    cv2.imwrite(str(tmp_path / "plate.png"), skimage_data.chelsea()[::2, ::2, ::-1])
+    (tmp_path / "g.yaml").write_text(ANIMATED)
+    app = App(str(tmp_path / "g.yaml"), frames=(1, 24))
+    server = make_server(app)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    app.start()
+    context = browser.new_context(viewport={"width": 1366, "height": 800})
+    try:
+        tab = context.new_page()
+        tab.goto(url(server, app))
+        wait_all_thumbnails(tab)
+        assert tab.locator("#frame-box").is_visible()
+        version = tab.evaluate("mg.state.nodes.head.version")
+        tab.evaluate("() => { const s = document.getElementById('frame'); s.value = 12;"
+                     " s.dispatchEvent(new Event('change')); }")
+        tab.wait_for_function(f"() => mg.state.frame === 12 && mg.state.nodes.head.version > {version}")
+        assert tab.evaluate("mg.state.nodes.plate.version") == 1   # the plate did not change
+        tab.locator('.card[data-node="lifted"]').click()
+        tab.locator('.card[data-node="plate"]').click(modifiers=["Shift"])
+        tab.wait_for_function("() => document.getElementById('viewer-caption').textContent.includes('B: plate')")
+        screenshot(tab, "serve_wipe.png")
+        tab.locator('.card[data-node="head"]').click()
+        tab.check('input[name=tool][value=spline]')
+        assert tab.input_value("#target-name") == "head" and tab.is_checked("#key")
+        start = tab.evaluate("mg.shape.points[0]")
+        source = tab.evaluate(f"mg.toClient({start[0]}, {start[1]})")
+        target = tab.evaluate(f"mg.toClient({start[0] - 10}, {start[1] + 6})")
+        tab.mouse.move(*source)
+        tab.mouse.down()
+        tab.mouse.move(*target, steps=4)
+        tab.mouse.up()
+        screenshot(tab, "serve_spline.png")
+        tab.click("#shape-save")
+        tab.wait_for_function("() => document.getElementById('diff').dataset.count === '1'")
+        text = (tmp_path / "g.yaml").read_text()
+        assert "# roto over a sequence" in text
+        keys = YAML(typ="safe").load(text)["nodes"]["head"]["points"]["keys"]
+        assert sorted(keys) == [1, 12, 24]
+        assert keys[12][0] == pytest.approx([start[0] - 10, start[1] + 6], abs=0.05)
+        assert keys[1][0] == [60, 20]
+        assert "handles" not in YAML(typ="safe").load(text)["nodes"]["head"]  # still automatic
+        tab.wait_for_function("() => mg.state.nodes.head.shape.keys.includes(12)")
+    finally:
+        context.close()
+        server.shutdown()
+        server.server_close()
+        app.stop()

@@ -116,7 +116,7 @@ function updateCards(state) {
       (node.reason ? ` · ${node.reason.detail}` : "");
     stat.title = stat.textContent;
     card.querySelector(".failure").textContent = node.failure ? node.failure.message : "";
-    card.title = node.failure ? node.failure.message : `${name} (${node.type})`;
+    card.title = node.failure ? (node.failure.text || node.failure.message) : `${name} (${node.type})`;
     const thumbBox = card.querySelector(".thumb-box");
     if (!node.kind) { thumbBox.innerHTML = ""; continue; }
     const kind = node.kind === "mask" && $("overlay").checked ? "overlay_thumb" : "thumb";
@@ -327,7 +327,8 @@ function startTool() {
     if (node && node.shape && node.type === mg.tool) {
       const s = node.shape;
       mg.shape = {type: node.type, name: mg.a, points: s.points.map((p) => p.slice()),
-                  handles: s.handles ? s.handles.map((p) => p.slice()) : null, manual: s.points.map(() => Boolean(s.handles))};
+                  handles: s.handles ? s.handles.map((p) => p.slice()) : null, manual: s.points.map(() => Boolean(s.handles)),
+                  explicit: Boolean(s.handles)};
       $("target-name").value = mg.a;
       $("key").checked = s.animated;
     } else if (!mg.shape || mg.shape.type !== mg.tool) {
@@ -348,7 +349,9 @@ $("shape-save").addEventListener("click", async () => {
   const like = likeNode();
   const request = {name: $("target-name").value, type: shape.type, frame: mg.state.frame,
                    key: $("key").checked, like, wire: $("wire").value || null,
-                   points: shape.points, handles: shape.type === "spline" ? shape.handles : null};
+                   points: shape.points, handles: null};
+  // automatic handles stay automatic in the file (they follow the points on every frame)
+  if (shape.type === "spline" && (shape.explicit || shape.manual.some(Boolean))) request.handles = shape.handles;
   await saved(post("/api/shape", JSON.stringify(request)));
 });
 
