@@ -48,6 +48,7 @@ PICTURE_CACHE = 96
 MAX_BODY = 256 * 2**20
 KEEPALIVE_SECONDS = 10
 SHAPE_TYPES = ("polygon", "spline")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class PictureCache:
@@ -271,8 +272,9 @@ class Handler(BaseHTTPRequestHandler):
         return unquote(parsed.path), {k: v[-1] for k, v in parse_qs(parsed.query).items()}
 
     def _authorised(self, query) -> bool:
+        bound = self.server.server_address[0]
         host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
-        if host not in ("127.0.0.1", "localhost", "::1", self.server.server_address[0]):
+        if bound in LOOPBACK and host not in LOOPBACK:  # a rebinding DNS name: refused
             return False
         given = query.get("token") or self.headers.get("X-Token") or ""
         return hmac.compare_digest(given.encode(), self.app.token.encode())

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import graph as engine
-from graph.animation import Animated, has_frame_pattern, path_at_frame, value_at
+from graph.animation import FRAME_PATTERN, Animated, has_frame_pattern, path_at_frame, value_at
 from graph.errors import GraphError, MaskgraphError, NodeFailure
 from graph.layout import layout
 
@@ -60,6 +60,7 @@ class Session:
         self.params = params or {}
         self.cache_dir = cache_dir
         self.frames = frames
+        self._frames_guessed = False  # True: the range comes from the graph (keys, sequences)
         self.frame = frames[0] if frames else 1
         self.snapshot = Snapshot()
         self.listeners: list = []
@@ -124,6 +125,12 @@ class Session:
             return self._failed_load(error, frame, started)
         except MaskgraphError as error:
             return self._failed_load(error, frame, started)
+        if self.frames is None or self._frames_guessed:
+            guessed = frame_range(graph)
+            self._frames_guessed = True
+            self.frames = guessed
+            if guessed and not guessed[0] <= frame <= guessed[1]:
+                frame = self.frame = guessed[0]
         shown = shown_targets(graph)
         results, stats, failures = run_targets(graph, shown.values(), frame, self.cache_dir)
         snapshot = Snapshot(serial=self._serial, frame=frame, graph=graph, shown=shown,
@@ -295,6 +302,38 @@ def watched_files(graph, frame: int) -> list[str]:
             if param.type == "path" and isinstance(value, str):
                 files.append(path_at_frame(value, frame) if has_frame_pattern(value) else value)
     return sorted(set(files))
+
+
+def frame_range(graph) -> tuple[int, int] | None:
+    """The frames a graph spans: its animation keys and the files of its frame sequences."""
+    frames = []
+    for node in graph.nodes.values():
+        spec = graph.registry.get(node.type)
+        for name, raw in node.params.items():
+            if isinstance(raw, Animated):
+                frames += [int(frame) for frame, _ in raw.keys]
+        for param in (spec.params if spec and spec.reads_files else []):
+            value = node.values.get(param.name)
+            if param.type == "path" and isinstance(value, str) and has_frame_pattern(value):
+                frames += _sequence_frames(value)
+    return (min(frames), max(frames)) if frames else None
+
+
+def _sequence_frames(pattern: str) -> list[int]:
+    """Frame numbers of the files on disk matching 'plate.####.png' (or %04d)."""
+    folder, name = os.path.split(pattern)
+    match = FRAME_PATTERN.search(name)
+    prefix, suffix = name[:match.start()], name[match.end():]
+    found = []
+    try:
+        entries = os.listdir(folder or ".")
+    except OSError:
+        return found
+    for entry in entries:
+        middle = entry[len(prefix):len(entry) - len(suffix)] if suffix else entry[len(prefix):]
+        if entry.startswith(prefix) and entry.endswith(suffix) and middle.isdigit():
+            found.append(int(middle))
+    return found
 
 
 def declared_paths(graph) -> set[str]:
