@@ -143,10 +143,12 @@ class App:
             name, version = source, snapshot.versions.get(source, version)
         key = (name, version, snapshot.frame, kind, backdrop_name, backdrop_version)
 
+        encode = pictures.png_bytes if limit else pictures.png_stored
+
         def make():
             if kind.startswith("overlay") and array.ndim == 2:
-                return pictures.png_bytes(pictures.overlay(array, backdrop, limit))
-            return pictures.png_bytes(pictures.to_display(array, limit))
+                return encode(pictures.overlay(array, backdrop, limit))
+            return encode(pictures.to_display(array, limit))
         return self.pictures.get(key, make)
 
     # ------------------------------------------------------------ files

@@ -110,3 +110,15 @@ def test_the_cli_prints_a_url_with_a_token_and_refuses_others(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("shape", [(37, 51), (37, 51, 3), (37, 51, 4), (1, 1, 4)])
+def test_stored_png_decodes_to_the_same_pixels_in_opencv(shape):
+    import cv2
+    import numpy as np
+    from graph.pictures import png_stored
+    pixels = np.random.default_rng(len(shape)).integers(0, 256, shape, dtype=np.uint8)
+    decoded = cv2.imdecode(np.frombuffer(png_stored(pixels), np.uint8), cv2.IMREAD_UNCHANGED)
+    expected = pixels if pixels.ndim == 2 else pixels[..., ::-1] if shape[2] == 3 else \
+        pixels[..., [2, 1, 0, 3]]
+    np.testing.assert_array_equal(decoded, expected)
