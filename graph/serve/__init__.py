@@ -30,6 +30,8 @@ def serve(path: str, host: str = "127.0.0.1", port: int = 0, frames=None, cache_
         webbrowser.open(address)
     try:
         server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:  # Ctrl-C is how a user stops it: not an error
+        print("maskgraph: stopped", file=sys.stderr)
     finally:
         app.stop()
         server.server_close()

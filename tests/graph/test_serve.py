@@ -155,6 +155,12 @@ def test_editing_the_yaml_updates_that_node_and_recomputes_only_downstream(page,
     assert "computed" in reason
     expected = graph.load(str(folder / "g.yaml")).evaluate(outputs=["soft"])["soft"]
     np.testing.assert_array_equal(app.session.snapshot.results["soft"], expected)
+    # an input picture saved again (flipped): the reader and everything after it recompute
+    serial = page.evaluate("mg.state.serial")
+    plate = cv2.imread(str(folder / "plate.png"))
+    cv2.imwrite(str(folder / "plate.png"), plate[:, ::-1])
+    page.wait_for_function(f"() => mg.state.serial > {serial} && mg.state.nodes.plate.status === 'computed'")
+    assert page.evaluate("mg.state.nodes.bg.status") == "computed"  # like: plate, same size, new key
 
 
 def test_a_graph_error_and_a_node_failure_show_on_the_page(page, served):

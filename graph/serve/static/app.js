@@ -77,6 +77,7 @@ function buildGraph(state) {
   const layout = state.layout;
   box.style.width = layout.width + "px";
   box.style.height = layout.height + "px";
+  fitGraph();
   const svg = $("edges");
   svg.setAttribute("width", layout.width);
   svg.setAttribute("height", layout.height);
@@ -101,6 +102,15 @@ function buildGraph(state) {
   }
   updateCards(state);
 }
+
+function fitGraph() {
+  // shrink the drawing (down to 70%) so that a graph a little larger than the panel fits
+  if (!mg.state) return;
+  const panel = $("graph-box"), layout = mg.state.layout;
+  const scale = Math.min(1, panel.clientWidth / layout.width, panel.clientHeight / layout.height);
+  $("graph").style.zoom = Math.max(0.7, scale);
+}
+window.addEventListener("resize", fitGraph);
 
 function updateCards(state) {
   for (const card of document.querySelectorAll("#graph .card")) {
