@@ -114,5 +114,16 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
             + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
 
 
+def thumbnail_uri(pixels: np.ndarray) -> str:
+    """A data URI for a small picture: JPEG (quality 88) when opaque colour, else PNG."""
+    import base64
+    opaque = pixels.ndim == 3 and (pixels.shape[2] == 3 or pixels[..., 3].min() == 255)
+    if opaque:
+        ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(pixels[..., 2::-1]),
+                                   [cv2.IMWRITE_JPEG_QUALITY, 88])
+        return "data:image/jpeg;base64," + base64.b64encode(encoded.tobytes()).decode()
+    return "data:image/png;base64," + base64.b64encode(png_bytes(pixels)).decode()
+
+
 def coverage_percent(mask: np.ndarray) -> float:
     return float(np.mean(np.clip(mask, 0, 1))) * 100

@@ -4,16 +4,16 @@ The graph is drawn with the layout `maskgraph serve` uses (graph/layout.py: laye
 attached to their ports, no edge through a card). Each node shows a thumbnail of its
 result, its time and cache status; masks are shown twice: as greyscale and as a red
 overlay on the nearest upstream image, with the percentage of the frame they cover.
-Thumbnails are small inline PNGs (the page stays small); clicking one opens the
+Thumbnails are small inline JPEG (opaque pictures) or PNG (the page stays small); clicking one opens the
 full-resolution picture, written beside the page in `<page name>_files/`. A node that
 fails is shown failed, with its message, and the nodes that do not depend on it still
 show their results: the page is written anyway.
 """
 from __future__ import annotations
 
-import base64
 import html
 import os
+import re
 import tempfile
 
 
@@ -47,9 +47,17 @@ def write_preview(graph: Graph, path: str, frame: int = 1, cache_dir: str | None
         figures = _figures(array, backdrop, os.path.join(folder, files), files, index)
         cards[name] = _card(graph, name, figures, stats.get(name), failures.get(name),
                             name in sinks)
+    _remove_stale(os.path.join(folder, files), len(graph.nodes))
     page = _page(graph, cards, frame)
     _write_text(path, page)
     return path
+
+
+def _remove_stale(directory: str, count: int) -> None:
+    """Pictures an earlier, larger graph left in the page's folder (ours by their names)."""
+    for entry in os.listdir(directory):
+        if re.fullmatch(r"node(\d{3})_\d\.png", entry) and int(entry[4:7]) >= count:
+            os.remove(os.path.join(directory, entry))
 
 
 def _write_text(path: str, text: str) -> None:
@@ -82,7 +90,7 @@ def _figures(array, backdrop, directory, relative, index) -> list[tuple[str, str
         name = f"node{index:03d}_{part}.png"
         with open(os.path.join(directory, name), "wb") as out:
             out.write(pictures.png_bytes(full))
-        uri = "data:image/png;base64," + base64.b64encode(pictures.png_bytes(small)).decode()
+        uri = pictures.thumbnail_uri(small)
         figures.append((uri, f"{relative}/{name}", caption))
     return figures
 

@@ -57,7 +57,7 @@ def test_page_is_self_contained_with_a_card_per_node(report):
     folder, page = report
     assert page.count('class="card') == 4
     assert "http://" not in page and "https://" not in page
-    assert len(re.findall(r'<img alt="[^"]*" src="data:image/png;base64,', page)) == 5
+    assert len(re.findall(r'<img alt="[^"]*" src="data:image/(png|jpeg);base64,', page)) == 5
     matte = cv2.imread(str(folder / "matte.png"), cv2.IMREAD_GRAYSCALE)
     assert f"{matte.mean() / 255 * 100:.1f}% covered" in page
     assert not (folder / "out" / "never_written.png").exists()

@@ -330,8 +330,8 @@ function startTool() {
   $("shape-tools").hidden = !(mg.tool === "polygon" || mg.tool === "spline");
   $("paint-tools").hidden = mg.tool !== "paint";
   $("help").textContent = {view: "Drag to pan, wheel to zoom. Click a card to view it (shift-click: B for the wipe).",
-    polygon: "Click to add points, drag a point to move it. Right-drag pans.",
-    spline: "Click to add anchors; drag anchors or their handles. Right-drag pans.",
+    polygon: "Click to add points, drag a point to move it, Backspace removes the last. Right-drag pans.",
+    spline: "Click to add anchors; drag anchors or their handles; Backspace removes the last. Right-drag pans.",
     paint: "Drag to paint. Right-drag pans."}[mg.tool];
   if (mg.tool === "polygon" || mg.tool === "spline") {
     if (node && node.shape && node.type === mg.tool) {
@@ -351,6 +351,13 @@ function startTool() {
 }
 for (const radio of document.querySelectorAll("input[name=tool]"))
   radio.addEventListener("change", () => { mg.tool = radio.value; mg.shape = null; startTool(); });
+document.addEventListener("keydown", (event) => {  // Backspace / Delete: remove the last point
+  if (!mg.shape || !["Backspace", "Delete"].includes(event.key) || event.target.tagName === "INPUT") return;
+  if (mg.tool !== "polygon" && mg.tool !== "spline") return;
+  mg.shape.points.pop(); mg.shape.manual.pop();
+  if (mg.shape.type === "spline") autoHandles(mg.shape);
+  draw();
+});
 $("shape-clear").addEventListener("click", () => { if (mg.shape) { mg.shape.points = []; mg.shape.handles = []; mg.shape.manual = []; draw(); } });
 
 $("shape-save").addEventListener("click", async () => {
