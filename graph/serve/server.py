@@ -45,6 +45,7 @@ from graph.serve.watch import Watcher
 STATIC_FILES = ("index.html", "app.js", "style.css")
 THUMBNAIL = 200
 PICTURE_CACHE = 96
+PICTURE_BUDGET = 256 * 2**20
 MAX_BODY = 256 * 2**20
 KEEPALIVE_SECONDS = 10
 SHAPE_TYPES = ("polygon", "spline")
@@ -52,10 +53,14 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class PictureCache:
-    """PNG bytes by (node, version, frame, kind), least recently used dropped first."""
+    """PNG bytes by (node, version, frame, kind), least recently used dropped first.
 
-    def __init__(self, size: int = PICTURE_CACHE):
+    Bounded by count and by bytes (a stored 1080p PNG is 6 MB).
+    """
+
+    def __init__(self, size: int = PICTURE_CACHE, budget: int = PICTURE_BUDGET):
         self.size = size
+        self.budget = budget
         self.entries: OrderedDict = OrderedDict()
         self.lock = threading.Lock()
 
@@ -67,7 +72,8 @@ class PictureCache:
         data = make()
         with self.lock:
             self.entries[key] = data
-            while len(self.entries) > self.size:
+            while len(self.entries) > 1 and (len(self.entries) > self.size or sum(
+                    len(item) for item in self.entries.values()) > self.budget):
                 self.entries.popitem(last=False)
         return data
 

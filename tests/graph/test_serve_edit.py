@@ -122,3 +122,33 @@ def test_stored_png_decodes_to_the_same_pixels_in_opencv(shape):
     expected = pixels if pixels.ndim == 2 else pixels[..., ::-1] if shape[2] == 3 else \
         pixels[..., [2, 1, 0, 3]]
     np.testing.assert_array_equal(decoded, expected)
+
+
+def test_a_saved_template_is_seen_and_its_instance_recomputed(tmp_path):
+    from graph.serve.session import Session
+    (tmp_path / "lift.yaml").write_text("maskgraph: 1\ninputs: {source: image}\noutputs: {result: up}\n"
+                                        "nodes:\n  up: {type: exposure, input: source, stops: 1}\n")
+    (tmp_path / "g.yaml").write_text(
+        "maskgraph: 1\nnodes:\n"
+        "  c: {type: constant, width: 8, height: 8, color: [0.2, 0.2, 0.2, 1]}\n"
+        "  t: {type: template, file: lift.yaml, source: c}\n"
+        "  out: {type: write, input: t.result, path: out.png}\n")
+    session = Session(str(tmp_path / "g.yaml"))
+    changes = []
+    session.listeners.append(lambda snapshot: None)
+    session.start()
+    try:
+        first = session.wait_published(0, 60)
+        assert str(tmp_path / "lift.yaml") in first.files
+        watcher = Watcher(lambda: session.snapshot.files, on_change=None)
+        (tmp_path / "lift.yaml").write_text((tmp_path / "lift.yaml").read_text().replace(
+            "stops: 1", "stops: 2"))
+        os.utime(tmp_path / "lift.yaml", ns=(1, 1))  # a distinct mtime even on coarse clocks
+        assert watcher.poll() == [str(tmp_path / "lift.yaml")]
+        session.refresh()
+        second = session.wait_published(first.serial, 60)
+        assert second.nodes["t/up"]["status"] == "computed"
+        assert second.nodes["c"]["status"] != "computed"
+        assert abs(float(second.results["t/up"][0, 0, 0]) / float(first.results["t/up"][0, 0, 0]) - 2) < 1e-5
+    finally:
+        session.stop()
