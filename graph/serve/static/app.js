@@ -26,6 +26,10 @@ events.addEventListener("state", (event) => apply(JSON.parse(event.data)));
 events.onerror = () => { $("status").textContent = "disconnected: is maskgraph serve running?"; };
 
 function apply(state) {
+  if (state.serial === 0) {  // nothing evaluated yet (a first run compiles the kernels)
+    $("status").textContent = "evaluating the graph...";
+    return;
+  }
   const previous = mg.state;
   mg.state = state;
   $("title").textContent = state.graph_file;
@@ -159,7 +163,9 @@ $("view-b").addEventListener("change", () => { mg.b = $("view-b").value; markSel
 $("overlay").addEventListener("change", () => { updateCards(mg.state); loadViewer(); });
 
 function choose(name, asB) {
+  const size = String(imageSize());
   if (asB) mg.b = mg.b === name ? "" : name; else { mg.a = name; startTool(); }
+  if (String(imageSize()) !== size) mg.view.fitted = false;  // another size: fit it again
   markSelection();
   loadViewer();
 }
