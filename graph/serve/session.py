@@ -190,6 +190,8 @@ def run_targets(graph, targets, frame: int, cache_dir=None):
             run = graph.run([target], frame=frame, cache_dir=cache_dir)
         except NodeFailure as failure:
             text = str(failure)
+            if graph.source:  # paths inside the graph's folder, relative to it
+                text = text.replace(os.path.dirname(os.path.abspath(graph.source)) + os.sep, "")
             failures.setdefault(failure.node, {"message": text.split(" failed: ", 1)[-1],
                                                "text": text, "hint": failure.hint})
             continue

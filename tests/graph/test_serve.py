@@ -171,6 +171,7 @@ def test_a_graph_error_and_a_node_failure_show_on_the_page(page, served):
     page.wait_for_function(f"() => mg.state.serial > {serial} && !document.getElementById('error').hidden")
     message = page.locator("#error").inner_text()
     assert "g.yaml:7:" in message and "soft" in message and "radius" in message
+    page.wait_for_function("""() => document.querySelector('.card[data-node="soft"]').classList.contains('failed')""")
     screenshot(page, "serve_graph_error.png")
     serial = page.evaluate("mg.state.serial")
     (folder / "g.yaml").write_text(text.replace("path: plate.png}", "path: plate.png}\n"

@@ -120,7 +120,8 @@ function updateCards(state) {
   for (const card of document.querySelectorAll("#graph .card")) {
     const name = card.dataset.node, node = state.nodes[name];
     if (!node) continue;
-    card.classList.toggle("failed", Boolean(node.failure));
+    const problem = state.error && state.error.problems.find((p) => p.node === name);
+    card.classList.toggle("failed", Boolean(node.failure || problem));
     card.classList.toggle("disabled", node.disabled);
     card.querySelector(".type").textContent = node.type + (node.line ? ` · line ${node.line}` : "") +
       (node.coverage !== undefined ? ` · ${node.coverage.toFixed(1)}%` : "");
@@ -129,7 +130,7 @@ function updateCards(state) {
     stat.textContent = node.status + (node.seconds !== null ? ` · ${(node.seconds * 1000).toFixed(1)} ms` : "") +
       (node.reason ? ` · ${node.reason.detail}` : "");
     stat.title = stat.textContent;
-    card.querySelector(".failure").textContent = node.failure ? node.failure.message : "";
+    card.querySelector(".failure").textContent = problem ? problem.message : node.failure ? node.failure.message : "";
     card.title = node.failure ? (node.failure.text || node.failure.message) : `${name} (${node.type})`;
     const thumbBox = card.querySelector(".thumb-box");
     if (!node.kind) { thumbBox.innerHTML = ""; continue; }
