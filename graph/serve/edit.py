@@ -15,6 +15,7 @@ import re
 import tempfile
 
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -32,7 +33,10 @@ def _yaml() -> YAML:
 
 
 def _load(text: str):
-    document = _yaml().load(text)
+    try:
+        document = _yaml().load(text)
+    except YAMLError as error:
+        raise EditError(f"the graph file is not valid YAML; fix it first ({error})") from None
     if not isinstance(document, CommentedMap) or not isinstance(document.get("nodes"), CommentedMap):
         raise EditError("the graph file has no 'nodes:' mapping to edit")
     return document

@@ -392,6 +392,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._error(400, str(error))
         except (ValueError, KeyError, TypeError) as error:
             return self._error(400, f"bad request: {error}")
+        except OSError as error:
+            return self._error(500, f"cannot write {error.filename}: {error.strerror}")
         return self._error(404, "not found")
 
 

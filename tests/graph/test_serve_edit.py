@@ -53,6 +53,8 @@ def test_edits_refuse_bad_names_other_types_and_unknown_targets():
         edit.set_shape(GRAPH, "../x", "polygon", [[0, 0], [1, 0], [1, 1]])
     with pytest.raises(edit.EditError, match="is a grade, not a polygon"):
         edit.set_shape(GRAPH, "grade", "polygon", [[0, 0], [1, 0], [1, 1]])
+    with pytest.raises(edit.EditError, match="not valid YAML"):
+        edit.set_shape("nodes: {a: [}\n", "r", "polygon", [[0, 0], [1, 0], [1, 1]])
     with pytest.raises(edit.EditError, match="no such node"):
         edit.add_read_mask(GRAPH, "paint1", "masks/paint1.png", wire=("nothere", "mask"))
 
