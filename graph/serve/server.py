@@ -38,6 +38,7 @@ import cv2
 import numpy as np
 
 from graph import pictures
+from graph.animation import has_frame_pattern, path_at_frame
 from graph.serve import edit
 from graph.serve.session import Session, declared_paths
 from graph.serve.watch import Watcher
@@ -195,6 +196,8 @@ class App:
             if node.type != "read_mask":
                 raise edit.EditError(f"node '{name}' is a {node.type}, not a read_mask")
             target = str(node.values["path"])
+            if has_frame_pattern(target):  # a painted sequence: this frame's file
+                target = path_at_frame(target, self.session.snapshot.frame)
             if not target.lower().endswith(".png"):
                 raise edit.EditError(f"read_mask '{name}' reads {target}: painting writes PNG only")
         else:
