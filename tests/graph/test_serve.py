@@ -101,10 +101,10 @@ def screenshot(tab, name):
         tab.screenshot(path=os.path.join(folder, name))
 
 
-def status(address, path):
+def status(address, path, body=None):
     base = address.split("/?")[0]
     try:
-        with urllib.request.urlopen(base + path) as response:
+        with urllib.request.urlopen(base + path, data=body) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
@@ -136,6 +136,17 @@ def test_bad_token_and_paths_outside_the_folder_are_refused(served):
     assert status(address, f"/file/%2e%2e/secret.txt?token={token}") in (403, 404)
     assert status(address, f"/file/{folder.parent / 'secret.txt'}?token={token}") in (403, 404)
     assert status(address, f"/file//etc/passwd?token={token}") in (403, 404)
+    before = (folder / "g.yaml").read_text()
+    polygon = b'{"name": "r", "type": "polygon", "points": [[0, 0], [9, 0], [9, 9]]}'
+    assert status(address, "/api/shape?token=wrong", polygon) == 403
+    assert status(address, f"/api/shape?token={token}", polygon.replace(b'"r"', b'"../r"')) == 400
+    png = cv2.imencode(".png", np.zeros((150, 226), np.uint8))[1].tobytes()
+    assert status(address, f"/api/paint?token={token}&name=../../evil", png) == 400
+    assert status(address, f"/api/paint?token={token}&name=plate", png) == 400  # not a read_mask
+    assert status(address, f"/api/paint?token=nope&name=ok", png) == 403
+    assert (folder / "g.yaml").read_text() == before
+    assert sorted(p.name for p in folder.iterdir()) == ["g.yaml", "plate.png"]
+    assert not (folder.parent / "evil.png").exists()
 
 
 def test_editing_the_yaml_updates_that_node_and_recomputes_only_downstream(page, served):
