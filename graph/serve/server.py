@@ -6,7 +6,8 @@ session, one user, on 127.0.0.1.
 Routes (every one needs `token=` in the query, or the X-Token header; else 403):
   GET  /                     the page (static/index.html)
   GET  /static/NAME          the page's script and style (a fixed list)
-  GET  /events               server-sent events: a `state` message per evaluation
+  GET  /events               server-sent events: a `state` message per evaluation and
+                             a `progress` message per node while evaluating
   GET  /api/state            the current state as JSON
   GET  /img/NODE?kind=K&v=V  a node's result as PNG (K: image, thumb, overlay, overlay_thumb)
   GET  /file/RELATIVE        a file in the graph's folder, or a path the graph declares
@@ -90,6 +91,7 @@ class App:
         self.clients_lock = threading.Lock()
         self.edit_lock = threading.Lock()
         self.session.listeners.append(self._publish)
+        self.session.progress_listeners.append(self._progress)
         self.watcher = None
 
     def start(self) -> None:
@@ -117,14 +119,21 @@ class App:
                 "graph_file": os.path.basename(self.session.path)}
 
     def _publish(self, snapshot) -> None:
-        message = json.dumps(self.state())
+        message = ("state", json.dumps(self.state()))
+        with self.clients_lock:
+            for client in self.clients:
+                client.put(message)
+
+    def _progress(self, record: dict) -> None:
+        """Per-node progress while evaluating (shown in the page's status line)."""
+        message = ("progress", json.dumps(record))
         with self.clients_lock:
             for client in self.clients:
                 client.put(message)
 
     def subscribe(self) -> queue.Queue:
         client: queue.Queue = queue.Queue()
-        client.put(json.dumps(self.state()))
+        client.put(("state", json.dumps(self.state())))
         with self.clients_lock:
             self.clients.append(client)
         return client
@@ -361,8 +370,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             while True:
                 try:
-                    message = client.get(timeout=KEEPALIVE_SECONDS)
-                    self.wfile.write(f"event: state\ndata: {message}\n\n".encode())
+                    kind, message = client.get(timeout=KEEPALIVE_SECONDS)
+                    self.wfile.write(f"event: {kind}\ndata: {message}\n\n".encode())
                 except queue.Empty:
                     self.wfile.write(b": keep-alive\n\n")
                 self.wfile.flush()

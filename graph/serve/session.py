@@ -63,7 +63,8 @@ class Session:
         self._frames_guessed = False  # True: the range comes from the graph (keys, sequences)
         self.frame = frames[0] if frames else 1
         self.snapshot = Snapshot()
-        self.listeners: list = []
+        self.listeners: list = []           # callback(snapshot) after each evaluation
+        self.progress_listeners: list = []  # callback(dict) after each node evaluated
         self._wake = threading.Condition()
         self._dirty = False
         self._stopped = False
@@ -132,7 +133,15 @@ class Session:
             if guessed and not guessed[0] <= frame <= guessed[1]:
                 frame = self.frame = guessed[0]
         shown = shown_targets(graph)
-        results, stats, failures = run_targets(graph, shown.values(), frame, self.cache_dir)
+        total, done = len(graph.nodes), []
+
+        def progress(stat):
+            done.append(stat["name"])
+            for listener in list(self.progress_listeners):
+                listener({"node": stat["name"], "status": stat["status"],
+                          "done": len(done), "total": total})
+        results, stats, failures = run_targets(graph, shown.values(), frame, self.cache_dir,
+                                               on_node=progress)
         snapshot = Snapshot(serial=self._serial, frame=frame, graph=graph, shown=shown,
                             layout=layout(graph), files=watched_files(graph, frame))
         for name in graph.nodes:
@@ -172,7 +181,7 @@ class Session:
         return version
 
 
-def run_targets(graph, targets, frame: int, cache_dir=None):
+def run_targets(graph, targets, frame: int, cache_dir=None, on_node=None):
     """(results, stats by node, failures by node) of evaluating `targets`.
 
     One run when nothing fails; after a NodeFailure each target is run on its own (the
@@ -180,14 +189,14 @@ def run_targets(graph, targets, frame: int, cache_dir=None):
     """
     targets = sorted(set(targets))
     try:
-        run = graph.run(targets, frame=frame, cache_dir=cache_dir)
+        run = graph.run(targets, frame=frame, cache_dir=cache_dir, on_node=on_node)
         return run.results, {s["name"]: s for s in run.stats}, {}
     except NodeFailure:
         pass
     results, stats, failures = {}, {}, {}
     for target in _topological(graph, targets):
         try:
-            run = graph.run([target], frame=frame, cache_dir=cache_dir)
+            run = graph.run([target], frame=frame, cache_dir=cache_dir, on_node=on_node)
         except NodeFailure as failure:
             text = str(failure)
             if graph.source:  # paths inside the graph's folder, relative to it

@@ -23,6 +23,10 @@ async function post(url, body, type) {
 // ------------------------------------------------------------------ state
 const events = new EventSource(withToken("/events"));
 events.addEventListener("state", (event) => apply(JSON.parse(event.data)));
+events.addEventListener("progress", (event) => {
+  const step = JSON.parse(event.data);
+  $("status").textContent = `evaluating: ${step.node} ${step.status} (${step.done}/${step.total})`;
+});
 events.onerror = () => { $("status").textContent = "disconnected: is maskgraph serve running?"; };
 
 function apply(state) {
