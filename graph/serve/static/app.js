@@ -384,11 +384,10 @@ $("shape-save").addEventListener("click", async () => {
 });
 
 function likeNode() {
-  // the canvas of a new shape copies the size of the image being viewed
-  let name = mg.a;
-  const node = name && mg.state.nodes[name];
-  if (node && node.shape && node.shape) return null;
-  return name || null;
+  // a new node's canvas copies the size of what is being viewed (an existing one keeps its own)
+  const name = $("target-name").value;
+  if (mg.state.nodes[name] || !mg.a) return null;
+  return mg.a;
 }
 
 async function saved(promise) {
@@ -451,7 +450,7 @@ $("brush-size").addEventListener("input", () => { $("brush-size-value").textCont
 
 $("paint-save").addEventListener("click", () => {
   if (!mg.paint) return;
-  const name = $("target-name").value, like = mg.paint.name ? null : likeNode();
+  const name = $("target-name").value, like = likeNode();
   mg.paint.canvas.toBlob((blob) => {
     const query = `/api/paint?name=${encodeURIComponent(name)}` + (like ? `&like=${encodeURIComponent(like)}` : "") +
       ($("wire").value ? `&wire=${encodeURIComponent($("wire").value)}` : "");
