@@ -19,7 +19,6 @@ import threading
 import time
 
 import cv2
-import numpy as np
 
 from common import print_table  # noqa: E402  (adds the repo to sys.path)
 

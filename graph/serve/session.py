@@ -21,7 +21,7 @@ import numpy as np
 
 import graph as engine
 from graph.animation import FRAME_PATTERN, Animated, has_frame_pattern, path_at_frame, value_at
-from graph.errors import GraphError, MaskgraphError, NodeFailure
+from graph.errors import MaskgraphError, NodeFailure
 from graph.layout import layout
 
 SHAPE_PARAMS = ("points",)
@@ -122,9 +122,7 @@ class Session:
         self._serial += 1
         try:
             graph = engine.load(self.path, params=self.params)
-        except GraphError as error:
-            return self._failed_load(error, frame, started)
-        except MaskgraphError as error:
+        except MaskgraphError as error:  # GraphError (with its problems) or another refusal
             return self._failed_load(error, frame, started)
         if self.frames is None or self._frames_guessed:
             guessed = frame_range(graph)
