@@ -23,6 +23,7 @@ import graph as engine
 from graph.animation import FRAME_PATTERN, Animated, has_frame_pattern, path_at_frame, value_at
 from graph.errors import MaskgraphError, NodeFailure
 from graph.layout import layout
+from graph.serve.watch import identity
 
 SHAPE_PARAMS = ("points",)
 
@@ -71,6 +72,7 @@ class Session:
         self._versions: dict = {}
         self._serial = 0
         self._thread = None
+        self._evaluated = None  # (frame, {file: identity}) of the last evaluation
 
     # ------------------------------------------------------------ control
     def start(self) -> None:
@@ -109,7 +111,15 @@ class Session:
                     return
                 self._dirty = False
                 frame = self.frame
+            files = self.snapshot.files or [self.path]
+            before = {path: identity(path) for path in files}
+            if self._evaluated == (frame, before):
+                continue  # nothing changed since the last evaluation (a repeated request)
             snapshot = self.evaluate(frame)
+            # new files (a template, an input just named) count as read as they are now
+            seen = {path: before[path] if path in before else identity(path)
+                    for path in snapshot.files or [self.path]}
+            self._evaluated = (snapshot.frame, seen)
             with self._wake:
                 self.snapshot = snapshot
                 self._wake.notify_all()

@@ -219,6 +219,7 @@ def test_polygon_drawn_with_clicks_is_written_to_the_yaml_and_matches(page, serv
     assert document["nodes"]["cat"]["like"] == "plate"
     assert "# a small comp" in (folder / "g.yaml").read_text()   # the comment survives
     page.wait_for_function("() => mg.state.nodes.cat && mg.state.nodes.cat.kind === 'mask'")
+    screenshot(page, "serve_polygon_saved.png")
     mask = graph.load(str(folder / "g.yaml")).evaluate(outputs=["cat"])["cat"] > 0.5
     reference = np.zeros(mask.shape, bool)
     # skimage's polygon covers pixel centres: pixel (r, c) is centred at (c + 0.5, r + 0.5)
