@@ -20,7 +20,7 @@ import tempfile
 from graph import pictures
 from graph.layout import layout
 from graph.model import Graph
-from graph.serve.session import nearest_image, run_targets, shown_targets
+from graph.serve.session import nearest_image, run_targets, shown_targets, warm_up_jit
 
 THUMBNAIL = 168
 CARD_WIDTH, CARD_HEIGHT = 200, 176
@@ -32,6 +32,7 @@ def write_preview(graph: Graph, path: str, frame: int = 1, cache_dir: str | None
     Returns the page's path. Full-size pictures go to the folder `<stem>_files/` beside it.
     """
     graph.validate()
+    warm_up_jit()  # so that the first node's time is not numba's start-up
     shown = shown_targets(graph)
     results, stats, failures = run_targets(graph, shown.values(), frame, cache_dir)
     folder = os.path.dirname(os.path.abspath(path))

@@ -12,6 +12,7 @@ A node failure is caught per node: the nodes that do not depend on it still show
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -76,6 +77,7 @@ class Session:
 
     # ------------------------------------------------------------ control
     def start(self) -> None:
+        warm_up_jit()
         self.refresh()
         self._thread = threading.Thread(target=self._loop, name="maskgraph-evaluate",
                                         daemon=True)
@@ -187,6 +189,20 @@ class Session:
             version += 1
         self._versions[name] = (array, version)
         return version
+
+
+@functools.cache
+def warm_up_jit() -> None:
+    """Start numba's compiler once (about 1 s here) before anything is timed.
+
+    Otherwise the first node that calls a kernel is charged the JIT's start-up, and its
+    time on the page says nothing about the node.
+    """
+    try:
+        import numba
+    except ImportError:
+        return
+    numba.njit(lambda value: value + 1)(1)
 
 
 def run_targets(graph, targets, frame: int, cache_dir=None, on_node=None):
