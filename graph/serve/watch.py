@@ -5,11 +5,16 @@ filesystem, needs no dependency, and for the handful of files a graph names cost
 stat() calls. Editors that save by renaming a new file into place are seen as a change
 too (the identity includes the inode). A missing file is a state of its own, so a watched
 file that appears or disappears is a change; a file newly added to the set is not.
+A change is reported once the files have been still for SETTLE_SECONDS, so a file caught
+half-written (truncated, then written) is not read.
 """
 from __future__ import annotations
 
 import os
 import threading
+
+SETTLE_SECONDS = 0.03  # a change is reported once the files were unchanged this long
+SETTLE_ROUNDS = 20
 
 
 def identity(path: str):
@@ -50,4 +55,16 @@ class Watcher:
         while not self._stop.wait(self.interval):
             changed = self.poll()
             if changed:
-                self.on_change(changed)
+                self.on_change(self._settled(changed))
+
+    def _settled(self, changed: list[str]) -> list[str]:
+        """Wait until the changed files stop changing (a save that truncates then writes
+        must not be read half-way: a cut YAML file can still be a valid, smaller graph)."""
+        for _ in range(SETTLE_ROUNDS):
+            if self._stop.wait(SETTLE_SECONDS):
+                break
+            more = self.poll()
+            if not more:
+                break
+            changed = sorted(set(changed) | set(more))
+        return changed

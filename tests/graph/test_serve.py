@@ -155,11 +155,13 @@ def test_editing_the_yaml_updates_that_node_and_recomputes_only_downstream(page,
     version = page.evaluate("mg.state.nodes.soft.version")
     text = (folder / "g.yaml").read_text()
     (folder / "g.yaml").write_text(text.replace("radius: 2", "radius: 6"))
-    page.wait_for_function(f"() => mg.state.serial > {serial} && mg.state.nodes.soft.version > {version}")
+    # the statuses are taken from the very state that brought the new result
+    statuses = page.wait_for_function(f"""() => mg.state.serial > {serial} &&
+        mg.state.nodes.soft.version > {version} &&
+        Object.fromEntries(Object.entries(mg.state.nodes).map(([k, n]) => [k, n.status]))""").json_value()
     page.wait_for_function(f"""() => {{
         const img = document.querySelector('.card[data-node="soft"] img.thumb');
         return img.dataset.version === String(mg.state.nodes.soft.version) && img.complete && img.naturalWidth > 0; }}""")
-    statuses = page.evaluate("Object.fromEntries(Object.entries(mg.state.nodes).map(([k, n]) => [k, n.status]))")
     assert {name for name, value in statuses.items() if value == "computed"} == {"soft", "warm", "comp"}
     assert statuses["plate"] != "computed" and statuses["key"] != "computed"
     reason = page.locator('.card[data-node="soft"] .stat').inner_text()
