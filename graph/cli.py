@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("-o", "--output-file", default="report.html", metavar="FILE")
     preview.add_argument("--frame", type=int, default=1)
     preview.add_argument("--cache-dir", metavar="DIR")
+    serve = commands.add_parser("serve", help="show the graph live in a browser; draw and paint masks")
+    _graph_arguments(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    serve.add_argument("--frames", metavar="A-B", help="frame range of the slider")
+    serve.add_argument("--cache-dir", metavar="DIR")
+    serve.add_argument("--open", action="store_true", help="open the page in a browser")
     add_library_commands(commands)
     return parser
 
@@ -236,7 +243,22 @@ def add_library_commands(commands) -> None:
         entry.load()(commands)
 
 
+def command_serve(arguments) -> int:
+    from graph.serve import serve
+    frames = parse_frames(arguments.frames) if arguments.frames else None
+    try:
+        serve(arguments.graph, host=arguments.host, port=arguments.port,
+              frames=(frames[0], frames[-1]) if frames else None,
+              cache_dir=arguments.cache_dir, params=parse_overrides(arguments.set),
+              open_browser=arguments.open)
+    except OSError as error:
+        raise MaskgraphError(f"serve: cannot listen on {arguments.host}:{arguments.port}: "
+                             f"{error.strerror}") from None
+    return EXIT_OK
+
+
 COMMANDS = {"run": command_run, "validate": command_validate, "nodes": command_nodes,
+            "serve": command_serve,
             "dot": command_dot, "cache": command_cache, "preview": command_preview}
 
 if __name__ == "__main__":
