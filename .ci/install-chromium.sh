@@ -1,4 +1,4 @@
-# Installs Debian's Chromium for the preview page's browser test (tests/graph/test_preview.py).
+# Installs Debian's Chromium for the browser tests (tests/graph/test_preview.py, test_serve.py; Playwright drives it).
 set -e
 if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq

@@ -10,6 +10,13 @@ NS; radius 5), scikit-image inpaint_biharmonic, and pypatchmatch (compiled Patch
 when installed. Our nodes run through the node's compute with grow 0 and blend 0 on
 linear premultiplied RGBA (conversion included in the time), exactly as a graph runs them.
 
+Structure: a straight edge and a disc's rim crossing holes in a textured picture
+(tests/nodes/test_inpaint_structure.py): the edge position error inside the holes, ours
+against OpenCV Telea and pypatchmatch.
+
+Outpainting seams: six photos widened on both sides; the gradient across each seam
+against the gradient of the picture's own content beside it.
+
 Then: telea on a 4K (3840x2160) frame with a 5 % mask against cv2's INPAINT_TELEA, and the
 cold compile time of the inpaint kernels (measured in a fresh process with an empty numba
 cache). Writes bench/results/inpaint.md (the tables) and bench/results/inpaint_grid.png
@@ -247,6 +254,70 @@ def save_grid(grid, path, crop=160):
     return names
 
 
+# ---------------------------------------------------------------- structure
+
+def structure_table():
+    """Edge position error (px) of the straight edge and the disc rim inside the holes."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "nodes"))
+    import test_inpaint_structure as structure
+    picture, hole = structure.scene()
+    photo = (picture * 255).round().astype(np.uint8)
+    fills = {name: methods()[name] for name in ("ours patch", "ours auto", "cv2 TELEA",
+                                                "skimage biharmonic")}
+    patchmatch_fill = pypatchmatch()
+    if patchmatch_fill is not None:
+        fills["pypatchmatch"] = patchmatch_fill
+    lines = ["## Structure: edge position error inside the holes (px; lower is better)", "",
+             "| method | straight edge | disc rim |", "|---|---|---|"]
+    for name, fill in fills.items():
+        result = np.asarray(fill(photo, hole)[0], np.float64)
+        lines.append(f"| {name} | {structure.straight_error(result):.2f} | "
+                     f"{structure.rim_error(result, hole):.2f} |")
+    return lines
+
+
+# ---------------------------------------------------------------- outpainting seams
+
+def seam_ratios(photo, margin=40, width=140, height=160):
+    """Outpaint the centre `width` px of `photo` by `margin` px on both sides (the
+    `outpaint` template's fill: patch, 11x11 patches, grow 4, blend 3, on a mirrored
+    canvas); returns, for each seam, the mean horizontal gradient (sRGB grey) over the
+    12 columns around the seam over that of the picture's own content 8-20 px inside it
+    (1 or less: no visible seam), and the result (sRGB)."""
+    scale = height / photo.shape[0]
+    photo = cv2.resize(photo, (round(photo.shape[1] * scale), height),
+                       interpolation=cv2.INTER_AREA)
+    left = (photo.shape[1] - width) // 2
+    plate = srgb_to_linear(photo[:, left:left + width] / 255.0)
+    image = np.dstack([plate, np.ones(plate.shape[:2])]).astype(np.float32)
+    canvas = np.ascontiguousarray(np.pad(image, ((0, 0), (margin, margin), (0, 0)),
+                                         mode="reflect"))
+    added = np.zeros(canvas.shape[:2], np.float32)
+    added[:, :margin] = added[:, -margin:] = 1.0
+    out = inpaint.compute(canvas, added, method="patch", grow=4.0, blend=3.0, radius=5,
+                          patch_radius=5)
+    shown = linear_to_srgb(out[..., :3].astype(np.float64))
+    steps = np.abs(np.diff(shown.mean(axis=2), axis=1))
+    ratios = []
+    for seam, inside in ((margin, 1), (margin + width, -1)):
+        content = (steps[:, seam + 8:seam + 20] if inside > 0 else steps[:, seam - 20:seam - 8])
+        ratios.append(float(steps[:, seam - 6:seam + 6].mean() / content.mean()))
+    return ratios, shown
+
+
+def seam_table():
+    lines = ["## Outpainting seams: gradient across the seam / in the picture near it", "",
+             "| photo | left seam | right seam |", "|---|---|---|"]
+    ratios = []
+    for name in PHOTOS:
+        pair, _ = seam_ratios(load_photo(name))
+        ratios += pair
+        lines.append(f"| {name} | {pair[0]:.2f} | {pair[1]:.2f} |")
+    lines += ["", f"{sum(r <= 1.0 for r in ratios)} of {len(ratios)} seams at or below 1 "
+              f"(median {np.median(ratios):.2f}, max {max(ratios):.2f})"]
+    return lines
+
+
 # ---------------------------------------------------------------- 4K telea and compile time
 
 def telea_4k(repeats):
@@ -315,6 +386,10 @@ def main():
     report += [table, ""]
     names = save_grid(grid, os.path.join(RESULTS, "inpaint_grid.png"))
     report += ["Grid columns (bench/results/inpaint_grid.png): " + ", ".join(names), ""]
+    for table in (structure_table, seam_table):
+        lines = table()
+        print("\n".join(lines))
+        report += lines + [""]
     if not args.no_4k:
         coverage, timings = telea_4k(1 if args.quick else 5)
         lines = [f"## Telea on 3840x2160, {coverage:.1%} mask (median)", "",

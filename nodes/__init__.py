@@ -3,12 +3,13 @@
 Registered through the entry-point group `maskgraph.nodes` (see pyproject.toml); third-party
 node packages register there the same way, with a callable returning a list of NodeSpec.
 """
-from graph.spec import specs_in
 
 
 def specs():
-    """Every built-in NodeSpec."""
-    from nodes import (grade, inpaint, io, keyers, maskmath, matting, merge, semantic,
-                       shapes, transform)
-    return specs_in(io, shapes, keyers, semantic, matting, maskmath, grade, merge, inpaint,
-                    transform)
+    """Every built-in NodeSpec. (The engine is imported here, not at the top, so that
+    importing a kernel from nodes.kernels does not import it.)"""
+    from graph.spec import specs_in
+    from nodes import (colour, exr_layers, grade, inpaint, io, keyers, maskmath, matting,
+                       merge, semantic, shapes, time, transform)
+    return specs_in(io, exr_layers, colour, shapes, keyers, semantic, matting, maskmath,
+                    grade, merge, inpaint, transform, time)

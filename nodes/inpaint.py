@@ -16,10 +16,11 @@ from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
 from nodes.common import require_same_size
 from nodes.inpaint_fill import TELEA_RADIUS, hole_box, hole_thickness, smooth_fill, telea_fill
+from nodes.inpaint_model import Network, check_model, hole_crops, load_descriptor, model_fill
 from nodes.inpaint_patch import PATCH_RADIUS, context_box, patch_fill
 from nodes.kernels import inpaint_smooth
 
-METHODS = ("auto", "telea", "smooth", "patch")
+METHODS = ("auto", "telea", "smooth", "patch", "model")
 AUTO_PATCH_THICKNESS = 20.0  # px: a hole part deeper than this gets the patch fill
 
 
@@ -108,7 +109,22 @@ def auto_fill(image, hole, patch_radius=None, thick=None):
     return patch_fill(smooth_fill(telea_fill(image, hole), thin), thick, patch_radius)
 
 
-FILLERS = {"auto": auto_fill, "telea": telea_fill, "smooth": smooth_fill, "patch": patch_fill}
+FILLERS = {"auto": auto_fill, "telea": telea_fill, "smooth": smooth_fill, "patch": patch_fill,
+           "model": model_fill}
+
+
+def _check(params, connected):
+    """Load-time check: `method: model` needs a usable `model`, and only it takes one."""
+    method, model = params.get("method"), params.get("model")
+    if method == "model" and model is None:
+        return [("model", "method 'model' needs model: the name or path of an ONNX "
+                          "inpainting model (see the README's 'Inpainting with your own model')")]
+    if method != "model" and model is not None:
+        return [("model", f"model is only used by method 'model' (method is '{method}')")]
+    if model is not None:
+        problem = check_model(model)
+        return [("model", problem)] if problem else []
+    return []
 
 
 def _check_input(input, mask, weights):
@@ -127,13 +143,13 @@ def _check_input(input, mask, weights):
                              "sample from", hint="paint only the part to remove, or lower grow")
 
 
-@node("inpaint", version=1, category="inpaint",
+@node("inpaint", version=2, category="inpaint", reads_files=True, check=_check,
       inputs=[Input("input", "image", doc="the picture to repair"),
               Input("mask", "mask", doc="the hole: 1 where pixels are replaced")],
       outputs=[Output("output", "image", doc="the picture with the hole filled")],
       params=[Param("method", "choice", "auto", choices=METHODS,
-                    doc="auto, telea (fast marching), smooth (biharmonic) or patch "
-                        "(PatchMatch texture fill)"),
+                    doc="auto, telea (fast marching), smooth (biharmonic), patch "
+                        "(PatchMatch texture fill) or model (your ONNX network)"),
               Param("grow", "float", 4.0, min=0.0, max=256.0,
                     doc="pixels added around the mask before filling"),
               Param("blend", "float", 2.0, min=0.0, max=256.0,
@@ -142,8 +158,11 @@ def _check_input(input, mask, weights):
                     doc="telea: neighbourhood radius in pixels"),
               Param("patch_radius", "int", PATCH_RADIUS, min=1, max=8,
                     doc="patch (and auto's wide parts): half-size of the compared patches, "
-                        "3 = 7x7 px; larger follows bigger structures, slower")])
-def inpaint(input, mask, *, method, grow, blend, radius, patch_radius=PATCH_RADIUS):
+                        "3 = 7x7 px; larger follows bigger structures, slower"),
+              Param("model", "path", None, optional=True,
+                    doc="method model: an ONNX inpainting network (LaMa, MI-GAN...): its "
+                        "descriptor .yaml/.json, the .onnx, or a name in the model cache")])
+def inpaint(input, mask, *, method, grow, blend, radius, patch_radius=PATCH_RADIUS, model=None):
     """Fill a masked hole convincingly from the pixels around it.
 
     The mask marks the hole (any value > 0). It is grown by `grow` pixels first, so that the
@@ -156,14 +175,25 @@ def inpaint(input, mask, *, method, grow, blend, radius, patch_radius=PATCH_RADI
       telea   fast marching (Telea 2004): fastest; fine for scratches and thin wires.
       smooth  biharmonic fill (the smoothest continuation of the surroundings, as
               scikit-image's inpaint_biharmonic): best on scratches and small blobs.
-      patch   PatchMatch exemplar fill, coarse to fine: copies texture and structure
+      patch   structure first (edges that cross the hole are joined by curves), then
+              PatchMatch exemplar fill, coarse to fine: copies texture and structure
               from the picture around the hole (a region twice the hole's size on
-              each side), what "content-aware fill" does. Use it for large holes and
-              outpainting (see the built-in `outpaint` template).
+              each side, nearer sources preferred), what "content-aware fill" does.
+              Use it for large holes and outpainting (see the built-in
+              `outpaint` template).
       auto    (default) per connected part of the hole: smooth where every hole pixel
               lies within 20 px of known pixels (scratches, blobs up to ~40 px
               across), patch for wider parts. It measured best on the inpaint
               benchmark (bench/bench_inpaint.py): highest PSNR inside the holes.
+      model   your own ONNX inpainting network (LaMa, MI-GAN... exported to ONNX;
+              nothing is downloaded): `model` names its descriptor (.yaml/.json:
+              input_size, layout, mean, std, input_scale, mask_hole, mask_known,
+              image_input, mask_input, output_index, output_scale), or the .onnx
+              (defaults: LaMa's float NCHW image in [0, 1], mask 1 on the hole), or
+              a NAME placed in the model cache as NAME.onnx (+ NAME.yaml). Each part
+              of the hole is run on a crop around it (at least the network's size
+              and twice the part's), resized to the network's input; only the hole
+              takes the result.
 
     Every method fills sRGB-encoded values (where patch distances and smooth gradients
     follow what the eye sees), converting only the pixels it reads, and converts the
@@ -178,22 +208,45 @@ def inpaint(input, mask, *, method, grow, blend, radius, patch_radius=PATCH_RADI
     _check_input(input, mask, weights)
     hole = weights > 0
     thick = split_by_thickness(hole)[1] if method == "auto" else None
-    near = pixels_read(method, hole, radius, thick)
+    network = _network(model) if method == "model" else None
+    crops = hole_crops(hole, network.size) if network else None
+    near = pixels_read(method, hole, radius, thick, crops)
     box = hole_box(near, 0)
     region_hole = hole[box]
     working = to_working_space(input[box], near[box])
     options = {"telea": {"radius": radius}, "smooth": {}, "patch": {"patch_radius": patch_radius},
                "auto": {"patch_radius": patch_radius,
-                        "thick": None if thick is None else thick[box]}}[method]
+                        "thick": None if thick is None else thick[box]},
+               "model": {"network": network, "crops": _in_box(crops, box)}}[method]
     filled = from_working_space(FILLERS[method](working, region_hole, **options)[region_hole])
     return mix_fill(input, filled, weights, box)
 
 
-def pixels_read(method, hole, radius, thick=None):
+def _network(model):
+    if model is None:
+        raise NodeInputError("method 'model' needs a model", hint="set model: NAME_OR_PATH")
+    try:
+        return Network(load_descriptor(model))
+    except ValueError as error:
+        raise NodeInputError(str(error), hint="see the README's 'Inpainting with your own "
+                                              "model'") from None
+
+
+def _in_box(crops, box):
+    """Crops (full-picture slices) relative to `box`, when there are any."""
+    if crops is None:
+        return None
+    return [(slice(rows.start - box[0].start, rows.stop - box[0].start),
+             slice(columns.start - box[1].start, columns.stop - box[1].start))
+            for rows, columns in crops]
+
+
+def pixels_read(method, hole, radius, thick=None, crops=None):
     """(H, W) bool: the pixels a method reads to fill `hole` (only those are converted).
 
     telea: within its radius. smooth: within its coarsest level's ring, which grows with
-    the hole's thickness. patch: the context box (see context_box). auto (`thick`: the
+    the hole's thickness. patch: the context box (see context_box). model: its `crops`.
+    auto (`thick`: the
     thick part of split_by_thickness): the context box of the thick part, and the smooth
     reach of the thin part and the telea start of the whole hole where it has one.
     """
@@ -203,6 +256,11 @@ def pixels_read(method, hole, radius, thick=None):
         return _within(hole, smooth_reach(hole_thickness(hole)))
     if method == "patch":
         return _box_mask(hole.shape, context_box(hole))
+    if method == "model":
+        near = np.zeros(hole.shape, bool)
+        for crop in crops:
+            near[crop] = True
+        return near
     thin = hole & ~thick
     if not thin.any():
         return _box_mask(hole.shape, context_box(thick))

@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 
 from nodes.inpaint_fill import hole_box, resize, smooth_fill, telea_fill, value_range
+from nodes.inpaint_seam import smooth_seam
+from nodes.inpaint_structure import guide_channel, side_colours, structure_lines
 from nodes.kernels import patchmatch
 
 PATCH_RADIUS = 3
@@ -28,6 +30,9 @@ RIM_TOLERANCE = 0.1       # the seam correction's CG tolerance (it is smooth and
 ONION_PRIOR = 0.05        # weight of the telea guess of unfilled pixels (_onion_peel)
 SHARP_DEPTH = 2           # patch radii: deeper hole pixels copy their best patch (_em_level)
 FINE_SEARCH = 32          # px: first random-search window below the coarsest level
+GUIDE_WEIGHT = 0.5        # weight of the structure guide channel (_with_guide)
+SPATIAL_WEIGHT = 0.05     # squared error per sample a source a picture away costs (_spatial)
+SIDE_WEIGHT = 1.0         # weight of the side colours of the structure lines (guides)
 
 
 def _box_dilate(hole_u8, radius):
@@ -76,7 +81,8 @@ def _confidence(hole, falloff=None):
     return np.power(np.float32(falloff or CONFIDENCE_FALLOFF), -depth).astype(np.float32)
 
 
-def _em_level(work, hole, sets, nnf, radius, iterations, passes, seed, search, sharp=False):
+def _em_level(work, hole, sets, nnf, radius, iterations, passes, seed, search, guides,
+              spatial, sharp=False):
     """Expectation-maximisation at one level: improve the NNF, then vote, `iterations` times.
 
     sets: the level's (targets, valid, valid_list) from _level_sets. sharp (the finest
@@ -92,31 +98,34 @@ def _em_level(work, hole, sets, nnf, radius, iterations, passes, seed, search, s
     weight = np.zeros(hole.shape, np.float32)
     for iteration in range(iterations):
         patchmatch.improve_nnf(work, confidence, valid, valid_list, targets, nnf, cost, radius,
-                               passes, seed + iteration, search)
+                               passes, seed + iteration, search, guides, spatial)
         typical = float(np.percentile(cost.reshape(-1)[targets], VOTE_PERCENTILE))
         patchmatch.vote_weights(confidence, cost, targets, max(2.0 * typical, 1e-8), weight)
-        patchmatch.vote(work, hole_pixels, nnf, weight, radius, False, work)
+        patchmatch.vote(work, hole_pixels, nnf, weight, radius, False, work, guides)
     if sharp:
         depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
         deep = np.flatnonzero(depth > SHARP_DEPTH * radius).astype(np.int64)
-        patchmatch.vote(work, deep, nnf, weight, radius, True, work)
+        patchmatch.vote(work, deep, nnf, weight, radius, True, work, guides)
 
 
 def patch_fill(image, hole, patch_radius=None):
     """Fill `hole` of `image` (H, W, C) float32 with PatchMatch, coarse to fine; a copy.
 
     Channels that are constant over the known pixels (an opaque alpha) are filled with
-    that constant and left out of the matching. Falls back to telea when no whole patch
+    that constant and left out of the matching. A hole that covers most of a side of the
+    picture (outpainting) has the seam along its rim smoothed in the gradient domain
+    (nodes.inpaint_seam); holes inside the picture keep their texture up to the rim. Falls back to telea when no whole patch
     of known pixels exists.
     """
     radius = patch_radius or PATCH_RADIUS
     box = context_box(hole)
     out = np.array(image, dtype=np.float32, copy=True)
-    out[box] = _patch_fill_box(image[box], hole[box], radius)
+    outpaint = max(hole[0].mean(), hole[-1].mean(), hole[:, 0].mean(), hole[:, -1].mean()) > 0.5
+    out[box] = _patch_fill_box(image[box], hole[box], radius, outpaint)
     return out
 
 
-def _patch_fill_box(image, hole, radius):
+def _patch_fill_box(image, hole, radius, outpaint=False):
     """patch_fill on the context box."""
     if not _level_sets(hole, radius)[2].size:
         return telea_fill(image, hole)
@@ -127,10 +136,16 @@ def _patch_fill_box(image, hole, radius):
     varying = np.flatnonzero(low < high)
     if varying.size:
         colours = np.ascontiguousarray(work[..., varying])
-        features = np.concatenate([colours, TEXTURE_WEIGHT * _texture(colours, hole)], axis=2)
-        filled, padded_hole, nnf = _patch_pyramid(np.ascontiguousarray(features), hole, radius,
-                                                  varying.size)
+        parts = [colours, TEXTURE_WEIGHT * _texture(colours, hole)]
+        lines = structure_lines(colours, hole) if colours.shape[2] >= 3 else None
+        if lines is not None:
+            parts += [SIDE_WEIGHT * side_colours(colours, hole, lines),
+                      lines[..., None].astype(np.float32)]
+        filled, padded_hole, nnf = _patch_pyramid(np.ascontiguousarray(np.concatenate(
+            parts, axis=2)), hole, radius, varying.size, 4 if lines is not None else 0)
         _match_rim(filled, padded_hole, nnf, radius, varying.size)
+        if outpaint:  # the new canvas must not end in a seam (see nodes.inpaint_seam)
+            smooth_seam(filled, padded_hole, radius, varying.size)
         work[..., varying] = filled[radius:-radius, radius:-radius, :varying.size]
     return work
 
@@ -154,7 +169,7 @@ def _texture(image, hole, window=TEXTURE_WINDOW):
     return sums / np.maximum(counts, 1e-6)[..., None]
 
 
-def _patch_pyramid(base, hole, radius, colours):
+def _patch_pyramid(base, hole, radius, colours, guides=0):
     """The coarse-to-fine PatchMatch fill of `base` (H, W, C) float32 (hole pixels zero).
 
     Every level is padded by `radius` mirrored pixels, so that the patches of pixels at
@@ -164,35 +179,62 @@ def _patch_pyramid(base, hole, radius, colours):
     its hole by voting that field over its own (sharp) pixels, not by scaling the
     coarser fill up: matches to a blurred estimate would prefer flat sources and wash
     texture out. The texture channels (after the first `colours`) guide every level but
-    the finest. Returns the padded fill, the padded hole and the finest field.
+    the finest. With `guides` (1), the last channel of `base` is a structure line mask
+    (nodes.inpaint_structure), turned at every level into the guide channel that every
+    level matches, in the hole too. Returns the padded fill, the padded hole and the
+    finest field.
     """
     images, holes = _pyramid(base, hole, radius)
+    if guides:
+        images = [_with_guide(image, radius) for image in images]
     if len(images) > 1:  # the finest level matches colours only (texture did its job)
-        images[0] = np.ascontiguousarray(images[0][..., :colours])
+        keep = list(range(colours)) + list(range(images[0].shape[2] - guides,
+                                                 images[0].shape[2]))
+        images[0] = np.ascontiguousarray(images[0][..., keep])
     work, nnf = None, None
     for level in range(len(images) - 1, -1, -1):
         level_hole, image = _mirror_pad(holes[level], radius), _mirror_pad(images[level], radius)
         targets, valid, valid_list = _level_sets(level_hole, radius)
         fine_nnf = np.full(level_hole.shape + (2,), -1, np.int32)
         if nnf is None:
-            work = _onion_peel(image, level_hole, valid, valid_list, radius)
+            work = _onion_peel(image, level_hole, valid, valid_list, radius, guides)
             patchmatch.random_nnf(valid_list, targets, level_hole.shape[1], fine_nnf, SEED)
         else:
             work = image
             patchmatch.upsample_nnf(nnf, valid, valid_list, targets, radius, fine_nnf,
                                     SEED + level)
             patchmatch.vote(work, np.flatnonzero(level_hole).astype(np.int64), fine_nnf,
-                            _confidence(level_hole), radius, False, work)
+                            _confidence(level_hole), radius, False, work, guides)
         nnf = fine_nnf
         coarse = level == len(images) - 1
         search = max(level_hole.shape) if coarse else min(FINE_SEARCH, max(level_hole.shape))
         iterations = COARSE_EM if coarse else FINEST_EM if level == 0 else FINE_EM
         _em_level(work, level_hole, (targets, valid, valid_list), nnf, radius, iterations,
-                  PASSES, SEED + 100 * level, search, level == 0)
+                  PASSES, SEED + 100 * level, search, guides,
+                  _spatial(level_hole, radius, work.shape[2]) if coarse else 0.0, level == 0)
     return work, level_hole, nnf
 
 
-def _onion_peel(image, hole, valid, valid_list, radius):
+def _spatial(hole, radius, channels):
+    """The cost per squared pixel of distance between a target and its source at the
+    coarsest level: SPATIAL_WEIGHT per compared sample at a distance of the level's
+    longer side. Only the coarsest level, where the layout of the fill is chosen, pays
+    it: there it keeps a distant distinctive object (a face, a tower) from being copied
+    into the hole when nearer content matches nearly as well; the finer levels refine
+    that layout freely (a periodic texture keeps its exact period)."""
+    side = max(hole.shape)
+    return SPATIAL_WEIGHT * (2 * radius + 1) ** 2 * channels / float(side * side)
+
+
+def _with_guide(image, radius):
+    """`image` whose last channel (a structure line mask, resized) is replaced by the guide:
+    GUIDE_WEIGHT times the distance to the lines over two patch widths, capped."""
+    out = np.array(image, dtype=np.float32, copy=True)
+    out[..., -1] = GUIDE_WEIGHT * guide_channel(image[..., -1] > 1e-3, 2 * (2 * radius + 1))
+    return out
+
+
+def _onion_peel(image, hole, valid, valid_list, radius, guides=0):
     """The coarsest level's first fill: the hole is filled from its rim inward, one layer
     of pixels at a time, each pixel copying the centre of the source patch that best
     matches the pixels already known or filled around it (the onion-peel start of
@@ -203,6 +245,8 @@ def _onion_peel(image, hole, valid, valid_list, radius):
     in the sky) would cost nothing there, be copied, and grow layer by layer into an
     object floating in the fill. Returns a new image."""
     work = telea_fill(image, hole)
+    if guides:  # the guide is known in the hole
+        work[..., -guides:] = image[..., -guides:]
     height, width = hole.shape
     layers = np.ceil(cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)).astype(int)
     known = np.where(hole, np.float32(ONION_PRIOR), np.float32(1.0))
@@ -214,9 +258,12 @@ def _onion_peel(image, hole, valid, valid_list, radius):
             continue
         patchmatch.random_nnf(valid_list, pixels, width, nnf, SEED + layer)
         patchmatch.improve_nnf(work, known, valid, valid_list, pixels, nnf, cost, radius,
-                               PASSES, SEED + layer, max(height, width))
+                               PASSES, SEED + layer, max(height, width), guides,
+                               _spatial(hole, radius, work.shape[2]))
         rows, columns = pixels // width, pixels % width
-        work[rows, columns] = work[nnf[rows, columns, 0], nnf[rows, columns, 1]]
+        estimated = work.shape[2] - guides  # the guide stays as it is
+        work[rows, columns, :estimated] = work[nnf[rows, columns, 0], nnf[rows, columns, 1],
+                                               :estimated]
         known[rows, columns] = 1.0
     return work
 
@@ -244,7 +291,7 @@ def _match_rim(filled, hole, nnf, radius, channels):
     rim = (_box_dilate(hole.astype(np.uint8), 2) > 0) & ~hole
     guess = filled.copy()
     patchmatch.vote(filled, np.flatnonzero(rim).astype(np.int64), nnf, _confidence(hole),
-                    radius, False, guess)
+                    radius, False, guess, 0)
     mismatch = np.clip((filled - guess)[rim][:, :channels], -RIM_CLIP, RIM_CLIP)
     mismatch = cv2.GaussianBlur(_extend_from(rim, mismatch, hole.shape), (0, 0), RIM_SIGMA)
     box = hole_box(hole, 4)  # the biharmonic solve reads a 2 px ring

@@ -1,4 +1,5 @@
-"""Sources and sinks: read, read_mask, write, constant, and the `input` of a template.
+"""Sources and sinks: read, read_mask, write, constant. (The `input` placeholder of a
+template loaded on its own is an engine type: graph/spec.py.)
 
 Files are decoded and encoded with OpenCV, which keeps 16-bit PNG and TIFF intact (Pillow
 truncates 16-bit RGB); OpenEXR files with the `OpenEXR` package (extra `maskgraph[exr]`). 8/16-bit colour is sRGB-decoded to linear light and premultiplied on
@@ -16,6 +17,7 @@ import numpy as np
 from graph.animation import has_frame_pattern
 from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
+from nodes import colour, exr_layers
 from nodes.common import canvas_check, canvas_size
 from nodes.kernels import convert
 from nodes.kernels.color import REC709_WEIGHTS
@@ -44,6 +46,31 @@ def _check_readable(params, connected):
     return problems
 
 
+def _check_read(params, connected):
+    problems = _check_readable(params, connected) or colour.colour_problems(params, "colorspace")
+    layer, path = params["layer"], params["path"]
+    if problems or not layer:
+        return problems
+    if _extension(path) != ".exr":
+        return [("layer", "only OpenEXR files have layers")]
+    if not has_frame_pattern(path) and (message := exr_layers.check_layer(path, layer)):
+        return [("layer", message)]
+    return []
+
+
+def _check_read_mask(params, connected):
+    problems = _check_readable(params, connected)
+    channel, path = params["channel"], params["path"]
+    if problems or channel in MASK_CHANNELS:
+        return problems
+    if _extension(path) != ".exr":
+        return [("channel", f"expected one of {', '.join(MASK_CHANNELS)} (named channels "
+                            f"such as 'matte.A' exist in OpenEXR files), found '{channel}'")]
+    if not has_frame_pattern(path) and (message := exr_layers.check_channel(path, channel)):
+        return [("channel", message)]
+    return []
+
+
 def _openexr():
     try:
         import OpenEXR
@@ -51,18 +78,6 @@ def _openexr():
         raise NodeInputError("OpenEXR files need the optional extra",
                              hint="pip install 'maskgraph[exr]'") from None
     return OpenEXR
-
-
-def _read_exr(path: str) -> np.ndarray:
-    """An EXR file's pixels as float32 (H, W, C) in B,G,R[,A] order (OpenCV's)."""
-    with _openexr().File(path) as exr:
-        channels = exr.channels()
-        for name in ("RGBA", "RGB"):
-            if name in channels:
-                pixels = np.asarray(channels[name].pixels, np.float32)
-                return np.ascontiguousarray(pixels[..., [2, 1, 0, 3][:pixels.shape[2]]])
-        first = next(iter(channels.values())).pixels
-        return np.asarray(first, np.float32).reshape(first.shape[0], first.shape[1], -1)[..., :1]
 
 
 def _write_exr(path: str, pixels: np.ndarray) -> None:
@@ -78,22 +93,27 @@ def _write_exr(path: str, pixels: np.ndarray) -> None:
     exr.File(header, channels).write(path)
 
 
-def _load_codes(path: str) -> np.ndarray:
+def _load_codes(path: str, layer: str = "") -> np.ndarray:
     """The file's pixels as (H, W, C) in OpenCV's B,G,R[,A] order, C = 1..4."""
     if not os.path.isfile(path):
         raise NodeInputError(f"no such file: {path}",
                              hint="check the path (sequence frames: is this frame there?)")
     if _extension(path) == ".exr":
-        return _read_exr(path)
+        return exr_layers.read_codes(path, layer)
     pixels = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if pixels is None:
         raise NodeInputError(f"cannot decode {path}: not an image, or damaged")
     return pixels[:, :, None] if pixels.ndim == 2 else pixels
 
 
-def decode_image(pixels: np.ndarray, colorspace: str, alpha_mode: str) -> np.ndarray:
-    """(H, W, C) file codes -> (H, W, 4) float32 premultiplied linear RGBA."""
+def decode_image(pixels: np.ndarray, colorspace: str, alpha_mode: str,
+                 working: str = colour.ocio.DEFAULT_WORKING, config=None) -> np.ndarray:
+    """(H, W, C) file codes -> (H, W, 4) float32 premultiplied RGBA in the working space."""
     is_float = pixels.dtype.kind == "f"
+    if colour.needs_ocio(colorspace, working):
+        raw = decode_image(pixels, "raw", alpha_mode)
+        return colour.to_working(raw, colour.file_space(colorspace, is_float, working),
+                                 working, config)
     if colorspace == "auto":
         colorspace = "linear" if is_float else "srgb"
     premultiply = alpha_mode != "premultiplied" and not (alpha_mode == "auto" and is_float)
@@ -108,35 +128,49 @@ def decode_image(pixels: np.ndarray, colorspace: str, alpha_mode: str) -> np.nda
     return out
 
 
-@node("read", version=1, reads_files=True, check=_check_readable, category="io",
+@node("read", version=2, reads_files=True, check=_check_read, category="io",
       outputs=[Output("output", "image")],
       params=[Param("path", "path", doc="image file, or a sequence plate.####.png / %04d"),
-              Param("colorspace", "choice", "auto", choices=("auto", "srgb", "linear", "raw"),
-                    doc="file encoding: auto = sRGB for 8/16-bit, linear for float files"),
+              Param("colorspace", "str", "auto",
+                    doc="file encoding: auto (sRGB for 8/16-bit, the working space for float "
+                        "files), srgb, linear (Rec.709), raw, or any OpenColorIO colour "
+                        "space of the config (ACEScg, 'ARRI LogC4', ...)"),
               Param("alpha", "choice", "auto", choices=("auto", "straight", "premultiplied"),
-                    doc="alpha in the file: auto = straight for 8/16-bit, premultiplied for float")])
-def read(*, path, colorspace, alpha):
-    """Read an image file (PNG, JPEG, TIFF 8/16-bit/float, EXR) as linear premultiplied RGBA.
+                    doc="alpha in the file: auto = straight for 8/16-bit, premultiplied for float"),
+              Param("layer", "str", "", doc="EXR layer ('diffuse') or one channel "
+                                             "('matte.A'); empty: the main R, G, B, A"),
+              *colour.COLOUR_PARAMS])
+def read(*, path, colorspace, alpha, layer="", working=colour.ocio.DEFAULT_WORKING,
+         config=None):
+    """Read an image file (PNG, JPEG, TIFF 8/16-bit/float, EXR) as premultiplied RGBA in the
+    graph's working space (linear Rec.709 unless the header's `colour:` says otherwise).
 
-    Gray files fill R, G and B; files without alpha get alpha 1. Relative paths resolve
+    Gray files fill R, G and B; files without alpha get alpha 1. `layer` picks one layer
+    (or one channel) of a layered EXR. Relative paths resolve
     against the graph file's folder. A `####` or `%04d` in the path reads frame N of a
     sequence (`maskgraph run --frames 1-24`).
     """
-    return decode_image(_load_codes(path), colorspace, alpha)
+    return decode_image(_load_codes(path, layer), colorspace, alpha, working, config)
 
 
-@node("read_mask", version=1, reads_files=True, check=_check_readable, category="io",
+MASK_CHANNELS = ("auto", "red", "green", "blue", "alpha", "luma")
+
+
+@node("read_mask", version=2, reads_files=True, check=_check_read_mask, category="io",
       outputs=[Output("output", "mask")],
       params=[Param("path", "path", doc="image file holding the mask (sequence allowed)"),
-              Param("channel", "choice", "auto",
-                    choices=("auto", "red", "green", "blue", "alpha", "luma"),
-                    doc="auto: the alpha where the file has one, else luma")])
+              Param("channel", "str", "auto",
+                    doc="auto (the alpha where the file has one, else luma), red, green, "
+                        "blue, alpha, luma; or an EXR channel ('matte.A') or one-channel "
+                        "layer ('key')")])
 def read_mask(*, path, channel):
     """Read a mask painted or exported elsewhere: one channel's code values, no transfer curve.
 
     A painted 50% grey reads as 0.5. Integer files are scaled to [0, 1]; float files are
     used as they are.
     """
+    if channel not in MASK_CHANNELS:
+        return exr_layers.read_channel(path, channel)
     pixels = _load_codes(path)
     scale = 1.0 if pixels.dtype.kind == "f" else 1.0 / np.iinfo(pixels.dtype).max
     count = pixels.shape[2]
@@ -158,6 +192,10 @@ def read_mask(*, path, channel):
 
 
 def _check_writable(params, connected):
+    return _check_format(params) or colour.colour_problems(params, "colorspace")
+
+
+def _check_format(params):
     path, depth = params["path"], params["depth"]
     extension = _extension(path)
     if extension not in READ_FORMATS:
@@ -172,17 +210,20 @@ def _check_writable(params, connected):
     return []
 
 
-@node("write", version=1, sink=True, check=_check_writable, category="io",
+@node("write", version=2, sink=True, check=_check_writable, category="io",
       inputs=[Input("input", "image|mask")],
       params=[Param("path", "path", doc="output file (PNG, JPEG, TIFF, EXR); #### or %04d: frame"),
-              Param("colorspace", "choice", "auto", choices=("auto", "srgb", "linear", "raw"),
-                    doc="auto: sRGB for 8/16-bit images, linear for float and EXR; masks raw"),
+              Param("colorspace", "str", "auto",
+                    doc="auto (sRGB for 8/16-bit images, the working space for float and "
+                        "EXR; masks raw), srgb, linear, raw, or any OpenColorIO colour space"),
               Param("depth", "choice", "auto", choices=("auto", "8", "16", "float"),
                     doc="bits per channel; auto: float for EXR, else 8"),
               Param("channels", "choice", "auto", choices=("auto", "rgba", "rgb", "alpha"),
                     doc="auto: RGBA where the format has alpha, else RGB; masks one channel"),
-              Param("quality", "int", 95, min=1, max=100, doc="JPEG quality")])
-def write(input, *, path, colorspace, depth, channels, quality):
+              Param("quality", "int", 95, min=1, max=100, doc="JPEG quality"),
+              *colour.COLOUR_PARAMS])
+def write(input, *, path, colorspace, depth, channels, quality,
+          working=colour.ocio.DEFAULT_WORKING, config=None):
     """Write an image or a mask to a file, atomically (temporary file, then rename).
 
     Images are unpremultiplied and encoded (sRGB for 8/16-bit by default); a mask is
@@ -193,7 +234,14 @@ def write(input, *, path, colorspace, depth, channels, quality):
     if depth == "auto":
         depth = "float" if extension == ".exr" else "8"
     if input.ndim == 2:
+        if colorspace not in colour.ocio.BUILTIN_NAMES:
+            raise NodeInputError(f"a mask is data: it is written without a colour space "
+                                 f"(found colorspace '{colorspace}')", hint="use auto or raw")
         pixels = _encode_mask(input, depth, colorspace)
+    elif colour.needs_ocio(colorspace, working):
+        target = colour.file_space(colorspace, depth == "float", working)
+        image = colour.from_working(input, target, working, config)
+        pixels = _encode_image(image, extension, depth, "raw", channels)
     else:
         pixels = _encode_image(input, extension, depth, colorspace, channels)
     flags = [cv2.IMWRITE_JPEG_QUALITY, quality] if extension in (".jpg", ".jpeg") else []
@@ -271,17 +319,3 @@ def constant(like, *, color, width, height):
     out = np.empty((rows, columns, 4), np.float32)
     out[:] = np.array([red * alpha, green * alpha, blue * alpha, alpha], np.float32)
     return out
-
-
-@node("input", version=1, category="io",
-      outputs=[Output("output", "image|mask")],
-      params=[Param("kind", "choice", "image|mask", choices=("image", "mask", "image|mask"),
-                    doc="the port type the template declares")])
-def graph_input(*, kind):
-    """A template input, when a template file is loaded on its own: feed it from Python.
-
-    `g = graph.load("keyed_comp.yaml"); g.evaluate(feed={"foreground": plate})`.
-    """
-    raise NodeInputError(f"this template input ({kind}) has no value",
-                         hint="feed it: g.evaluate(feed={name: array}), or use the template "
-                              "as a node that connects it")

@@ -253,34 +253,48 @@ def descriptor_path(path: str | os.PathLike) -> Path:
                      "(input_size, mean, std, output_index, class_index)")
 
 
-def load_descriptor(path: str | os.PathLike) -> ModelDescriptor:
-    """Read and check a model descriptor; its `model` path is made absolute (default: the
-    .onnx file of the descriptor's name, beside it).
+def read_descriptor(path: str | os.PathLike, known_keys, choices=None) -> tuple[Path, dict]:
+    """(descriptor file, its mapping) for a `model:` param, with `model` made an absolute
+    path that exists (default: the .onnx file of the descriptor's name, beside it).
 
-    Raises ValueError with one sentence saying what is wrong.
+    `choices` maps keys to their allowed values. Shared by every node that runs a user's
+    ONNX model (segment, inpaint). Raises ValueError with one sentence saying what is
+    wrong.
     """
     import yaml
     source = descriptor_path(path)
     if not source.is_file():
         raise ValueError(f"model descriptor not found: {source}")
-    data = yaml.safe_load(source.read_text()) or {}
+    try:
+        data = yaml.safe_load(source.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ValueError(f"{source}: not valid YAML/JSON ({str(error).splitlines()[0]})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{source}: a descriptor is a mapping of keys to values")
-    unknown = sorted(set(data) - DESCRIPTOR_KEYS)
+    unknown = sorted(set(data) - set(known_keys))
     if unknown:
-        raise ValueError(f"{source}: unknown keys {unknown}; known: {sorted(DESCRIPTOR_KEYS)}")
+        raise ValueError(f"{source}: unknown keys {unknown}; known: {sorted(known_keys)}")
+    for key, allowed in (choices or {}).items():
+        if key in data and data[key] not in allowed:
+            raise ValueError(f"{source}: '{key}' must be one of {', '.join(map(str, allowed))}")
     if "model" not in data:
         data["model"] = str(Path(path) if source != Path(path) else source.with_suffix(".onnx"))
-    for key, choices in DESCRIPTOR_CHOICES.items():
-        if key in data and data[key] not in choices:
-            raise ValueError(f"{source}: '{key}' must be one of {', '.join(choices)}")
+    data["model"] = str((source.parent / str(data["model"])).resolve())
+    if not Path(data["model"]).is_file():
+        raise ValueError(f"{source}: model file not found: {data['model']}")
+    return source, data
+
+
+def load_descriptor(path: str | os.PathLike) -> ModelDescriptor:
+    """Read and check a segmentation model descriptor (see read_descriptor).
+
+    Raises ValueError with one sentence saying what is wrong.
+    """
+    _, data = read_descriptor(path, DESCRIPTOR_KEYS, DESCRIPTOR_CHOICES)
     for key in ("input_size", "mean", "std"):
         if key in data:
             data[key] = tuple(float(value) for value in data[key])
     data["input_size"] = tuple(int(value) for value in data.get("input_size", (320, 320)))
-    data["model"] = str((source.parent / data["model"]).resolve())
-    if not Path(data["model"]).is_file():
-        raise ValueError(f"{source}: model file not found: {data['model']}")
     return ModelDescriptor(**data)
 
 

@@ -16,7 +16,7 @@ moves it one pixel per sweep and measured 3x worse edge colours for the same wor
 """
 import numpy as np
 
-from graph.jit import kernel, parallel_kernel, prange
+from nodes.kernels.jit import kernel, parallel_kernel, prange
 
 
 @parallel_kernel

@@ -21,7 +21,7 @@ rb, gg, gb, bb) in float64 (the covariances of 9 pixels cancel badly in float32)
 """
 import numpy as np
 
-from graph.jit import kernel, parallel_kernel, prange, scalar
+from nodes.kernels.jit import kernel, parallel_kernel, prange, scalar
 
 WINDOW_STATS = 9          # mean r, g, b, then the inverse covariance rr, rg, rb, gg, gb, bb
 

@@ -14,18 +14,21 @@ Arrays: `image` (H, W, C) float32 working image (the hole holds the current esti
 """
 import numpy as np
 
-from graph.jit import kernel, parallel_kernel, prange
+from nodes.kernels.jit import kernel, parallel_kernel, prange
 
 
 @kernel
-def patch_distance(image, confidence, ty, tx, sy, sx, radius, limit):
+def patch_distance(image, confidence, ty, tx, sy, sx, radius, limit, guides):
     """Confidence-weighted sum of squared differences between patches (ty, tx), (sy, sx).
 
     Each target-side pixel counts with its confidence (1 for known pixels, less deep in
-    the hole). Offsets whose target pixel falls outside the image are skipped (the source
-    patch is always inside). Returns early, with a value > limit, once the sum exceeds it.
+    the hole), except in the last `guides` channels: guide channels are known inside the
+    hole too (the structure guide) and always count fully. Offsets whose target pixel
+    falls outside the image are skipped (the source patch is always inside). Returns
+    early, with a value > limit, once the sum exceeds it.
     """
     height, width, channels = image.shape
+    estimated = channels - guides
     y0, y1 = max(ty - radius, 0), min(ty + radius + 1, height)
     x0, x1 = max(tx - radius, 0), min(tx + radius + 1, width)
     total = np.float32(0.0)
@@ -37,10 +40,14 @@ def patch_distance(image, confidence, ty, tx, sy, sx, radius, limit):
             source = source_row[sx + x - tx]
             target = target_row[x]
             pixel = np.float32(0.0)
-            for channel in range(channels):
+            for channel in range(estimated):
                 difference = target[channel] - source[channel]
                 pixel += difference * difference
-            total += weights[x] * pixel
+            guide = np.float32(0.0)
+            for channel in range(estimated, channels):
+                difference = target[channel] - source[channel]
+                guide += difference * difference
+            total += weights[x] * pixel + guide
         if total > limit:
             return total
     return total
@@ -58,13 +65,17 @@ def patch_weight(confidence, ty, tx, radius):
 
 
 @kernel
-def _try(image, confidence, valid, nnf, best, ty, tx, sy, sx, radius):
+def _try(image, confidence, valid, nnf, best, ty, tx, sy, sx, radius, guides, spatial):
     """Adopt source (sy, sx) for target (ty, tx) if it is valid and closer; returns best."""
     if sy < 0 or sx < 0 or sy >= valid.shape[0] or sx >= valid.shape[1] or valid[sy, sx] == 0:
         return best
     if sy == nnf[ty, tx, 0] and sx == nnf[ty, tx, 1]:
         return best
-    distance = patch_distance(image, confidence, ty, tx, sy, sx, radius, best)
+    penalty = spatial * ((sy - ty) * (sy - ty) + (sx - tx) * (sx - tx))
+    if penalty >= best:
+        return best
+    distance = penalty + patch_distance(image, confidence, ty, tx, sy, sx, radius,
+                                        best - penalty, guides)
     if distance < best:
         nnf[ty, tx, 0] = sy
         nnf[ty, tx, 1] = sx
@@ -74,7 +85,7 @@ def _try(image, confidence, valid, nnf, best, ty, tx, sy, sx, radius):
 
 @kernel
 def _improve_one(image, confidence, valid, valid_list, nnf, best, ty, tx, step, radius, first,
-                 last, search):
+                 last, search, guides, spatial):
     """Propagation from the previous pixels in scan order, then random search.
 
     Only neighbours with flat index in [first, last] (this chunk's rows) propagate, so
@@ -88,20 +99,21 @@ def _improve_one(image, confidence, valid, valid_list, nnf, best, ty, tx, step, 
                 and nnf[ny, nx, 0] >= 0):
             best = _try(image, confidence, valid, nnf, best, ty, tx,
                         nnf[ny, nx, 0] + step * (axis == 0),
-                        nnf[ny, nx, 1] + step * (axis == 1), radius)
+                        nnf[ny, nx, 1] + step * (axis == 1), radius, guides, spatial)
     window = search
     while window >= 1:
         sy = nnf[ty, tx, 0] + np.random.randint(-window, window + 1)
         sx = nnf[ty, tx, 1] + np.random.randint(-window, window + 1)
-        best = _try(image, confidence, valid, nnf, best, ty, tx, sy, sx, radius)
+        best = _try(image, confidence, valid, nnf, best, ty, tx, sy, sx, radius, guides, spatial)
         window //= 2
     pick = valid_list[np.random.randint(0, valid_list.shape[0])]
-    return _try(image, confidence, valid, nnf, best, ty, tx, pick // width, pick % width, radius)
+    return _try(image, confidence, valid, nnf, best, ty, tx, pick // width, pick % width, radius,
+                guides, spatial)
 
 
 @parallel_kernel
 def improve_nnf(image, confidence, valid, valid_list, targets, nnf, cost, radius, passes, seed,
-                search):
+                search, guides, spatial):
     """Run `passes` propagation + random search passes over the targets.
 
     targets : (N,) int64 flat indices of target pixels in raster order. The list is cut
@@ -111,6 +123,10 @@ def improve_nnf(image, confidence, valid, valid_list, targets, nnf, cost, radius
     pixels of the first random-search window (then halved down to 1), plus one uniformly
     random valid source per target and pass.
     `cost` receives the per-sample distance (mean over the confidence-weighted samples).
+    guides: the number of guide channels (last in `image`; see patch_distance).
+    spatial: a match costs spatial * (squared distance from target to source) on top of
+    its patch distance, so that of two similar sources the nearer one wins (what is near
+    a hole is the likelier continuation; a distant distinctive object is not repeated).
     """
     height, width, channels = image.shape
     chunks = min(64, max(1, targets.shape[0] // 256))
@@ -124,38 +140,42 @@ def improve_nnf(image, confidence, valid, valid_list, targets, nnf, cost, radius
                 index = targets[order] if step == 1 else targets[start + stop - 1 - order]
                 ty, tx = index // width, index % width
                 if iteration == 0:
-                    best = patch_distance(image, confidence, ty, tx, nnf[ty, tx, 0],
-                                          nnf[ty, tx, 1], radius, 1e30)
+                    sy, sx = nnf[ty, tx, 0], nnf[ty, tx, 1]
+                    best = spatial * ((sy - ty) * (sy - ty) + (sx - tx) * (sx - tx))
+                    best += patch_distance(image, confidence, ty, tx, sy, sx, radius, 1e30,
+                                           guides)
                 else:  # the image does not change during the call: last pass's distance
                     best = cost[ty, tx]
                 cost[ty, tx] = _improve_one(image, confidence, valid, valid_list, nnf, best,
                                             ty, tx, step, radius, targets[start],
-                                            targets[stop - 1], search)
+                                            targets[stop - 1], search, guides, spatial)
         for order in range(start, stop):
             ty, tx = targets[order] // width, targets[order] % width
             cost[ty, tx] /= max(patch_weight(confidence, ty, tx, radius), 1e-12) * channels
 
 
 @parallel_kernel
-def vote(image, hole_pixels, nnf, weight, radius, heaviest, out):
+def vote(image, hole_pixels, nnf, weight, radius, heaviest, out, guides):
     """Re-estimate every hole pixel from the patches that cover it: their weighted mean,
     or with `heaviest` the value of the heaviest one alone (no averaging, so no blur).
 
     hole_pixels : (N,) int64 flat indices of the hole; weight : (H, W) float32, the vote
     of the patch centred at each target (see vote_weights). Writes those pixels of `out`
-    (H, W, C); `out` may be `image` (the votes read known pixels only).
+    (H, W, C) but its last `guides` channels (the guides are known in the hole); `out`
+    may be `image` (the votes read known pixels only).
     """
     chunks = min(64, max(1, hole_pixels.shape[0] // 1024))
     for chunk in prange(chunks):
-        _vote_range(image, hole_pixels, nnf, weight, radius, heaviest, out,
+        _vote_range(image, hole_pixels, nnf, weight, radius, heaviest, out, guides,
                     hole_pixels.shape[0] * chunk // chunks,
                     hole_pixels.shape[0] * (chunk + 1) // chunks)
 
 
 @kernel
-def _vote_range(image, hole_pixels, nnf, weight, radius, heaviest, out, start, stop):
+def _vote_range(image, hole_pixels, nnf, weight, radius, heaviest, out, guides, start, stop):
     """`vote` for hole_pixels[start:stop]."""
     height, width, channels = image.shape
+    channels -= guides
     sums = np.zeros(channels, np.float64)
     for order in range(start, stop):
         y, x = hole_pixels[order] // width, hole_pixels[order] % width

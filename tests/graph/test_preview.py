@@ -57,10 +57,25 @@ def test_page_is_self_contained_with_a_card_per_node(report):
     folder, page = report
     assert page.count('class="card') == 4
     assert "http://" not in page and "https://" not in page
-    assert len(re.findall(r'<img alt="[^"]*" src="data:image/png;base64,', page)) == 5
+    assert len(re.findall(r'<img alt="[^"]*" src="data:image/(png|jpeg);base64,', page)) == 5
     matte = cv2.imread(str(folder / "matte.png"), cv2.IMREAD_GRAYSCALE)
     assert f"{matte.mean() / 255 * 100:.1f}% covered" in page
     assert not (folder / "out" / "never_written.png").exists()
+    assert len(page) < 200_000  # thumbnails inline, full-size pictures beside the page
+    full = re.findall(r'data-full="([^"]+)"', page)
+    assert len(full) == 5 and all((folder / name).is_file() for name in full)
+    assert cv2.imread(str(folder / full[0])).shape[:2] == (150, 226)
+
+
+def test_a_failing_node_still_gets_a_page(tmp_path, monkeypatch):
+    skimage_data = pytest.importorskip("skimage.data")
+    cv2.imwrite(str(tmp_path / "plate.png"), skimage_data.chelsea()[::2, ::2, ::-1])
+    (tmp_path / "g.yaml").write_text(GRAPH.replace("matte.png}", "plate.png, channel: alpha}"))
+    monkeypatch.chdir(tmp_path)
+    page = open(write_preview(graph.load("g.yaml"), str(tmp_path / "r.html")), encoding="utf-8").read()
+    assert 'class="card failed" id="node-alpha"' in page
+    assert "has no alpha channel" in page
+    assert page.count('<img alt=') == 3  # plate, bg and the sink showing plate
 
 
 def find_chromium():

@@ -198,3 +198,31 @@ def test_exr_float_round_trip_checked_with_openimageio(tmp_path):
     back = run_graph(f"maskgraph: 1\nnodes:\n  r: {{type: read, path: {tmp_path / 'a.exr'}, "
                      f"alpha: straight}}\n", ["r"])["r"]
     np.testing.assert_allclose(back, image, rtol=1e-5)
+
+
+def _python(code: str):
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_default_colour_never_imports_opencolorio_and_its_absence_is_a_clear_error():
+    """OpenColorIO is an extra: a graph in the default working space reads and writes
+    without it; a colour-managed graph says how to install it (simulated absence)."""
+    code = ("import sys, numpy as np, graph\n"
+            "sys.modules['PyOpenColorIO'] = None  # as if not installed\n"
+            "g = graph.load('maskgraph: 1\\nnodes:\\n  c: {type: constant, width: 2, "
+            "height: 2}\\n')\n"
+            "g.evaluate(['c'])\n"
+            "try:\n"
+            "    graph.load('maskgraph: 1\\ncolour: {working: ACEScg}\\nnodes:\\n"
+            "  c: {type: constant, width: 2, height: 2}\\n"
+            "  cs: {type: colorspace, input: c, target: ACEScct}\\n')\n"
+            "except graph.GraphError as error:\n"
+            "    print(error)\n")
+    result = _python(code)
+    assert result.returncode == 0, result.stderr
+    assert "colour management needs OpenColorIO" in result.stdout
+    assert "pip install 'maskgraph[colour]'" in result.stdout

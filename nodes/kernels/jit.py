@@ -1,4 +1,7 @@
-"""The numba jit options, defined once for every kernel in maskgraph.
+"""The numba jit options, defined once for every kernel of the node library.
+
+The engine (graph/) does not use them: its one kernel, the stencil, keeps its own options
+in graph/stencil.py, so importing a kernel never imports the engine.
 
 `kernel` compiles a serial kernel, `parallel_kernel` one whose outer loop is a `prange`.
 Both cache the compiled code on disk (`cache=True`) so that a second process loads it in

@@ -1,0 +1,138 @@
+"""One cache interface: the small protocol every executor talks to, and tiers of it.
+
+An executor needs four things from a cache, and nothing else:
+
+    name                      'memory', 'disk', ... (the stats status of a hit)
+    get(key) -> result|None   a node result {output: read-only float32 array}
+    put(key, result)          store it (a tier may refuse: too big, over budget)
+    swap_record(slot, record) -> the previous record or None; stores `record`
+                              (the canonical key parts of a node, for "why recomputed")
+    keeps_records             True when swap_record remembers across runs
+
+`Tiers` composes caches fastest first: a hit in a slower tier is promoted into the
+faster ones, a put goes to every tier, records go to the tiers that keep them. The
+memory cache (graph.cache.MemoryCache) and the disk cache (graph.cache.DiskCache, whose
+entry format lives in graph/cache.py) are wrapped here, not changed: `MemoryTier` and
+`DiskTier` adapt them to the protocol, and DiskTier keeps the records in the cache's
+`records/` folder (atomic JSON files), so no other code writes into that folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Protocol
+
+from graph import cache as caching
+
+
+class CacheTier(Protocol):
+    name: str
+    keeps_records: bool
+
+    def get(self, key: str) -> dict | None: ...
+
+    def put(self, key: str, result: dict) -> None: ...
+
+    def swap_record(self, slot: str, record: dict) -> dict | None: ...
+
+
+class MemoryTier:
+    """A MemoryCache (the process-wide LRU by default) as a tier; it keeps no records."""
+
+    name = "memory"
+    keeps_records = False
+
+    def __init__(self, memory: caching.MemoryCache):
+        self.memory = memory
+
+    def get(self, key):
+        return self.memory.get(key)
+
+    def put(self, key, result):
+        self.memory.put(key, result)
+
+    def swap_record(self, slot, record):
+        return None
+
+
+class DiskTier:
+    """A DiskCache folder as a tier; records live in `<folder>/records/<slot>.json`."""
+
+    name = "disk"
+    keeps_records = True
+
+    def __init__(self, disk: caching.DiskCache):
+        self.disk = disk
+
+    def get(self, key):
+        return self.disk.get(key)
+
+    def put(self, key, result):
+        self.disk.put(key, result)
+
+    def swap_record(self, slot, record):
+        path = os.path.join(self.disk.directory, "records", slot + ".json")
+        try:
+            with open(path) as handle:
+                previous = json.load(handle)
+        except (OSError, ValueError):
+            previous = None
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        handle = tempfile.NamedTemporaryFile("w", dir=os.path.dirname(path), suffix=".tmp",
+                                             delete=False)
+        try:
+            with handle:
+                json.dump(record, handle)
+            os.replace(handle.name, path)
+        except BaseException:
+            caching._remove(handle.name)
+            raise
+        return previous
+
+
+class Tiers:
+    """Caches fastest first, used as one (see the module docstring)."""
+
+    def __init__(self, tiers=()):
+        self.tiers = [tier for tier in tiers if tier is not None]
+
+    @property
+    def keeps_records(self) -> bool:
+        return any(tier.keeps_records for tier in self.tiers)
+
+    def lookup(self, key: str) -> tuple[dict | None, str | None]:
+        """(result, name of the tier that had it), or (None, None)."""
+        for index, tier in enumerate(self.tiers):
+            result = tier.get(key)
+            if result is not None:
+                for faster in self.tiers[:index]:
+                    faster.put(key, result)
+                return result, tier.name
+        return None, None
+
+    def put(self, key: str, result: dict) -> None:
+        for tier in self.tiers:
+            tier.put(key, result)
+
+    def swap_record(self, slot: str, record: dict) -> dict | None:
+        previous = None
+        for tier in self.tiers:
+            if tier.keeps_records:
+                found = tier.swap_record(slot, record)
+                previous = previous if previous is not None else found
+        return previous
+
+
+def default_tiers(cache_dir: str | None = None, memory="default") -> Tiers:
+    """The usual tiers: the process memory cache (None: none) and, with a folder (or
+    $MASKGRAPH_CACHE_DIR), the disk cache. A CacheTier passed as `memory` is used as is."""
+    if memory == "default":
+        memory = caching.MEMORY
+    cache_dir = cache_dir or os.environ.get(caching.CACHE_DIR_ENV)
+    tiers = []
+    if memory is not None:
+        tiers.append(MemoryTier(memory) if isinstance(memory, caching.MemoryCache) else memory)
+    if cache_dir:
+        tiers.append(DiskTier(caching.DiskCache(cache_dir)))
+    return Tiers(tiers)
