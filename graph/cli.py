@@ -1,20 +1,31 @@
 """The `maskgraph` command line: run, validate, nodes, dot, cache, preview.
 
-Exit codes: 0 success, 2 invalid graph or arguments, 1 a node failed while running.
-Messages go to stderr; results (stats JSON, DOT text, node docs) to stdout.
+Exit codes: 0 success, 2 invalid graph or arguments, 1 a node failed while running (or
+stdout was closed early, as by `| head`). Messages go to stderr (progress, the files
+written; `-q` keeps only errors and warnings); results (stats JSON, DOT text, node docs)
+to stdout.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
 
-import yaml
+# Third-party libraries log on stderr before maskgraph can say anything; these settings
+# must be in the environment before they are imported (OpenCV, TensorFlow Lite, glog).
+for _name, _level in (("OPENCV_LOG_LEVEL", "ERROR"), ("TF_CPP_MIN_LOG_LEVEL", "3"),
+                      ("GLOG_minloglevel", "2"), ("OPENCV_FFMPEG_LOGLEVEL", "-8")):
+    os.environ.setdefault(_name, _level)
 
-from graph.errors import GraphError, MaskgraphError, NodeFailure, Problem
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+
+import yaml  # noqa: E402
+
+from graph.errors import (GraphError, MaskgraphError, NodeFailure, Problem,  # noqa: E402
+                          UsageError)
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+MAX_FRAMES = 1_000_000  # a range longer than this is a typo, not a shot
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,6 +37,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="maskgraph", description="Node-graph compositing built around masks.")
+    parser.add_argument("--version", action="version", version=f"maskgraph {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="evaluate a graph and write its outputs")
     _graph_arguments(run)
@@ -34,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--frames", metavar="A-B", help="render frames A to B (or one frame N)")
     run.add_argument("--cache-dir", metavar="DIR", help="disk cache folder (or $MASKGRAPH_CACHE_DIR)")
     run.add_argument("--stats", choices=["json"], help="print per-node stats as JSON on stdout")
+    run.add_argument("-q", "--quiet", action="store_true",
+                     help="print only errors and warnings (no progress, no list of files)")
     validate = commands.add_parser("validate", help="check a graph without running it")
     _graph_arguments(validate)
     nodes = commands.add_parser("nodes", help="list node types and templates, or document one")
@@ -63,10 +77,24 @@ def _graph_arguments(parser) -> None:
                         help="override a graph param (VALUE is read as YAML)")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("maskgraph")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv=None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
-        return COMMANDS[arguments.command](arguments)
+        code = COMMANDS[arguments.command](arguments)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+        return code
+    except BrokenPipeError:  # stdout closed early (`maskgraph nodes --markdown | head`)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is quiet
+        return EXIT_FAILED
     except GraphError as error:
         print(f"maskgraph: {error}", file=sys.stderr)
         return EXIT_INVALID
@@ -94,7 +122,7 @@ def parse_overrides(pairs: list[str]) -> dict:
         except yaml.YAMLError as error:
             problems.append(Problem(f"--set {name}: cannot read {text!r} as a value ({error})"))
     if problems:
-        raise GraphError(problems)
+        raise UsageError(problems)
     return overrides
 
 
@@ -103,43 +131,144 @@ def load_from_arguments(arguments):
     return graph.load(arguments.graph, params=parse_overrides(arguments.set))
 
 
-def parse_frames(text: str | None) -> list[int]:
+def parse_frames(text: str | None) -> range:
+    """'1-24' -> range(1, 25); '7' -> range(7, 8); None -> frame 1. A range, not a list:
+    a long range costs no memory."""
     if not text:
-        return [1]
-    start, dash, end = text.partition("-")
+        return range(1, 2)
+    start, dash, end = text.strip().partition("-")
+    if not start and dash:  # a negative first frame: '-5-3'
+        number, dash, end = end.partition("-")
+        start = "-" + number
     try:
         first, last = int(start), int(end) if dash else int(start)
     except ValueError:
-        raise GraphError(Problem(f"--frames {text!r}: expected A-B or N (whole numbers)"))
+        raise UsageError(Problem(f"--frames {text!r}: expected A-B or N (whole numbers)")) \
+            from None
     if last < first:
-        raise GraphError(Problem(f"--frames {text!r}: the last frame is before the first"))
-    return list(range(first, last + 1))
+        raise UsageError(Problem(f"--frames {text!r}: the last frame is before the first"))
+    if last - first + 1 > MAX_FRAMES:
+        raise UsageError(Problem(f"--frames {text!r}: {last - first + 1} frames is more than "
+                                 f"{MAX_FRAMES}", hint="render the shot in smaller ranges"))
+    return range(first, last + 1)
 
 
 def command_run(arguments) -> int:
+    from graph.outputs import animated_range, check_frame_range
     graph = load_from_arguments(arguments)
     frames = parse_frames(arguments.frames)
-    show_progress = sys.stderr.isatty() and len(frames) > 1
-    all_stats, total = [], 0.0
-    for index, frame in enumerate(frames):
-        run = graph.run(arguments.output, frame=frame, cache_dir=arguments.cache_dir)
-        total += run.total_seconds
-        for stat in run.stats:
-            all_stats.append({**stat, "frame": frame} if len(frames) > 1 else stat)
-        if show_progress:
-            _progress(index + 1, len(frames), frame)
-    if show_progress:
-        print(file=sys.stderr)
+    check_frame_range(graph, arguments.output, len(frames))
+    keyed = animated_range(graph)
+    if arguments.frames is None and keyed and keyed[0] != keyed[1]:
+        print(f"maskgraph: warning: the graph is animated (keys on frames {keyed[0]}-"
+              f"{keyed[1]}) but renders only frame 1: pass --frames {keyed[0]}-{keyed[1]}",
+              file=sys.stderr)
+    talk = Talker(quiet=arguments.quiet, frame_count=len(frames))
+    all_stats, total, written = [], 0.0, []
+    with talk:
+        for frame in frames:
+            run = graph.run(arguments.output, frame=frame, cache_dir=arguments.cache_dir)
+            total += run.total_seconds
+            for stat in run.stats:
+                all_stats.append({**stat, "frame": frame} if len(frames) > 1 else stat)
+            written += _files_written(graph, run.stats, frame)
+            talk.frame_done(frame)
+    talk.files(written if len(frames) == 1 else _sequences(graph, written, frames))
     if arguments.stats == "json":
         print(json.dumps({"nodes": all_stats, "total_seconds": round(total, 6)}))
     return EXIT_OK
 
 
-def _progress(done: int, count: int, frame: int) -> None:
-    width = 30
-    filled = width * done // count
-    bar = "#" * filled + "-" * (width - filled)
-    print(f"\r[{bar}] {done}/{count} frame {frame}", end="", file=sys.stderr, flush=True)
+def _files_written(graph, stats, frame) -> list[str]:
+    from graph.outputs import sink_paths
+    return [path for stat in stats if stat["status"] == "written"
+            for path in sink_paths(graph, stat["name"], frame)]
+
+
+def _sequences(graph, written: list[str], frames: range) -> list[str]:
+    """One line per sink over a frame range: 'out/comp.####.png (frames 1-24)'."""
+    from graph.outputs import sink_names
+    lines = []
+    for name in dict.fromkeys(sink_names(graph)):
+        raw = graph.nodes[name].values.get("path")
+        if isinstance(raw, str) and any(os.path.dirname(p) == os.path.dirname(raw)
+                                        for p in written):
+            lines.append(f"{raw} (frames {frames[0]}-{frames[-1]})")
+    return lines
+
+
+class Talker:
+    """What `maskgraph run` says on stderr: a line when numba compiles kernels (first run),
+    a progress bar over a frame range (per-frame callback), the files written at the end."""
+
+    def __init__(self, quiet: bool, frame_count: int):
+        self.quiet, self.frame_count = quiet, frame_count
+        self.bar = None
+        self._listener = None
+
+    def __enter__(self):
+        if self.quiet:
+            return self
+        self._listen_for_compiles()
+        if self.frame_count > 1:
+            from tqdm import tqdm
+            self.bar = tqdm(total=self.frame_count, unit="frame", file=sys.stderr,
+                            dynamic_ncols=True, leave=True, disable=None)
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+        if self._listener is not None:
+            from numba.core import event
+            event.unregister("numba:compile", self._listener)
+        return False
+
+    def say(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def frame_done(self, frame: int) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"frame {frame}", refresh=False)
+            self.bar.update(1)
+
+    def files(self, paths: list[str]) -> None:
+        if self.quiet or not paths:
+            return
+        unique = list(dict.fromkeys(os.path.relpath(p) if not os.path.relpath(p).startswith(
+            "..") else p for p in paths))
+        if len(unique) > 12:
+            shown = unique[:5] + [f"... {len(unique) - 10} more ..."] + unique[-5:]
+        else:
+            shown = unique
+        what = "sequence" if self.frame_count > 1 else "file"
+        self.say(f"maskgraph: wrote {len(unique)} {what}{'s' if len(unique) != 1 else ''}:")
+        for path in shown:
+            self.say(f"  {path}")
+
+    def _listen_for_compiles(self) -> None:
+        try:
+            from numba.core import event
+        except ImportError:
+            return
+        talker = self
+
+        class Compiling(event.Listener):
+            said = False
+
+            def on_start(self, _event):
+                if not self.said:
+                    self.said = True
+                    talker.say("maskgraph: compiling kernels for first use (cached for "
+                               "later runs; this can take a minute)...")
+
+            def on_end(self, _event):
+                pass
+        self._listener = Compiling()
+        event.register("numba:compile", self._listener)
 
 
 def command_validate(arguments) -> int:
@@ -164,7 +293,7 @@ def command_nodes(arguments) -> int:
     else:
         from graph.errors import did_you_mean
         names = registry.ids() + list(list_templates())
-        raise GraphError(Problem(f"no node type or template '{arguments.type}'",
+        raise UsageError(Problem(f"no node type or template '{arguments.type}'",
                                  hint=did_you_mean(arguments.type, names)))
     return EXIT_OK
 
@@ -179,8 +308,12 @@ def command_cache(arguments) -> int:
     from graph.cache import CACHE_DIR_ENV, DiskCache
     directory = arguments.cache_dir or os.environ.get(CACHE_DIR_ENV)
     if not directory:
-        raise GraphError(Problem("no disk cache: pass --cache-dir DIR or set "
+        raise UsageError(Problem("no disk cache: pass --cache-dir DIR or set "
                                  f"${CACHE_DIR_ENV}"))
+    if not os.path.exists(directory):
+        raise UsageError(Problem(f"no disk cache at {directory}: the folder does not exist"))
+    if not os.path.isdir(directory):
+        raise UsageError(Problem(f"--cache-dir {directory} is a file, not a folder"))
     disk = DiskCache(directory)
     if arguments.action == "clear":
         print(f"removed {disk.clear()} entries from {disk.directory}", file=sys.stderr)

@@ -56,7 +56,9 @@ class MaskgraphError(Exception):
 
 
 class GraphError(MaskgraphError):
-    """A graph (or its params, or a CLI argument) is invalid; lists every problem found."""
+    """A graph (or its params) is invalid; lists every problem found."""
+
+    head = "invalid graph"
 
     def __init__(self, problems: list[Problem] | Problem | str):
         if isinstance(problems, str):
@@ -65,8 +67,19 @@ class GraphError(MaskgraphError):
             problems = [problems]
         self.problems = list(problems)
         count = len(self.problems)
-        head = "invalid graph" if count == 1 else f"invalid graph ({count} problems)"
+        head = self.head if count == 1 else f"{self.head} ({count} problems)"
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
+
+
+class UsageError(GraphError):
+    """A command-line argument or environment setting is wrong (exit code 2), not a graph."""
+
+    head = "invalid arguments"
+
+    def __init__(self, problems: list[Problem] | Problem | str):
+        super().__init__(problems)
+        if len(self.problems) == 1:  # one problem: one plain line, no heading
+            Exception.__init__(self, str(self.problems[0]))
 
 
 class ParamValueError(ValueError):
