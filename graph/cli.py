@@ -85,8 +85,14 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"maskgraph: warning: {message}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     arguments = build_parser().parse_args(argv)
+    import warnings
+    warnings.showwarning = _show_warning
     try:
         code = COMMANDS[arguments.command](arguments)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
@@ -316,12 +322,16 @@ def command_cache(arguments) -> int:
         raise UsageError(Problem(f"--cache-dir {directory} is a file, not a folder"))
     disk = DiskCache(directory)
     if arguments.action == "clear":
-        print(f"removed {disk.clear()} entries from {disk.directory}", file=sys.stderr)
+        temporary = disk.info()["temporary_files"]
+        print(f"removed {disk.clear()} entries and {temporary} temporary files from "
+              f"{disk.directory}", file=sys.stderr)
     else:
         info = disk.info()
         print(json.dumps(info) if not sys.stdout.isatty() else
               f"{info['directory']}: {info['entries']} entries, "
-              f"{info['bytes'] / 2**20:.1f} MiB (limit {info['limit'] / 2**30:.1f} GiB)")
+              f"{info['bytes'] / 2**20:.1f} MiB (limit {info['limit'] / 2**30:.1f} GiB), "
+              f"{info['temporary_files']} temporary files "
+              f"({info['temporary_bytes'] / 2**20:.1f} MiB, from interrupted writes)")
     return EXIT_OK
 
 

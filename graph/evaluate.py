@@ -313,10 +313,7 @@ class Evaluator:
                 previous = json.load(handle)
         except (OSError, ValueError):
             previous = None
-        os.makedirs(os.path.dirname(record_path), exist_ok=True)
-        with open(record_path + ".tmp", "w") as handle:
-            json.dump(current, handle)
-        os.replace(record_path + ".tmp", record_path)
+        self.disk.write_record(os.path.basename(record_path)[:-5], current)
         return explain_change(previous, current, self.graph.nodes[name])
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import base64
 import html
 import os
-import tempfile
 
 import cv2
 import networkx as nx
 import numpy as np
 
+from graph import atomic
+from graph.errors import Problem, UsageError
 from graph.model import Graph, output_types, resolve_output
 
 THUMBNAIL = 168
@@ -45,12 +46,10 @@ def write_preview(graph: Graph, path: str, frame: int = 1, cache_dir: str | None
         backdrop = _backdrop(graph, name, types, run.results) if kind == "mask" else None
         cards[name] = _card(graph, name, source, backdrop, stats.get(name), name in sinks)
     page = _page(graph, cards, frame)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".html", dir=folder)
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(page)
-    os.replace(temporary, path)
+    try:
+        atomic.write_text(path, page)
+    except OSError as error:
+        raise UsageError(Problem(f"cannot write {path}: {error.strerror or error}")) from None
     return path
 
 

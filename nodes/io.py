@@ -9,11 +9,11 @@ renamed into place, so an error or a crash never leaves a partial output file.
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 
 from graph.animation import has_frame_pattern
+from graph.atomic import atomic_path
 from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
 from nodes.common import canvas_check, canvas_size
@@ -239,21 +239,30 @@ def _encode_image(image, extension, depth, colorspace, channels) -> np.ndarray:
 
 
 def write_atomically(path: str, pixels: np.ndarray, flags=()) -> None:
-    """Encode `pixels` to a temporary file beside `path`, then rename it into place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=_extension(path), dir=folder)
-    os.close(handle)
+    """Encode `pixels` to a temporary file beside `path`, then rename it into place.
+
+    Nothing is left behind on failure; an unwritable destination is a NodeInputError
+    naming the path and the reason.
+    """
     try:
-        if _extension(path) == ".exr":
-            _write_exr(temporary, pixels)
-        elif not cv2.imwrite(temporary, pixels, list(flags)):
-            raise NodeInputError(f"cannot encode {path}")
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+        with atomic_path(path) as temporary:
+            if _extension(path) == ".exr":
+                _write_exr(temporary, pixels)
+            elif not cv2.imwrite(temporary, pixels, list(flags)):
+                raise NodeInputError(f"cannot write {path}: the encoder failed (disk full?)")
+    except OSError as error:
+        raise NodeInputError(f"cannot write {path}: {error.strerror or error}",
+                             hint=_write_hint(error)) from None
+
+
+def _write_hint(error: OSError) -> str | None:
+    import errno
+    hints = {errno.ENOTDIR: "a folder in the path is a file",
+             errno.EEXIST: "a folder in the path is a file",
+             errno.EACCES: "the folder is not writable by you",
+             errno.EROFS: "the file system is read-only",
+             errno.ENOSPC: "the disk is full"}
+    return hints.get(error.errno)
 
 
 @node("constant", version=1, check=canvas_check, category="io",

