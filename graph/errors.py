@@ -9,6 +9,7 @@ do not match, an empty mask where one is required); the evaluator adds the node 
 from __future__ import annotations
 
 import difflib
+import reprlib
 from dataclasses import dataclass
 
 
@@ -120,11 +121,16 @@ class NodeFailure(MaskgraphError):
         super().__init__(text)
 
 
+_SHORT = reprlib.Repr()  # Python 3.11: attributes, not constructor arguments
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict = 3, 6, 6
+_SHORT.maxstring = _SHORT.maxother = 60
+
+
 def describe_value(value: object) -> str:
     """A short description of a found value for error messages: `'abc' (a string)`."""
     kinds = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
              list: "a list", dict: "a mapping", type(None): "nothing"}
-    text = repr(value)
+    text = _SHORT.repr(value)  # bounded work on huge or shared values
     if len(text) > 60:
         text = text[:57] + "..."
     kind = kinds.get(type(value))

@@ -13,12 +13,12 @@ from typing import Any
 
 import yaml
 
-from graph.errors import GraphError, Location, Problem, did_you_mean
+from graph import limits
+from graph.errors import GraphError, Location, Problem, describe_value, did_you_mean
 from graph.model import Animated, Graph, Node, Ref, validate_graph
 from graph.spec import Registry
 
 FORMAT_VERSION = 1
-MAX_YAML_NODES = 200_000  # values after alias expansion; far above any real graph
 TOP_LEVEL_KEYS = ("maskgraph", "description", "params", "nodes", "inputs", "outputs")
 PARAM_LONG_KEYS = ("default", "type", "min", "max", "doc", "choices")
 PARAM_TYPES = {"float": float, "int": int, "bool": bool, "str": str, "path": str,
@@ -39,13 +39,22 @@ class Located:
 
 
 class _Reader:
-    """Converts a composed YAML node tree to Python values, collecting problems."""
+    """Converts a composed YAML node tree to Python values, collecting problems.
+
+    Only plain YAML is accepted: mappings, sequences and scalars with the standard tags
+    for strings, integers, floats, booleans and null (a scalar that does not read as its
+    tag says is a problem, as is any other tag). Numbers must be finite and integers fit
+    in 64 bits. Keys are names or numbers. An alias that contains itself is refused, and
+    the values reached through aliases are counted (limits.check_expansion).
+    """
 
     def __init__(self, source: str):
         self.source = source
         self.count = 0
+        self.distinct: set[int] = set()
+        self.open: set[int] = set()  # nodes being read: one met again is a loop
+        self.depth = 0
         self.problems: list[Problem] = []
-        self._scalars = yaml.SafeLoader("")
 
     def location(self, yaml_node) -> Location:
         mark = yaml_node.start_mark
@@ -54,36 +63,63 @@ class _Reader:
     def read(self, yaml_node, located=False):
         """Python value of `yaml_node`; mappings/sequences as Located when `located`."""
         self.count += 1
-        if self.count > MAX_YAML_NODES:
-            raise GraphError(Problem(
-                f"the document expands to more than {MAX_YAML_NODES} values (aliases "
-                "nested too deep: a 'billion laughs' document?)", self.location(yaml_node),
-                hint="write the graph without deeply nested aliases"))
-        if isinstance(yaml_node, yaml.MappingNode):
-            return self._mapping(yaml_node, located)
-        if isinstance(yaml_node, yaml.SequenceNode):
+        self.distinct.add(id(yaml_node))
+        limits.check_expansion(self.count, len(self.distinct), self.location(yaml_node))
+        if isinstance(yaml_node, yaml.ScalarNode):
+            return self._scalar(yaml_node)
+        if id(yaml_node) in self.open:
+            self.problems.append(Problem("an alias refers to a value that contains it",
+                                         self.location(yaml_node),
+                                         hint="a value cannot include itself"))
+            return None
+        if self.depth >= limits.MAX_NESTING:
+            raise GraphError(Problem(f"values nested more than {limits.MAX_NESTING} levels "
+                                     "deep", self.location(yaml_node)))
+        self.open.add(id(yaml_node))
+        self.depth += 1
+        try:
+            if isinstance(yaml_node, yaml.MappingNode):
+                return self._mapping(yaml_node, located)
             return self._sequence(yaml_node, located)
-        return self._scalar(yaml_node)
+        finally:
+            self.depth -= 1
+            self.open.discard(id(yaml_node))
+
+    def _unsupported(self, yaml_node):
+        self.problems.append(Problem(f"unsupported YAML tag {yaml_node.tag}",
+                                     self.location(yaml_node),
+                                     hint="plain values only: text, numbers, true/false, "
+                                          "lists and mappings"))
+        return None
 
     def _scalar(self, yaml_node):
+        convert = _SCALARS.get(yaml_node.tag)
+        if convert is None:
+            return self._unsupported(yaml_node)
+        kind, function = convert
         try:
-            return self._scalars.construct_object(yaml_node, deep=True)
-        except yaml.YAMLError:
-            self.problems.append(Problem(f"unsupported YAML tag {yaml_node.tag}",
-                                         self.location(yaml_node),
-                                         hint="plain values only: no Python tags"))
+            value = function(yaml_node.value)
+        except (ValueError, TypeError, OverflowError):
+            self.problems.append(Problem(f"cannot read {_short_text(yaml_node.value)} as "
+                                         f"{kind}", self.location(yaml_node)))
             return None
+        problem = limits.number_problem(value)
+        if problem:
+            self.problems.append(Problem(problem, self.location(yaml_node)))
+            return None
+        return value
 
     def _mapping(self, yaml_node, located):
         if yaml_node.tag != "tag:yaml.org,2002:map":
-            self.problems.append(Problem(f"unsupported YAML tag {yaml_node.tag}",
-                                         self.location(yaml_node),
-                                         hint="plain values only: no Python tags"))
-            return None
+            return self._unsupported(yaml_node)
         result, places = {}, {}
         for key_node, value_node in yaml_node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problems.append(Problem("a key must be a plain name",
+                                             self.location(key_node)))
+                continue
             key = self.read(key_node)
-            if isinstance(key, (dict, list, Located)) or key is None:
+            if key is None or isinstance(key, bool):
                 self.problems.append(Problem("a key must be a plain name",
                                              self.location(key_node)))
                 continue
@@ -98,15 +134,54 @@ class _Reader:
 
     def _sequence(self, yaml_node, located):
         if yaml_node.tag != "tag:yaml.org,2002:seq":
-            self.problems.append(Problem(f"unsupported YAML tag {yaml_node.tag}",
-                                         self.location(yaml_node),
-                                         hint="plain values only: no Python tags"))
-            return None
+            return self._unsupported(yaml_node)
         items = [self.read(item, located) for item in yaml_node.value]
         if not located:
             return items
         places = {i: self.location(item) for i, item in enumerate(yaml_node.value)}
         return Located(items, self.location(yaml_node), places)
+
+
+_CONSTRUCTOR = yaml.SafeLoader("")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when built in
+
+
+def _yaml_bool(text: str) -> bool:
+    return _CONSTRUCTOR.bool_values[text.lower()]  # KeyError for anything else
+
+
+def _yaml_int(text: str) -> int:
+    return _CONSTRUCTOR.construct_yaml_int(yaml.ScalarNode("tag:yaml.org,2002:int", text))
+
+
+def _yaml_float(text: str) -> float:
+    return _CONSTRUCTOR.construct_yaml_float(yaml.ScalarNode("tag:yaml.org,2002:float", text))
+
+
+def _yaml_null(text: str) -> None:
+    if text not in ("", "~", "null", "Null", "NULL"):
+        raise ValueError(text)
+    return None
+
+
+def _checked(function):
+    def convert(text):
+        try:
+            return function(text)
+        except (KeyError, IndexError, AttributeError):
+            raise ValueError(text) from None
+    return convert
+
+
+_SCALARS = {"tag:yaml.org,2002:str": ("text", str),
+            "tag:yaml.org,2002:int": ("an integer", _checked(_yaml_int)),
+            "tag:yaml.org,2002:float": ("a number", _checked(_yaml_float)),
+            "tag:yaml.org,2002:bool": ("true or false", _checked(_yaml_bool)),
+            "tag:yaml.org,2002:null": ("null", _checked(_yaml_null))}
+
+
+def _short_text(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
 def plain(value):
@@ -122,8 +197,12 @@ def plain(value):
 
 def read_document(text: str, source: str) -> tuple[Located, list[Problem]]:
     """Parse YAML text into a Located mapping; syntax errors raise GraphError."""
+    _check_nesting(text, source)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_LOADER)
+    except RecursionError:
+        raise GraphError(Problem(f"values nested more than {limits.MAX_NESTING} levels deep",
+                                 Location(source))) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
@@ -140,10 +219,43 @@ def read_document(text: str, source: str) -> tuple[Located, list[Problem]]:
                                  hint="a graph starts with 'maskgraph: 1' and 'nodes:'"))
     reader = _Reader(source)
     document = reader.read(root, located=True)
-    if not isinstance(document.value, dict):
-        raise GraphError(Problem("a graph file is a mapping with 'maskgraph' and 'nodes'",
-                                 document.location))
+    if not isinstance(document, Located) or not isinstance(document.value, dict):
+        raise GraphError(reader.problems + [Problem(
+            f"a graph file is a mapping with 'maskgraph' and 'nodes', found "
+            f"{describe_value(plain(document))}", reader.location(root),
+            hint="a graph starts with 'maskgraph: 1' and 'nodes:'")])
+    for key in document.value:
+        if not isinstance(key, str):
+            reader.problems.append(Problem(f"a top-level key must be a name, found {key!r}",
+                                           document.where(key)))
     return document, reader.problems
+
+
+def _check_nesting(text: str, source: str) -> None:
+    if limits.flow_nesting(text) > limits.MAX_NESTING:
+        raise GraphError(Problem(f"values nested more than {limits.MAX_NESTING} levels deep",
+                                 Location(source), hint="a graph needs a few levels at most"))
+
+
+def read_value(text: str, source: str):
+    """A plain value from YAML text (a --set value), with the loader's limits."""
+    _check_nesting(text, source)
+    try:
+        root = yaml.compose(text, Loader=_LOADER)
+    except RecursionError:
+        raise GraphError(Problem(f"values nested more than {limits.MAX_NESTING} levels deep",
+                                 Location(source))) from None
+    except yaml.YAMLError as error:
+        raise GraphError(Problem(f"cannot read the value as YAML: "
+                                 f"{getattr(error, 'problem', None) or error}",
+                                 Location(source))) from None
+    if root is None:
+        return ""
+    reader = _Reader(source)
+    value = reader.read(root)
+    if reader.problems:
+        raise GraphError(reader.problems)
+    return value
 
 
 # --------------------------------------------------------------------- params
@@ -165,7 +277,8 @@ class GraphParam:
         if expected is not None and (not isinstance(value, expected)
                                      or (expected is int and isinstance(value, bool))):
             return f"a {self.type}"
-        if self.choices and value not in self.choices:
+        if self.choices and not any(value == choice and type(value) is type(choice)
+                                    for choice in self.choices):
             return "one of " + ", ".join(map(str, self.choices))
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if self.min is not None and value < self.min:
@@ -188,32 +301,67 @@ def read_params(section, source, base_dir, problems) -> dict[str, GraphParam]:
     params = {}
     if section is None:
         return params
-    if not isinstance(section.value, dict):
-        problems.append(Problem("'params' must be a mapping name: value", section.location))
+    if not isinstance(section, Located) or not isinstance(section.value, dict):
+        where = section.location if isinstance(section, Located) else Location(source)
+        problems.append(Problem("'params' must be a mapping name: value", where,
+                                hint="params: {softness: 0.8}"))
         return params
     for name, raw in section.value.items():
         where = section.where(name)
+        if not isinstance(name, str):
+            problems.append(Problem(f"a param name must be a name, found {name!r}", where))
+            continue
         if isinstance(raw, Located) and isinstance(raw.value, dict) and (
                 "default" in raw.value or "type" in raw.value):
-            spec = plain(raw)
-            unknown = [key for key in spec if key not in PARAM_LONG_KEYS]
-            for key in unknown:
-                problems.append(Problem(f"unknown key '{key}' in the long form of param",
-                                        raw.where(key), key=name,
-                                        hint=did_you_mean(key, PARAM_LONG_KEYS)))
-            type_name = spec.get("type") or _infer_type(spec.get("default"))
-            params[name] = GraphParam(name, spec.get("default"), type_name, spec.get("min"),
-                                      spec.get("max"), spec.get("doc", ""),
-                                      spec.get("choices"), where, base_dir)
+            params[name] = _long_form(name, raw, where, base_dir, problems)
         else:
             value = plain(raw)
             params[name] = GraphParam(name, value, _infer_type(value), location=where,
                                       base_dir=base_dir)
     for param in params.values():
         if param.default is not None and (expected := param.check(param.default)):
-            problems.append(Problem(f"default {param.default!r} is not {expected}",
-                                    param.location, key=param.name))
+            problems.append(Problem(f"default {describe_value(param.default)} is not "
+                                    f"{expected}", param.location, key=param.name))
     return params
+
+
+def _long_form(name, raw: Located, where, base_dir, problems) -> GraphParam:
+    """A long-form param {default, type, min, max, choices, doc}, each setting checked."""
+    spec = plain(raw)
+    bad = []
+    for key in spec:
+        if key not in PARAM_LONG_KEYS:
+            problems.append(Problem(f"unknown key '{key}' in the long form of param",
+                                    raw.where(key), key=name,
+                                    hint=did_you_mean(str(key), PARAM_LONG_KEYS)))
+    type_name = spec.get("type")
+    if type_name is not None and (not isinstance(type_name, str) or
+                                  (type_name not in PARAM_TYPES and type_name != "any")):
+        bad.append(("type", "one of " + ", ".join(PARAM_TYPES) + ", any", type_name))
+    for key in ("min", "max"):
+        value = spec.get(key)
+        if value is not None and (isinstance(value, bool) or
+                                  not isinstance(value, (int, float))):
+            bad.append((key, "a number", value))
+    choices = spec.get("choices")
+    if choices is not None and (not isinstance(choices, list) or not choices or any(
+            isinstance(item, (list, dict)) for item in choices)):
+        bad.append(("choices", "a list of plain values", choices))
+    if not isinstance(spec.get("doc", ""), str):
+        bad.append(("doc", "text", spec.get("doc")))
+    for key, expected, found in bad:
+        problems.append(Problem(f"'{key}': expected {expected}, found {describe_value(found)}",
+                                raw.where(key), key=name))
+    if not bad and spec.get("min") is not None and spec.get("max") is not None \
+            and spec["min"] > spec["max"]:
+        problems.append(Problem(f"min {spec['min']} is above max {spec['max']}",
+                                raw.where("min"), key=name))
+        bad.append(("min", "", None))
+    if bad:  # still declared (unchecked), so its uses do not add 'unknown param' noise
+        return GraphParam(name, spec.get("default"), "any", location=where, base_dir=base_dir)
+    type_name = type_name or _infer_type(spec.get("default"))
+    return GraphParam(name, spec.get("default"), type_name, spec.get("min"), spec.get("max"),
+                      spec.get("doc", ""), choices, where, base_dir)
 
 
 def apply_overrides(params: dict[str, GraphParam], overrides: dict, source: str,
@@ -226,6 +374,15 @@ def apply_overrides(params: dict[str, GraphParam], overrides: dict, source: str,
     """
     values = {name: (param.default, None) for name, param in params.items()}
     for name, value in (overrides or {}).items():
+        if not isinstance(name, str):
+            problems.append(Problem(f"a param name must be text, found {name!r}",
+                                    Location(source)))
+            continue
+        try:
+            limits.check_value(value, Location(source), name)
+        except GraphError as error:
+            problems += error.problems
+            continue
         param = params.get(name)
         if param is None:
             problems.append(Problem(f"the graph has no param '{name}'", Location(source),
@@ -235,7 +392,8 @@ def apply_overrides(params: dict[str, GraphParam], overrides: dict, source: str,
         if param.type == "float" and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if (expected := param.check(value)) is not None:
-            problems.append(Problem(f"--set {name}: expected {expected}, found {value!r}",
+            problems.append(Problem(f"--set {name}: expected {expected}, found "
+                                    f"{describe_value(value)}",
                                     param.location, key=name))
             continue
         values[name] = (value, override_base or os.getcwd())
@@ -284,6 +442,10 @@ def substitute(value, values: dict, problems: list[Problem], where: Location,
 def read_node(name, body: Located, where: Location, graph: Graph, registry: Registry,
               values: dict, base_dir: str, problems: list[Problem]) -> Node | None:
     """One node from its YAML mapping, or None when it cannot be read at all."""
+    if not isinstance(name, str) or not name:
+        problems.append(Problem(f"a node name must be a name, found {name!r}", where,
+                                hint="node names are text: plate, key, out"))
+        return None
     if "." in name or "/" in name:
         problems.append(Problem("node names may not contain '.' or '/'", where, name,
                                 hint="'.' selects an output and '/' a template's node"))
@@ -304,6 +466,10 @@ def read_node(name, body: Located, where: Location, graph: Graph, registry: Regi
     for key, raw in fields.items():
         if key == "type":
             continue
+        if not isinstance(key, str):
+            problems.append(Problem(f"a param or input name must be a name, found {key!r}",
+                                    body.where(key), name))
+            continue
         if key == "disable":
             node.disable = _read_disable(raw, body.where(key), name, problems)
         elif spec is not None and spec.input(key) is not None:
@@ -316,7 +482,7 @@ def read_node(name, body: Located, where: Location, graph: Graph, registry: Regi
 
 def _read_disable(raw, where, name, problems) -> bool:
     if not isinstance(raw, bool):
-        problems.append(Problem(f"expected true or false, found {raw!r}", where, name,
+        problems.append(Problem(f"expected true or false, found {describe_value(raw)}", where, name,
                                 "disable"))
         return False
     return raw
@@ -329,7 +495,8 @@ def _read_refs(raw, where, name, key, values, problems):
         return Ref.parse(value)
     if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
         return [Ref.parse(item) for item in value]
-    problems.append(Problem(f"an input names a node (or a list of nodes), found {value!r}",
+    problems.append(Problem("an input names a node (or a list of nodes), found "
+                            f"{describe_value(value)}",
                             where, name, key, hint=f"{key}: <node name>"))
     return []
 
@@ -363,6 +530,10 @@ def _read_animated(raw, where, name, key, values, problems):
         frames.append((frame, substitute(plain(value), values, problems, where, name,
                                          key)[0]))
     interp = plain(fields.get("interp", "linear"))
+    if not isinstance(interp, str):
+        problems.append(Problem(f"'interp': expected linear, smooth or step, found "
+                                f"{describe_value(interp)}", raw.where("interp"), name, key))
+        interp = "linear"
     return Animated(tuple(sorted(frames, key=lambda pair: pair[0])), interp)
 
 
@@ -381,16 +552,49 @@ def load_graph(source, registry: Registry, params: dict | None = None) -> Graph:
 
 
 def _read_source(source) -> tuple[str, str, str]:
-    if isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source
-                                           and source.endswith((".yaml", ".yml"))):
-        path = os.path.abspath(os.fspath(source))
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return handle.read(), os.fspath(source), os.path.dirname(path)
-        except OSError as error:
-            raise GraphError(Problem(f"cannot read the graph file: {error.strerror}",
-                                     Location(os.fspath(source)))) from None
+    """(text, name for messages, folder for relative paths) of a graph path or YAML text.
+
+    A path-like object, or a string of one line that does not start with '{', is a file
+    path (any extension); anything else is YAML text.
+    """
+    if isinstance(source, bytes):
+        source = source.decode("utf-8", "replace")
+    if not isinstance(source, (str, os.PathLike)):
+        raise GraphError(Problem(f"a graph is a file path or YAML text, found "
+                                 f"{describe_value(source)}"))
+    if isinstance(source, os.PathLike) or ("\n" not in source
+                                           and not source.lstrip().startswith("{")):
+        name = os.fspath(source)
+        path = os.path.abspath(os.path.expanduser(name))
+        return read_text_file(path, name, "graph file"), name, os.path.dirname(path)
     return source, "<string>", os.getcwd()
+
+
+def read_text_file(path: str, name: str, what: str, where: Location | None = None) -> str:
+    """The UTF-8 text of a graph or template file; GraphError saying what is wrong."""
+    where = where or Location(name)
+    if os.path.isdir(path):
+        raise GraphError(Problem(f"this is a folder, not a {what}", where,
+                                 hint="name the .yaml file inside it"))
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limits.MAX_GRAPH_BYTES + 1)
+    except OSError as error:
+        raise GraphError(Problem(f"cannot read the {what}: {error.strerror or error}", where)) from None
+    if len(data) > limits.MAX_GRAPH_BYTES:
+        raise GraphError(Problem(f"larger than {limits.MAX_GRAPH_BYTES // 2**20} MiB: "
+                                 f"not a {what}", where))
+    if b"\0" in data[:8192]:
+        raise GraphError(Problem(f"a binary file (an image?), not a {what}", where,
+                                 hint=f"a {what} is YAML text"))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        column = error.start - data.rfind(b"\n", 0, error.start)
+        raise GraphError(Problem(f"not UTF-8 text (byte 0x{data[error.start]:02x})",
+                                 Location(name, line, column),
+                                 hint=f"save the {what} as UTF-8")) from None
 
 
 def build_graph(document: Located, source: str, base_dir: str, registry: Registry,
@@ -414,12 +618,19 @@ def build_graph(document: Located, source: str, base_dir: str, registry: Registr
     graph.params = {name: value for name, (value, _) in values.items()}
     nodes = top.get("nodes")
     if not isinstance(nodes, Located) or not isinstance(nodes.value, dict):
-        problems.append(Problem("missing 'nodes:' (a mapping of node name -> node)",
-                                document.where("nodes")))
+        found = "missing" if "nodes" not in top else f"found {describe_value(plain(nodes))}"
+        problems.append(Problem(f"'nodes:' must map node names to nodes ({found})",
+                                document.where("nodes"),
+                                hint="nodes: {plate: {type: read, path: plate.png}}"))
+        declare_interface_safely(graph, top, document, source, problems)
         return graph
-    from graph.templates import declare_interface, expand_template, is_template
+    from graph.templates import expand_template, is_template
     for name, body in nodes.value.items():
         where = nodes.where(name)
+        if not isinstance(name, str) or not name:
+            problems.append(Problem(f"a node name must be a name, found {name!r}", where,
+                                    hint="node names are text: plate, key, out"))
+            continue
         if is_template(body):
             expand_template(graph, name, body, where, registry, values, base_dir, problems)
             continue
@@ -427,8 +638,13 @@ def build_graph(document: Located, source: str, base_dir: str, registry: Registr
         if node is not None:
             graph.nodes[name] = node
     graph.resolve_instances(problems)
-    declare_interface(graph, top, document, source, problems)
+    declare_interface_safely(graph, top, document, source, problems)
     return graph
+
+
+def declare_interface_safely(graph, top, document, source, problems) -> None:
+    from graph.templates import declare_interface
+    declare_interface(graph, top, document, source, problems)
 
 
 def dump_graph(graph: Graph) -> str:
