@@ -19,8 +19,6 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 
-import yaml  # noqa: E402
-
 from graph.errors import (GraphError, MaskgraphError, NodeFailure, Problem,  # noqa: E402
                           UsageError)
 
@@ -123,10 +121,11 @@ def parse_overrides(pairs: list[str]) -> dict:
         if not equals or not name:
             problems.append(Problem(f"--set {pair!r}: expected NAME=VALUE"))
             continue
+        from graph.yaml_io import read_value  # the loader's limits apply to --set too
         try:
-            overrides[name.strip()] = yaml.safe_load(text) if text else ""
-        except yaml.YAMLError as error:
-            problems.append(Problem(f"--set {name}: cannot read {text!r} as a value ({error})"))
+            overrides[name.strip()] = read_value(text, f"--set {name.strip()}") if text else ""
+        except GraphError as error:
+            problems += error.problems
     if problems:
         raise UsageError(problems)
     return overrides
