@@ -292,6 +292,9 @@ def validate_graph(graph: Graph) -> list[Problem]:
     problems += _cycle_problems(graph)
     if not problems:
         problems += _port_type_problems(graph)
+    if not problems:
+        from graph.outputs import path_conflicts
+        problems += path_conflicts(graph)
     return problems
 
 

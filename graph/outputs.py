@@ -6,6 +6,8 @@ refused. An animated graph rendered at one frame gets a warning naming its key r
 """
 from __future__ import annotations
 
+import os
+
 from graph.animation import has_frame_pattern, path_at_frame, value_at
 from graph.errors import GraphError, Problem
 from graph.model import Animated, Graph, Ref
@@ -59,3 +61,36 @@ def animated_range(graph: Graph) -> tuple[int, int] | None:
     if not frames:
         return None
     return int(min(frames)), int(max(frames))
+
+
+def path_conflicts(graph: Graph) -> list[Problem]:
+    """Two sinks writing one path, or a sink writing a file that a reader in the graph
+    reads (each rerun would compound the edit): paths compared after resolving links."""
+    written: dict[str, str] = {}
+    read: dict[str, str] = {}
+    problems = []
+    for name, node in graph.nodes.items():
+        spec = graph.registry.get(node.type)
+        if spec is None or not (spec.sink or spec.reads_files):
+            continue
+        for param in spec.params:
+            value = node.values.get(param.name)
+            if param.type != "path" or not isinstance(value, str):
+                continue
+            resolved = os.path.realpath(value)
+            if spec.sink and resolved in written:
+                problems.append(Problem(f"writes {value}, as node '{written[resolved]}' "
+                                        "does", node.location(param.name), name, param.name,
+                                        hint="give each write its own path"))
+            elif spec.sink:
+                written[resolved] = name
+            else:
+                read.setdefault(resolved, name)
+    for resolved, name in written.items():
+        if resolved in read:
+            node = graph.nodes[name]
+            problems.append(Problem(f"writes {node.values.get('path', resolved)}, which node "
+                                    f"'{read[resolved]}' reads", node.location("path"), name,
+                                    "path", hint="write to a new file: a rerun would edit "
+                                                 "its own output again"))
+    return problems

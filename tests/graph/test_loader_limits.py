@@ -139,3 +139,24 @@ def test_bad_graph_paths_exit_2_with_a_message(tmp_path, capsys, content, messag
     assert main(["run", str(path)]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_two_writes_to_one_path_are_refused_naming_both(tmp_path):
+    (tmp_path / "g.yaml").write_text(
+        HEAD + NODE + "  a: {type: write, input: c, path: out/x.png}\n"
+                      "  b: {type: write, input: c, path: out/../out/x.png}\n")
+    with pytest.raises(GraphError, match="as node 'a' does") as error:
+        graph.load(str(tmp_path / "g.yaml"))
+    assert "node 'b'" in str(error.value)
+
+
+def test_a_write_onto_its_own_input_is_refused(tmp_path):
+    import cv2
+    import numpy as np
+    cv2.imwrite(str(tmp_path / "plate.png"), np.zeros((4, 4, 3), np.uint8))
+    (tmp_path / "link.png").symlink_to(tmp_path / "plate.png")
+    (tmp_path / "g.yaml").write_text(
+        HEAD + "nodes:\n  p: {type: read, path: plate.png}\n  g: {type: grade, input: p}\n"
+               "  w: {type: write, input: g, path: link.png}\n")
+    with pytest.raises(GraphError, match="which node 'p' reads"):
+        graph.load(str(tmp_path / "g.yaml"))
