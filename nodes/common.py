@@ -5,6 +5,12 @@ node names and the YAML location to the message a user sees.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
+import threading
+
 import numpy as np
 
 from graph.errors import NodeInputError
@@ -46,3 +52,27 @@ def canvas_check(params, connected):
         return []
     missing = [name for name in ("width", "height") if params.get(name) is None]
     return [(name, "needed when no 'like' input is connected") for name in missing]
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def captured_stderr():
+    """Collect what C libraries (libpng, libjpeg, libtiff, OpenCV, TFLite) print on file
+    descriptor 2 while the body runs, instead of letting it reach the user's terminal.
+
+    Yields a list that holds the captured text (one string) after the body.
+    """
+    captured: list[str] = []
+    with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.append(sink.read(65536).decode("utf-8", "replace"))

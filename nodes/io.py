@@ -9,6 +9,7 @@ renamed into place, so an error or a crash never leaves a partial output file.
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 
@@ -16,7 +17,9 @@ from graph.animation import has_frame_pattern
 from graph.atomic import atomic_path
 from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
-from nodes.common import canvas_check, canvas_size
+from graph import limits
+from nodes import imageinfo
+from nodes.common import canvas_check, canvas_size, captured_stderr
 from nodes.kernels import convert
 from nodes.kernels.color import REC709_WEIGHTS
 
@@ -83,12 +86,54 @@ def _load_codes(path: str) -> np.ndarray:
     if not os.path.isfile(path):
         raise NodeInputError(f"no such file: {path}",
                              hint="check the path (sequence frames: is this frame there?)")
+    _check_pixel_budget(path)
     if _extension(path) == ".exr":
         return _read_exr(path)
-    pixels = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    with captured_stderr() as messages:  # libpng/libjpeg/libtiff warnings: ours to judge
+        pixels = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if pixels is None and _extension(path) in (".tif", ".tiff"):
+        pixels = _read_tiff_other(path)  # half-float and other sample formats OpenCV lacks
     if pixels is None:
-        raise NodeInputError(f"cannot decode {path}: not an image, or damaged")
+        raise NodeInputError(f"cannot decode {path}: not an image, or damaged",
+                             hint=_first_line(messages[0]))
+    if imageinfo.truncated_jpeg(path) or _DAMAGE_WORDS.search(messages[0]):
+        raise NodeInputError(f"{path} is damaged: {_first_line(messages[0]) or 'truncated'}",
+                             hint="the file ends early or holds corrupt data: export it again")
     return pixels[:, :, None] if pixels.ndim == 2 else pixels
+
+
+_DAMAGE_WORDS = re.compile(r"premature end|corrupt|truncat|crc error|invalid", re.I)
+
+
+def _first_line(text: str) -> str | None:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0][:200] if lines else None
+
+
+def _check_pixel_budget(path: str) -> None:
+    """Refuse a picture over $MASKGRAPH_MAX_PIXELS from its header, before decoding."""
+    size = imageinfo.image_size(path)
+    if size is not None and (problem := limits.pixel_problem(*size, path)):
+        raise NodeInputError(problem, hint=f"raise ${limits.MAX_PIXELS_ENV} if the machine "
+                                           "has the memory, or downscale the file")
+
+
+def _read_tiff_other(path: str) -> np.ndarray | None:
+    """A TIFF OpenCV cannot decode (half float), through tifffile when it is installed."""
+    try:
+        import tifffile
+    except ImportError:
+        raise NodeInputError(f"cannot decode {path} with OpenCV (a half-float TIFF?)",
+                             hint="pip install tifffile (the 'tiff' extra) reads it") from None
+    try:
+        pixels = tifffile.imread(path)
+    except Exception:  # noqa: BLE001 - tifffile's many errors all mean: not readable
+        return None
+    if pixels.dtype == np.float16 or pixels.dtype == np.float64:
+        pixels = pixels.astype(np.float32)
+    if pixels.ndim == 3 and pixels.shape[2] in (3, 4):
+        pixels = pixels[..., [2, 1, 0, 3][:pixels.shape[2]]]  # OpenCV's B,G,R[,A] order
+    return np.ascontiguousarray(pixels)
 
 
 def decode_image(pixels: np.ndarray, colorspace: str, alpha_mode: str) -> np.ndarray:

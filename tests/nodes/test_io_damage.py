@@ -1,0 +1,88 @@
+"""Damaged and oversized input files are errors, not silent pixels: a truncated JPEG, a
+picture over the pixel budget (checked from the header, before decoding), a half-float
+TIFF with NaN is readable (through tifffile), an unwritable destination is a placed error
+with no temporary file left."""
+import os
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+
+import graph
+from graph.errors import NodeFailure
+
+
+def run_read(tmp_path, picture, node="read"):
+    (tmp_path / "g.yaml").write_text(
+        f"maskgraph: 1\nnodes:\n  r: {{type: {node}, path: {picture}}}\n")
+    return graph.load(str(tmp_path / "g.yaml")).evaluate(["r"], memory=None)["r"]
+
+
+def test_truncated_jpeg_is_an_error(tmp_path):
+    rgb = skimage.data.astronaut()
+    cv2.imwrite(str(tmp_path / "full.jpg"), rgb[..., ::-1])
+    data = (tmp_path / "full.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[:len(data) // 20])
+    assert run_read(tmp_path, "full.jpg").shape == (512, 512, 4)
+    with pytest.raises(NodeFailure, match="damaged"):
+        run_read(tmp_path, "cut.jpg")
+
+
+def png_header_only(width, height):
+    """A PNG whose header claims width x height (its pixel data is missing)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(
+        ">I", zlib.crc32(b"IHDR" + ihdr))
+    return b"\x89PNG\r\n\x1a\n" + chunk
+
+
+@pytest.mark.parametrize("node", ["read", "read_mask"])
+def test_picture_over_the_pixel_budget_is_refused_from_its_header(tmp_path, node):
+    (tmp_path / "huge.png").write_bytes(png_header_only(30000, 30000))
+    with pytest.raises(NodeFailure, match="900000000 pixels, over the budget of 268435456"):
+        run_read(tmp_path, "huge.png", node)
+
+
+def test_pixel_budget_setting(tmp_path, monkeypatch):
+    cv2.imwrite(str(tmp_path / "small.png"), np.zeros((20, 30, 3), np.uint8))
+    cv2.imwrite(str(tmp_path / "small.jpg"), np.zeros((20, 30, 3), np.uint8))
+    monkeypatch.setenv("MASKGRAPH_MAX_PIXELS", "599")
+    for name in ("small.png", "small.jpg"):
+        with pytest.raises(NodeFailure, match="30x20 = 600 pixels"):
+            run_read(tmp_path, name)
+    monkeypatch.setenv("MASKGRAPH_MAX_PIXELS", "600")
+    assert run_read(tmp_path, "small.png").shape == (20, 30, 4)
+
+
+def test_half_float_tiff_with_nan_is_read(tmp_path):
+    tifffile = pytest.importorskip("tifffile", reason="needs pip install tifffile")
+    values = np.full((4, 5, 3), 0.25, np.float16)
+    values[1, 2, 0] = np.nan
+    tifffile.imwrite(tmp_path / "half.tif", values, photometric="rgb")
+    image = run_read(tmp_path, "half.tif")
+    assert image.shape == (4, 5, 4)
+    np.testing.assert_allclose(image[0, 0], [0.25, 0.25, 0.25, 1.0])
+    assert np.isnan(image[1, 2, 0]) and np.isfinite(np.delete(image.ravel(), 1 * 20 + 2 * 4)).all()
+
+
+@pytest.mark.parametrize("blocker", ["file", "readonly"])
+def test_unwritable_destination_is_a_placed_error_without_leftovers(tmp_path, blocker):
+    if blocker == "file":
+        (tmp_path / "out").write_text("a file where a folder should be")
+        target = "out/x.png"
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root can write into a read-only folder")
+        (tmp_path / "ro").mkdir(mode=0o555)
+        target = "ro/x.png"
+    (tmp_path / "g.yaml").write_text(
+        "maskgraph: 1\nnodes:\n  c: {type: constant, width: 4, height: 4}\n"
+        f"  w: {{type: write, input: c, path: {target}}}\n")
+    with pytest.raises(NodeFailure, match=r"node 'w' \(write\) failed: cannot write .*x\.png"):
+        graph.load(str(tmp_path / "g.yaml")).evaluate()
+    leftovers = [name for _, _, names in os.walk(tmp_path) for name in names
+                 if name.startswith(".tmp")]
+    assert leftovers == []
