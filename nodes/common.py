@@ -13,6 +13,7 @@ import threading
 
 import numpy as np
 
+from graph import limits
 from graph.errors import NodeInputError
 
 
@@ -47,11 +48,29 @@ def canvas_size(like, width, height) -> tuple[int, int]:
 
 
 def canvas_check(params, connected):
-    """Load-time check for generators: a `like` input or both width and height."""
+    """Load-time check for generators: a `like` input or both width and height, within
+    the pixel budget."""
     if "like" in connected:
         return []
     missing = [name for name in ("width", "height") if params.get(name) is None]
-    return [(name, "needed when no 'like' input is connected") for name in missing]
+    if missing:
+        return [(name, "needed when no 'like' input is connected") for name in missing]
+    return budget_check(params["width"], params["height"], "width")
+
+
+def budget_check(width, height, key: str, what: str = "the canvas"):
+    """[(key, message)] when width x height pixels exceed $MASKGRAPH_MAX_PIXELS."""
+    if not all(isinstance(side, int) for side in (width, height)):
+        return []
+    problem = limits.pixel_problem(width, height, what)
+    return [(key, problem)] if problem else []
+
+
+def require_budget(height: int, width: int, what: str) -> None:
+    """Run-time form of budget_check (sizes that depend on an input)."""
+    problem = limits.pixel_problem(width, height, what)
+    if problem:
+        raise NodeInputError(problem, hint=f"${limits.MAX_PIXELS_ENV} sets the budget")
 
 
 _STDERR_LOCK = threading.Lock()

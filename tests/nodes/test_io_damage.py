@@ -86,3 +86,36 @@ def test_unwritable_destination_is_a_placed_error_without_leftovers(tmp_path, bl
     leftovers = [name for _, _, names in os.walk(tmp_path) for name in names
                  if name.startswith(".tmp")]
     assert leftovers == []
+
+
+@pytest.mark.parametrize("node", [
+    "c: {type: constant, width: 100000, height: 100000}",
+    "c: {type: ellipse, width: 100000, height: 100000, center: [1, 1], radius: [1, 1]}",
+    "c: {type: resize, input: s, width: 100000, height: 100000}",
+    "c: {type: extend, input: s, left: 100000, top: 100000}"])
+def test_canvas_over_the_budget_is_refused_at_load(tmp_path, node):
+    (tmp_path / "g.yaml").write_text(
+        "maskgraph: 1\nnodes:\n  s: {type: constant, width: 4, height: 4}\n"
+        f"  {node}\n")
+    with pytest.raises(graph.GraphError, match="over the budget of 268435456"):
+        graph.load(str(tmp_path / "g.yaml"))
+
+
+def test_resize_by_scale_over_the_budget_fails_before_allocating(tmp_path):
+    (tmp_path / "g.yaml").write_text(
+        "maskgraph: 1\nnodes:\n  s: {type: constant, width: 4, height: 4}\n"
+        "  c: {type: resize, input: s, scale: 10000}\n")
+    with pytest.raises(NodeFailure, match="40000x40000"):
+        graph.load(str(tmp_path / "g.yaml")).evaluate(["c"])
+
+
+def test_bad_pixel_budget_setting_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    from graph.cli import main
+    cv2.imwrite(str(tmp_path / "p.png"), np.zeros((4, 4, 3), np.uint8))
+    (tmp_path / "g.yaml").write_text(
+        "maskgraph: 1\nnodes:\n  r: {type: read, path: p.png}\n"
+        "  w: {type: write, input: r, path: o.png}\n")
+    monkeypatch.setenv("MASKGRAPH_MAX_PIXELS", "lots")
+    assert main(["run", str(tmp_path / "g.yaml")]) in (1, 2)
+    err = capsys.readouterr().err
+    assert "MASKGRAPH_MAX_PIXELS='lots'" in err and "Traceback" not in err
