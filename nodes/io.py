@@ -202,6 +202,17 @@ def read_mask(*, path, channel):
     return pixels[:, :, index].astype(np.float32) * np.float32(scale)
 
 
+def _require_finite_for_integers(values: np.ndarray, depth: str) -> None:
+    """An 8/16-bit file cannot hold NaN or infinity: refuse rather than encode them as
+    black or white (the NaN rule in the README)."""
+    if np.isfinite(np.sum(values, dtype=np.float64)):  # one pass; exact count if not
+        return
+    bad = np.count_nonzero(~np.isfinite(values))
+    raise NodeInputError(f"{bad} values are NaN or infinite: a {depth}-bit file cannot "
+                         "store them", hint="fix the node that made them, or write "
+                                            "depth: float to a .tif or .exr")
+
+
 def _check_writable(params, connected):
     path, depth = params["path"], params["depth"]
     extension = _extension(path)
@@ -237,6 +248,8 @@ def write(input, *, path, colorspace, depth, channels, quality):
     extension = _extension(path)
     if depth == "auto":
         depth = "float" if extension == ".exr" else "8"
+    if depth != "float":
+        _require_finite_for_integers(input, depth)
     if input.ndim == 2:
         pixels = _encode_mask(input, depth, colorspace)
     else:

@@ -119,3 +119,41 @@ def test_bad_pixel_budget_setting_is_a_clear_error(tmp_path, monkeypatch, capsys
     assert main(["run", str(tmp_path / "g.yaml")]) in (1, 2)
     err = capsys.readouterr().err
     assert "MASKGRAPH_MAX_PIXELS='lots'" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------ the NaN rule
+
+def image_with_nan():
+    image = np.full((6, 6, 4), 0.5, np.float32)
+    image[..., 3] = 1.0
+    image[1, 1, 0] = np.nan
+    image[2, 2, 1] = np.inf
+    return image
+
+
+@pytest.mark.parametrize("key", ["chroma_key", "luma_key", "color_range"])
+def test_keys_never_create_nan(key):
+    g = graph.load(f"maskgraph: 1\nnodes:\n  src: {{type: constant, width: 6, height: 6}}\n"
+                   f"  k: {{type: {key}, input: src}}\n")
+    mask = g.evaluate(["k"], feed={"src": image_with_nan()}, memory=None)["k"]
+    assert np.isfinite(mask).all() and mask.min() >= 0 and mask.max() <= 1
+
+
+@pytest.mark.parametrize("extension,depth", [("png", "8"), ("png", "16"), ("jpg", "8")])
+def test_integer_write_refuses_nan_and_inf_and_says_how_many(tmp_path, extension, depth):
+    (tmp_path / "g.yaml").write_text(
+        "maskgraph: 1\nnodes:\n  src: {type: constant, width: 6, height: 6}\n"
+        f"  w: {{type: write, input: src, path: out.{extension}, depth: '{depth}'}}\n")
+    g = graph.load(str(tmp_path / "g.yaml"))
+    with pytest.raises(NodeFailure, match="2 values are NaN or infinite"):
+        g.evaluate(feed={"src": image_with_nan()}, memory=None)
+    assert not (tmp_path / f"out.{extension}").exists()
+
+
+def test_float_write_carries_nan(tmp_path):
+    (tmp_path / "g.yaml").write_text(
+        "maskgraph: 1\nnodes:\n  src: {type: constant, width: 6, height: 6}\n"
+        "  w: {type: write, input: src, path: out.tif, depth: float}\n")
+    graph.load(str(tmp_path / "g.yaml")).evaluate(feed={"src": image_with_nan()}, memory=None)
+    back = cv2.imread(str(tmp_path / "out.tif"), cv2.IMREAD_UNCHANGED)
+    assert np.isnan(back).sum() == 1 and np.isinf(back).sum() == 1
