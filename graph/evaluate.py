@@ -24,6 +24,7 @@ import networkx as nx
 
 from graph import cache as caching
 from graph.animation import has_frame_pattern, path_at_frame, value_at
+from graph.feed import check_feed
 from graph.errors import GraphError, NodeFailure, NodeInputError, Problem, did_you_mean
 from graph.model import Graph, Ref, output_types, resolve_output
 from graph.stencil import stencil
@@ -102,13 +103,7 @@ class Evaluator:
         return targets
 
     def _check_feed(self, feed: dict) -> dict:
-        unknown = [name for name in feed if name not in self.graph.nodes]
-        if unknown:
-            raise GraphError([Problem(f"feed names no node '{name}'", key="feed",
-                                      hint=did_you_mean(name, self.graph.nodes))
-                              for name in unknown])
-        return {name: np.ascontiguousarray(array, dtype=np.float32)
-                for name, array in feed.items()}
+        return check_feed(self.graph, feed)
 
     def _needed(self, targets) -> list[str]:
         digraph = self.graph.dependency_graph()
