@@ -85,8 +85,13 @@ def captured_stderr():
     """
     captured: list[str] = []
     with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
-        sys.stderr.flush()
-        saved = os.dup(2)
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no stderr to redirect (a daemon): nothing to hide
+            yield captured
+            captured.append("")
+            return
         os.dup2(sink.fileno(), 2)
         try:
             yield captured

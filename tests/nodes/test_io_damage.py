@@ -157,3 +157,16 @@ def test_float_write_carries_nan(tmp_path):
     graph.load(str(tmp_path / "g.yaml")).evaluate(feed={"src": image_with_nan()}, memory=None)
     back = cv2.imread(str(tmp_path / "out.tif"), cv2.IMREAD_UNCHANGED)
     assert np.isnan(back).sum() == 1 and np.isinf(back).sum() == 1
+
+
+def test_written_files_get_the_umask_permissions(tmp_path):
+    (tmp_path / "g.yaml").write_text(
+        "maskgraph: 1\nnodes:\n  c: {type: constant, width: 4, height: 4}\n"
+        "  w: {type: write, input: c, path: out/x.png}\n")
+    old = os.umask(0o027)
+    try:
+        graph.load(str(tmp_path / "g.yaml")).evaluate()
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "out" / "x.png").st_mode & 0o777 == 0o640
+    assert os.listdir(tmp_path / "out") == ["x.png"]
