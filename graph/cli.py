@@ -87,10 +87,33 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"maskgraph: warning: {message}", file=sys.stderr)
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised as an exception so that writes in progress clean up after
+    themselves (a temporary file removed, the old output kept)."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None) -> int:
     arguments = build_parser().parse_args(argv)
+    import signal
+    import threading
     import warnings
-    warnings.showwarning = _show_warning
+    shown, warnings.showwarning = warnings.showwarning, _show_warning
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(arguments)
+    finally:
+        warnings.showwarning = shown
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(arguments) -> int:
     try:
         code = COMMANDS[arguments.command](arguments)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
@@ -111,6 +134,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("maskgraph: interrupted", file=sys.stderr)
         return EXIT_FAILED
+    except Terminated:
+        print("maskgraph: terminated", file=sys.stderr)
+        return 128 + 15
 
 
 def parse_overrides(pairs: list[str]) -> dict:

@@ -194,3 +194,25 @@ def test_first_run_says_it_is_compiling(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)})
     assert done.stderr.count("compiling kernels") == 1
+
+
+def test_sigterm_during_a_run_leaves_no_temporary_file(tmp_path, monkeypatch, capsys):
+    import signal
+    noise = np.random.default_rng(1).integers(0, 256, (1200, 1600, 3), np.uint8)
+    cv2.imwrite(str(tmp_path / "noise.png"), noise)
+    (tmp_path / "g.yaml").write_text(
+        "maskgraph: 1\nnodes:\n  r: {type: read, path: noise.png}\n"
+        "  w: {type: write, input: r, path: out/copy.png}\n")
+    monkeypatch.chdir(tmp_path)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    previous = signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
+    try:
+        code = main(["run", "g.yaml", "-q"])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert code in (0, 143)
+    written = os.listdir(tmp_path / "out") if (tmp_path / "out").exists() else []
+    assert written in ([], ["copy.png"])
+    if code == 143:
+        assert "terminated" in capsys.readouterr().err
