@@ -151,3 +151,19 @@ def test_bad_environment_sizes_on_the_command_line_exit_2(tmp_path, monkeypatch,
     (tmp_path / "file").write_text("")
     assert main(["run", "g.yaml", "--cache-dir", "file"]) == 2
     assert "is a file" in capsys.readouterr().err
+
+
+def test_a_graph_rerun_over_hand_damaged_entries_recomputes_them(tmp_path):
+    import graph
+    g = graph.load("maskgraph: 1\nnodes:\n  c: {type: constant, width: 8, height: 6, "
+                   "color: [0.2, 0.4, 0.6]}\n  b: {type: blur, input: c, size: 1}\n")
+    first = g.evaluate(["b"], cache_dir=str(tmp_path), memory=None)["b"].copy()
+    damages = list(DAMAGES.values())
+    for round_, damage in enumerate(damages):
+        for entry in DiskCache(str(tmp_path)).entries():
+            damage(entry.path)
+        run = g.run(["b"], cache_dir=str(tmp_path), memory=None)
+        assert {s["status"] for s in run.stats} == {"computed"}, round_
+        np.testing.assert_array_equal(run.results["b"], first)
+        again = g.run(["b"], cache_dir=str(tmp_path), memory=None)
+        assert [s["status"] for s in again.stats] == ["disk"]
