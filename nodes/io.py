@@ -102,7 +102,7 @@ def _load_codes(path: str) -> np.ndarray:
     return pixels[:, :, None] if pixels.ndim == 2 else pixels
 
 
-_DAMAGE_WORDS = re.compile(r"premature end|corrupt|truncat|crc error|invalid", re.I)
+_DAMAGE_WORDS = re.compile(r"premature end of jpeg|corrupt jpeg", re.I)  # libjpeg warnings
 
 
 def _first_line(text: str) -> str | None:
