@@ -186,17 +186,18 @@ def parse_frames(text: str | None) -> range:
 
 def command_run(arguments) -> int:
     from graph.outputs import animated_range, check_frame_range
-    graph = load_from_arguments(arguments)
     frames = parse_frames(arguments.frames)
-    check_frame_range(graph, arguments.output, len(frames))
-    keyed = animated_range(graph)
-    if arguments.frames is None and keyed and keyed[0] != keyed[1]:
-        print(f"maskgraph: warning: the graph is animated (keys on frames {keyed[0]}-"
-              f"{keyed[1]}) but renders only frame 1: pass --frames {keyed[0]}-{keyed[1]}",
-              file=sys.stderr)
     talk = Talker(quiet=arguments.quiet, frame_count=len(frames))
     all_stats, total, written = [], 0.0, []
-    with talk:
+    with talk:  # loading the node library can compile kernels too
+        graph = load_from_arguments(arguments)
+        check_frame_range(graph, arguments.output, len(frames))
+        keyed = animated_range(graph)
+        if arguments.frames is None and keyed and keyed[0] != keyed[1]:
+            talk.say(f"maskgraph: warning: the graph is animated (keys on frames {keyed[0]}-"
+                     f"{keyed[1]}) but renders only frame 1: pass --frames "
+                     f"{keyed[0]}-{keyed[1]}")
+        talk.start_bar()
         for frame in frames:
             run = graph.run(arguments.output, frame=frame, cache_dir=arguments.cache_dir)
             total += run.total_seconds
@@ -238,14 +239,16 @@ class Talker:
         self._listener = None
 
     def __enter__(self):
-        if self.quiet:
-            return self
-        self._listen_for_compiles()
-        if self.frame_count > 1:
+        if not self.quiet:
+            self._listen_for_compiles()
+        return self
+
+    def start_bar(self) -> None:
+        """The progress bar over a frame range (on a terminal only)."""
+        if not self.quiet and self.frame_count > 1:
             from tqdm import tqdm
             self.bar = tqdm(total=self.frame_count, unit="frame", file=sys.stderr,
                             dynamic_ncols=True, leave=True, disable=None)
-        return self
 
     def __exit__(self, *exc):
         if self.bar is not None:
