@@ -246,8 +246,8 @@ class DiskCache:
         for folder in _scandir(self.directory):
             if folder.name == "records" or (len(folder.name) == 2 and _is_dir(folder)):
                 for entry in _scandir(folder.path):
-                    if atomic.is_temporary(entry.name):
-                        temporary.append(entry)
+                    if atomic.is_temporary(entry.name) or entry.name.endswith(".tmp"):
+                        temporary.append(entry)  # .tmp: left by versions before 0.2
                     elif entry.name.endswith(ENTRY_SUFFIX):
                         entries.append(entry)
         return entries, temporary
