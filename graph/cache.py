@@ -247,7 +247,7 @@ class DiskCache:
             if folder.name == "records" or (len(folder.name) == 2 and _is_dir(folder)):
                 for entry in _scandir(folder.path):
                     if atomic.is_temporary(entry.name) or entry.name.endswith(".tmp"):
-                        temporary.append(entry)  # .tmp: left by versions before 0.2
+                        temporary.append(entry)  # .tmp: left by earlier versions
                     elif entry.name.endswith(ENTRY_SUFFIX):
                         entries.append(entry)
         return entries, temporary
