@@ -165,7 +165,9 @@ def read(*, path, colorspace, alpha):
 
     Gray files fill R, G and B; files without alpha get alpha 1. Relative paths resolve
     against the graph file's folder. A `####` or `%04d` in the path reads frame N of a
-    sequence (`maskgraph run --frames 1-24`).
+    sequence (`maskgraph run --frames 1-24`). A file over the pixel budget
+    ($MASKGRAPH_MAX_PIXELS, default 2**28) is refused from its header, before decoding; a
+    truncated or corrupt JPEG is an error, not a partly grey picture.
     """
     return decode_image(_load_codes(path), colorspace, alpha)
 
@@ -242,8 +244,9 @@ def write(input, *, path, colorspace, depth, channels, quality):
     """Write an image or a mask to a file, atomically (temporary file, then rename).
 
     Images are unpremultiplied and encoded (sRGB for 8/16-bit by default); a mask is
-    written as a single-channel file of its values. Parent folders are created. Returns
-    the array it wrote.
+    written as a single-channel file of its values. Parent folders are created; the file
+    gets the umask's permissions. 8/16-bit files refuse NaN and infinite values (counted in
+    the error); float TIFF/EXR files store them. Returns the array it wrote.
     """
     extension = _extension(path)
     if depth == "auto":
