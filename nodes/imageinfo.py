@@ -17,7 +17,8 @@ def image_size(path: str) -> tuple[int, int] | None:
     """(width, height) from the header, or None when the header is not understood."""
     with open(path, "rb") as handle:
         head = handle.read(32)
-        if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+        if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR" \
+                and len(head) >= 24:
             return struct.unpack(">II", head[16:24])
         if head.startswith(b"\xff\xd8"):
             handle.seek(2)

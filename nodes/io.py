@@ -8,6 +8,7 @@ renamed into place, so an error or a crash never leaves a partial output file.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 
@@ -125,13 +126,27 @@ def _read_tiff_other(path: str) -> np.ndarray | None:
     except ImportError:
         raise NodeInputError(f"cannot decode {path} with OpenCV (a half-float TIFF?)",
                              hint="pip install tifffile (the 'tiff' extra) reads it") from None
+    logger = logging.getLogger("tifffile")
+    level, logger.level = logger.level, logging.CRITICAL  # its warnings are ours to judge
     try:
-        pixels = tifffile.imread(path)
+        with tifffile.TiffFile(path) as tiff:
+            shape = tiff.pages.first.shape
+            if len(shape) not in (2, 3) or len(shape) == 3 and not 1 <= shape[2] <= 4:
+                return None
+            if problem := limits.pixel_problem(shape[1], shape[0], path):
+                raise NodeInputError(problem)
+            pixels = tiff.pages.first.asarray()
+    except NodeInputError:
+        raise
     except Exception:  # noqa: BLE001 - tifffile's many errors all mean: not readable
         return None
+    finally:
+        logger.level = level
     if pixels.dtype == np.float16 or pixels.dtype == np.float64:
         pixels = pixels.astype(np.float32)
-    if pixels.ndim == 3 and pixels.shape[2] in (3, 4):
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.shape[2] in (3, 4):
         pixels = pixels[..., [2, 1, 0, 3][:pixels.shape[2]]]  # OpenCV's B,G,R[,A] order
     return np.ascontiguousarray(pixels)
 

@@ -170,3 +170,39 @@ def test_written_files_get_the_umask_permissions(tmp_path):
         os.umask(old)
     assert os.stat(tmp_path / "out" / "x.png").st_mode & 0o777 == 0o640
     assert os.listdir(tmp_path / "out") == ["x.png"]
+
+
+def test_byte_damaged_pictures_fail_with_a_reason_never_a_raw_exception(tmp_path, capfd):
+    """150 randomly damaged PNG/JPEG/TIFF/WebP files through read and read_mask: each is
+    read or refused with maskgraph's own message (no IndexError etc.), and no codec
+    prints on the terminal."""
+    import random
+    rng = random.Random(4)
+    photo = skimage.data.astronaut()[::8, ::8, ::-1]
+    seeds = {ext: cv2.imencode(ext, photo)[1].tobytes()
+             for ext in (".png", ".jpg", ".tif", ".webp")}
+    registry = graph.default_registry()
+    raw = []
+    for index in range(150):
+        ext = rng.choice(list(seeds))
+        data = bytearray(seeds[ext])
+        for _ in range(rng.randint(1, 4)):
+            position = rng.randrange(len(data))
+            choice = rng.random()
+            if choice < 0.5:
+                data[position] = rng.randrange(256)
+            elif choice < 0.75:
+                del data[position:position + rng.randint(1, 100)]
+            else:
+                data = data[:max(position, 1)]
+        (tmp_path / f"case{ext}").write_bytes(bytes(data))
+        node = rng.choice(["read", "read_mask"])
+        g = graph.load(f"maskgraph: 1\nnodes:\n  r: {{type: {node}, path: "
+                       f"{tmp_path / ('case' + ext)}}}\n", registry=registry)
+        try:
+            g.evaluate(["r"], memory=None)
+        except NodeFailure as error:
+            if not isinstance(error.__cause__, graph.MaskgraphError):
+                raw.append(f"{ext} {node}: {error}")
+    assert raw == []
+    assert capfd.readouterr().err == ""
