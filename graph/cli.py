@@ -178,6 +178,8 @@ def parse_frames(text: str | None) -> range:
             from None
     if last < first:
         raise UsageError(Problem(f"--frames {text!r}: the last frame is before the first"))
+    if max(abs(first), abs(last)) >= 2**31:
+        raise UsageError(Problem(f"--frames {text!r}: frame numbers are below 2**31"))
     if last - first + 1 > MAX_FRAMES:
         raise UsageError(Problem(f"--frames {text!r}: {last - first + 1} frames is more than "
                                  f"{MAX_FRAMES}", hint="render the shot in smaller ranges"))

@@ -97,6 +97,12 @@ class Evaluator:
                                         hint=did_you_mean(name, list(graph.nodes) +
                                                           list(graph.outputs))))
                 continue
+            outputs = [o.name for o in self._spec(ref.node).outputs]
+            if ref.output and ref.output not in outputs:
+                problems.append(Problem(f"node '{ref.node}' has no output '{ref.output}'",
+                                        key="outputs", hint=f"its outputs: "
+                                                            f"{', '.join(outputs) or 'none'}"))
+                continue
             targets[name] = ref
         if problems:
             raise GraphError(problems)

@@ -216,3 +216,15 @@ def test_sigterm_during_a_run_leaves_no_temporary_file(tmp_path, monkeypatch, ca
     assert written in ([], ["copy.png"])
     if code == 143:
         assert "terminated" in capsys.readouterr().err
+
+
+def test_odd_arguments_exit_2_with_a_message(project, capsys):
+    for argv in (["run", "g.yaml", "--output", "plate.nope"],
+                 ["run", "g.yaml", "--frames", "99999999999999999999"],
+                 ["run", "g.yaml", "--set", "color=!!python/object:os.system x"],
+                 ["run", "g.yaml", "--set", "color=" + "[" * 100 + "]" * 100],
+                 ["run", "g.yaml", "--cache-dir", "g.yaml"],
+                 ["preview", "g.yaml", "-o", "."]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("maskgraph: ") and "Traceback" not in err, argv
