@@ -6,8 +6,9 @@ mutations to a seed's parsed document (values and keys swapped for values of oth
 huge and negative numbers, NaN, non-string keys, lists for maps, long-form param specs
 with settings of the wrong kind, sections of the wrong shape), dumps it as YAML, then may
 damage the text (YAML tags, anchors and aliases, self-referencing aliases, deep nesting,
-unicode, byte-level damage, truncation). `graph.load` must accept it or raise the
-project's error type: anything else is an escape.
+unicode, byte-level damage, truncation). Some cases use a mutated built-in template as
+the file of a template instance. `graph.load` must accept it or raise the project's error
+type: anything else is an escape.
 """
 from __future__ import annotations
 
@@ -138,6 +139,20 @@ def _damage_text(text: str, rng: random.Random) -> str:
     return "\n".join(lines)
 
 
+def make_template_case(seeds, rng: random.Random) -> tuple[bytes, bytes]:
+    """(graph, template): a graph using a mutated built-in template as `t.yaml`, its
+    inputs connected as the unmutated template declares them."""
+    path, seed = rng.choice([seed for seed in seeds if "templates" in seed[0]])
+    ports = []
+    for port, kind in (seed.get("inputs") or {}).items():
+        ports.append(f"{port}: {'matte' if str(kind).startswith('mask') else 'plate'}")
+    graph_text = ("maskgraph: 1\nnodes:\n  plate: {type: constant, width: 8, height: 8}\n"
+                  "  matte: {type: luma_key, input: plate}\n"
+                  f"  shot: {{type: template, file: t.yaml, {', '.join(ports)}}}\n"
+                  "  out: {type: write, input: shot, path: out.png}\n")
+    return graph_text.encode(), make_case([(path, seed)], rng)
+
+
 def make_case(seeds, rng: random.Random) -> bytes:
     _, seed = rng.choice(seeds)
     document = copy.deepcopy(seed)
@@ -153,7 +168,7 @@ def make_case(seeds, rng: random.Random) -> bytes:
     return data
 
 
-def check_case(data: bytes, folder: str, registry):
+def check_case(data: bytes, folder: str, registry, template: bytes | None = None):
     """None when `graph.load` accepts the case or raises MaskgraphError; else
     (exception type, where it was raised, text) of the escape."""
     from graph.errors import MaskgraphError
@@ -161,6 +176,9 @@ def check_case(data: bytes, folder: str, registry):
     path = os.path.join(folder, "case.yaml")
     with open(path, "wb") as handle:
         handle.write(data)
+    if template is not None:
+        with open(os.path.join(folder, "t.yaml"), "wb") as handle:
+            handle.write(template)
     limit = sys.getrecursionlimit()
     try:
         load_graph(path, registry)
@@ -184,8 +202,12 @@ def run(count: int, seed: int = 0, folder: str | None = None):
     escapes = []
     with tempfile.TemporaryDirectory() as scratch:
         for _ in range(count):
-            data = make_case(seeds, rng)
-            escape = check_case(data, folder or scratch, registry)
+            template = None
+            if rng.random() < 0.15:
+                data, template = make_template_case(seeds, rng)
+            else:
+                data = make_case(seeds, rng)
+            escape = check_case(data, folder or scratch, registry, template)
             if escape is not None:
-                escapes.append((*escape, data))
+                escapes.append((*escape, template or data))
     return count, escapes
