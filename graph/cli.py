@@ -147,7 +147,7 @@ def parse_overrides(pairs: list[str]) -> dict:
         if not equals or not name:
             problems.append(Problem(f"--set {pair!r}: expected NAME=VALUE"))
             continue
-        from graph.yaml_io import read_value  # the loader's limits apply to --set too
+        from graph.yaml_reader import read_value  # the loader's limits apply to --set too
         try:
             overrides[name.strip()] = read_value(text, f"--set {name.strip()}") if text else ""
         except GraphError as error:

@@ -74,7 +74,7 @@ def parse_port_type(text) -> tuple[str, bool] | None:
 
 def read_template(path: str, where: Location):
     """(document, problems) of a template file."""
-    from graph.yaml_io import read_document, read_text_file
+    from graph.yaml_reader import read_document, read_text_file
     return read_document(read_text_file(path, path, "template", where), path)
 
 
