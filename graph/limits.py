@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 
 from graph.errors import GraphError, Location, Problem, UsageError
 
@@ -111,6 +112,9 @@ def flow_nesting(text: str) -> int:
         elif character in "]}":
             depth = max(depth - 1, 0)
         previous = character
-    compact = max((len(line) - len(line.lstrip("- ")) for line in text.splitlines()),
-                  default=0) // 2
+    compact = max((match.group().count("-") for line in text.splitlines()
+                   if (match := _COMPACT_ITEMS.match(line))), default=0)
     return max(deepest, compact)
+
+
+_COMPACT_ITEMS = re.compile(r"(?:[ \t]*-(?=[ \t]))+")  # '- - - x': items nested on one line
