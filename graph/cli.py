@@ -249,8 +249,13 @@ class Talker:
         """The progress bar over a frame range (on a terminal only)."""
         if not self.quiet and self.frame_count > 1:
             from tqdm import tqdm
+            try:
+                sized = os.get_terminal_size(sys.stderr.fileno()).columns > 0
+            except (OSError, ValueError):
+                sized = False
             self.bar = tqdm(total=self.frame_count, unit="frame", file=sys.stderr,
-                            dynamic_ncols=True, leave=True, disable=None)
+                            dynamic_ncols=sized, ncols=None if sized else 80, leave=True,
+                            disable=None)  # disabled when stderr is not a terminal
 
     def __exit__(self, *exc):
         if self.bar is not None:
