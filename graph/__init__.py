@@ -42,7 +42,10 @@ def default_registry() -> Registry:
 
 
 def load(source, params: dict | None = None, registry: Registry | None = None) -> Graph:
-    """A Graph from a YAML file path or YAML text.
+    """A Graph from a YAML file path (any name or extension) or YAML text.
+
+    A path-like object, or a string of one line not starting with '{', is a path; other
+    strings are YAML text.
 
     params: overrides of the graph's params ({name: value}); relative paths among them
     resolve against the working directory. Raises GraphError listing every problem.

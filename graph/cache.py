@@ -5,11 +5,13 @@ this frame, its inputs' keys in port order and, for loaders, the identity of the
 reads (path, size, mtime in nanoseconds). Keys never use Python's `hash()` and never hash
 pixels (except arrays fed from Python, which have no other identity).
 
-Disk entries are single files `<dir>/<key[:2]>/<key>.mgc`: a magic string, a JSON header
-(the arrays' names, dtypes and shapes, the payload length, a CRC-32 of the payload), then
-the raw arrays. They are written to a temporary file and renamed into place, so a reader
-never sees a partial entry; a truncated or corrupt entry fails its length or checksum test
-and is deleted and recomputed, never trusted.
+Disk entries are single files `<dir>/<key[:2]>/<key>.mgc`: a magic string, the header's
+length and CRC-32, a JSON header (the arrays' names, dtypes and shapes, the payload length,
+a CRC-32 of the payload), then the raw arrays. Both checksums, every header field's kind,
+and the agreement of shapes, length and file size are checked before a byte is used: a
+damaged entry is deleted and recomputed, never trusted and never a traceback. Entries are
+written to a unique temporary file and renamed into place (graph.atomic), so a reader never
+sees a partial entry and concurrent writers never share a temporary file.
 """
 from __future__ import annotations
 
@@ -18,19 +20,20 @@ import json
 import math
 import os
 import struct
-import tempfile
 import threading
 import zlib
 from collections import OrderedDict
 
 import numpy as np
 
+from graph import atomic
+
 CACHE_DIR_ENV = "MASKGRAPH_CACHE_DIR"
 MEMORY_BUDGET_ENV = "MASKGRAPH_MEMORY_BUDGET"
 DISK_LIMIT_ENV = "MASKGRAPH_CACHE_LIMIT"
 DEFAULT_MEMORY_BUDGET = 4 * 2**30
 DEFAULT_DISK_LIMIT = 20 * 2**30
-MAGIC = b"MGCACHE1"
+MAGIC = b"MGCACHE2"
 ENTRY_SUFFIX = ".mgc"
 
 
@@ -89,22 +92,40 @@ def freeze(result: dict) -> dict:
     return result
 
 
-def parse_size(text: str | None, default: int) -> int:
-    """'4G', '512M', '100000' -> bytes."""
-    if not text:
+def parse_size(text: str | None, default: int, name: str = "size") -> int:
+    """'4G', '512M', '100000' -> bytes; anything else is a UsageError naming `name`."""
+    if text is None or not text.strip():
         return default
     units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-    text = text.strip().upper().rstrip("B")
-    if text and text[-1] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(text)
+    cleaned = text.strip().upper().rstrip("B").rstrip("I")
+    scale = units.get(cleaned[-1:], 1)
+    number = cleaned[:-1] if cleaned[-1:] in units else cleaned
+    try:
+        value = float(number)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or value * scale > 2**62:
+        from graph.errors import Problem, UsageError
+        raise UsageError(Problem(f"{name}={text!r}: expected a size such as 512M, 4G or "
+                                 "a number of bytes"))
+    return int(value * scale)
+
+
+def memory_budget() -> int:
+    """$MASKGRAPH_MEMORY_BUDGET in bytes (default 4G)."""
+    return parse_size(os.environ.get(MEMORY_BUDGET_ENV), DEFAULT_MEMORY_BUDGET,
+                      MEMORY_BUDGET_ENV)
 
 
 class MemoryCache:
-    """Process-wide LRU of node results {output: array} under a byte budget."""
+    """Process-wide LRU of node results {output: array} under a byte budget.
 
-    def __init__(self, budget: int):
-        self.budget = budget
+    budget None: read $MASKGRAPH_MEMORY_BUDGET on first use (so a bad value is a clear
+    error when a graph runs, not an import failure).
+    """
+
+    def __init__(self, budget: int | None):
+        self._budget = budget
         self._entries: OrderedDict[str, dict] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
@@ -115,6 +136,12 @@ class MemoryCache:
             if result is not None:
                 self._entries.move_to_end(key)
             return result
+
+    @property
+    def budget(self) -> int:
+        if self._budget is None:
+            self._budget = memory_budget()
+        return self._budget
 
     def put(self, key: str, result: dict) -> None:
         size = result_nbytes(result)
@@ -143,16 +170,27 @@ class MemoryCache:
         return self._bytes
 
 
-MEMORY = MemoryCache(parse_size(os.environ.get(MEMORY_BUDGET_ENV), DEFAULT_MEMORY_BUDGET))
+MEMORY = MemoryCache(None)
 
 
 class DiskCache:
-    """Node results stored by key in a folder, shared between processes."""
+    """Node results stored by key in a folder, shared between processes.
+
+    Trusts nothing it reads: an entry whose header or payload fails its checks is deleted
+    and reported absent (so it is recomputed); a file removed by another process between
+    listing and reading is simply absent. Writers use unique temporary names; those left
+    by killed writers are swept (`info` counts them, `clear` removes them).
+    """
 
     def __init__(self, directory: str, limit: int | None = None):
         self.directory = os.path.abspath(directory)
+        if os.path.exists(self.directory) and not os.path.isdir(self.directory):
+            from graph.errors import Problem, UsageError
+            raise UsageError(Problem(f"the disk cache {directory} is a file, not a folder",
+                                     hint="pass --cache-dir a folder (it is created)"))
         self.limit = limit if limit is not None else parse_size(
-            os.environ.get(DISK_LIMIT_ENV), DEFAULT_DISK_LIMIT)
+            os.environ.get(DISK_LIMIT_ENV), DEFAULT_DISK_LIMIT, DISK_LIMIT_ENV)
+        self.warned = False
 
     def path(self, key: str) -> str:
         return os.path.join(self.directory, key[:2], key + ENTRY_SUFFIX)
@@ -162,62 +200,137 @@ class DiskCache:
         path = self.path(key)
         try:
             with open(path, "rb") as handle:
-                result = _read_entry(handle)
+                result = read_entry(handle, os.fstat(handle.fileno()).st_size)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, json.JSONDecodeError, struct.error):
-            _remove(path)
+        except (OSError, DamagedEntry):
+            atomic.remove_quietly(path)
             return None
-        os.utime(path)  # recency for the size limit
+        try:
+            os.utime(path)  # recency for the size limit
+        except OSError:
+            pass  # evicted by another process meanwhile: the result read is still whole
         return result
 
     def put(self, key: str, result: dict) -> None:
-        """Store atomically: write a temporary file in the same folder, then rename."""
+        """Store atomically (unique temporary file, then rename). A cache that cannot be
+        written (disk full, read-only) warns once and the run goes on without it."""
         path = self.path(key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        handle = tempfile.NamedTemporaryFile(dir=os.path.dirname(path), suffix=".tmp",
-                                             delete=False)
         try:
-            with handle:
-                _write_entry(handle, result)
-            os.replace(handle.name, path)
-        except BaseException:
-            _remove(handle.name)
-            raise
+            with atomic.atomic_path(path) as temporary, open(temporary, "wb") as handle:
+                write_entry(handle, result)
+        except OSError as error:
+            self._warn(f"cannot write to the disk cache {self.directory}: "
+                       f"{error.strerror or error}")
+            return
         self.enforce_limit()
 
+    def write_record(self, name: str, record) -> None:
+        """Store a small JSON record under records/ (atomic, unique temporary name)."""
+        try:
+            atomic.write_text(os.path.join(self.directory, "records", name + ".json"),
+                              json.dumps(record))
+        except OSError as error:
+            self._warn(f"cannot write to the disk cache {self.directory}: "
+                       f"{error.strerror or error}")
+
+    def _warn(self, message: str) -> None:
+        if not self.warned:
+            self.warned = True
+            import warnings
+            warnings.warn(message, CacheWarning, stacklevel=3)
+
+    def _scan(self):
+        """(entries, temporary files) as DirEntry lists; tolerant of concurrent removal."""
+        entries, temporary = [], []
+        for folder in _scandir(self.directory):
+            if folder.name == "records" or (len(folder.name) == 2 and _is_dir(folder)):
+                for entry in _scandir(folder.path):
+                    if atomic.is_temporary(entry.name) or entry.name.endswith(".tmp"):
+                        temporary.append(entry)  # .tmp: left by earlier versions
+                    elif entry.name.endswith(ENTRY_SUFFIX):
+                        entries.append(entry)
+        return entries, temporary
+
     def entries(self) -> list[os.DirEntry]:
-        found = []
-        if not os.path.isdir(self.directory):
-            return found
-        for folder in os.scandir(self.directory):
-            if folder.is_dir() and len(folder.name) == 2:
-                found += [e for e in os.scandir(folder.path) if e.name.endswith(ENTRY_SUFFIX)]
-        return found
+        return self._scan()[0]
 
     def info(self) -> dict:
-        entries = self.entries()
+        entries, temporary = self._scan()
         return {"directory": self.directory, "entries": len(entries),
-                "bytes": sum(e.stat().st_size for e in entries), "limit": self.limit}
+                "bytes": sum(_size(e) for e in entries), "limit": self.limit,
+                "temporary_files": len(temporary),
+                "temporary_bytes": sum(_size(e) for e in temporary)}
 
     def clear(self) -> int:
-        entries = self.entries()
-        for entry in entries:
-            _remove(entry.path)
-        return len(entries)
+        """Remove every entry and temporary file; returns the number of entries removed."""
+        entries, temporary = self._scan()
+        for entry in temporary:
+            atomic.remove_quietly(entry.path)
+        return sum(atomic.remove_quietly(entry.path) for entry in entries)
 
     def enforce_limit(self) -> None:
-        """Remove the least recently used entries until the folder fits the limit."""
-        entries = [(e.stat().st_mtime_ns, e.stat().st_size, e.path) for e in self.entries()]
+        """Remove stale temporary files, then the least recently used entries until the
+        folder fits the limit."""
+        found, temporary = self._scan()
+        for entry in temporary:
+            if atomic.is_stale(entry.path):
+                atomic.remove_quietly(entry.path)
+        entries = []
+        for entry in found:
+            try:
+                status = entry.stat()
+            except OSError:
+                continue  # removed by another process
+            entries.append((status.st_mtime_ns, status.st_size, entry.path))
         total = sum(size for _, size, _ in entries)
         for _, size, path in sorted(entries):
             if total <= self.limit:
                 break
-            _remove(path)
+            atomic.remove_quietly(path)
             total -= size
 
 
-def _write_entry(handle, result: dict) -> None:
+class CacheWarning(UserWarning):
+    """The disk cache could not be used; the run goes on without it."""
+
+
+class DamagedEntry(ValueError):
+    """A disk-cache entry failed a check: it is removed and recomputed."""
+
+
+def _scandir(folder: str) -> list[os.DirEntry]:
+    try:
+        return list(os.scandir(folder))
+    except OSError:
+        return []
+
+
+def _is_dir(entry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _size(entry) -> int:
+    try:
+        return entry.stat().st_size
+    except OSError:
+        return 0
+
+
+# --------------------------------------------------------------- the entry format
+#
+# MAGIC, u64 header length, u32 CRC-32 of the header, the JSON header
+# {"outputs": [[name, dtype, shape], ...], "length": payload bytes, "crc32": of the payload},
+# then the payload (the arrays' bytes in order). Every field is checked before use.
+
+ALLOWED_DTYPES = {"<f4", "<f8", "|u1", "<u2", "<i4", "<i8", "|b1"}
+MAX_HEADER = 2**20
+
+
+def write_entry(handle, result: dict) -> None:
     arrays = [(name, np.ascontiguousarray(array)) for name, array in result.items()]
     checksum, length = 0, 0
     for _, array in arrays:
@@ -226,32 +339,61 @@ def _write_entry(handle, result: dict) -> None:
     header = json.dumps({"outputs": [[name, array.dtype.str, list(array.shape)]
                                      for name, array in arrays],
                          "length": length, "crc32": checksum}).encode()
-    handle.write(MAGIC + struct.pack("<Q", len(header)) + header)
+    handle.write(MAGIC + struct.pack("<QI", len(header), zlib.crc32(header)) + header)
     for _, array in arrays:
         handle.write(memoryview(array).cast("B"))
 
 
-def _read_entry(handle) -> dict:
-    if handle.read(len(MAGIC)) != MAGIC:
-        raise ValueError("not a cache entry")
-    (header_length,) = struct.unpack("<Q", handle.read(8))
-    header = json.loads(handle.read(header_length))
-    payload = bytearray(header["length"])
-    if handle.readinto(payload) != header["length"] or handle.read(1):
-        raise ValueError("truncated or overlong entry")
-    if zlib.crc32(payload) != header["crc32"]:
-        raise ValueError("checksum mismatch")
+def read_entry(handle, file_size: int) -> dict:
+    """The arrays of one entry; DamagedEntry when any check fails."""
+    prefix = handle.read(len(MAGIC) + 12)
+    if len(prefix) != len(MAGIC) + 12 or prefix[:len(MAGIC)] != MAGIC:
+        raise DamagedEntry("not a cache entry of this version")
+    header_length, header_crc = struct.unpack("<QI", prefix[len(MAGIC):])
+    if header_length > min(MAX_HEADER, file_size):
+        raise DamagedEntry("header length out of range")
+    header_bytes = handle.read(header_length)
+    if len(header_bytes) != header_length or zlib.crc32(header_bytes) != header_crc:
+        raise DamagedEntry("header checksum mismatch")
+    outputs, length, crc = _checked_header(header_bytes)
+    if len(prefix) + header_length + length != file_size:
+        raise DamagedEntry("length does not match the file size")
+    payload = bytearray(length)
+    if handle.readinto(payload) != length or zlib.crc32(payload) != crc:
+        raise DamagedEntry("payload checksum mismatch")
     result, offset = {}, 0
-    for name, dtype, shape in header["outputs"]:
-        count = int(np.prod(shape)) if shape else 1
-        array = np.frombuffer(payload, dtype=np.dtype(dtype), count=count, offset=offset)
+    for name, dtype, shape in outputs:
+        count = math.prod(shape)
+        array = np.frombuffer(payload, dtype=dtype, count=count, offset=offset)
         result[name] = array.reshape(shape)
         offset += array.nbytes
     return freeze(result)
 
 
-def _remove(path: str) -> None:
+def _checked_header(header_bytes: bytes):
+    """(outputs, length, crc) of a header whose every field has the right kind."""
     try:
-        os.remove(path)
-    except OSError:
-        pass
+        header = json.loads(header_bytes)
+    except ValueError:
+        raise DamagedEntry("header is not JSON") from None
+    if not isinstance(header, dict):
+        raise DamagedEntry("header is not a mapping")
+    outputs, length, crc = header.get("outputs"), header.get("length"), header.get("crc32")
+    if not (isinstance(outputs, list) and _is_count(length) and _is_count(crc)):
+        raise DamagedEntry("header fields of the wrong kind")
+    checked, total = [], 0
+    for item in outputs:
+        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str)
+                and item[1] in ALLOWED_DTYPES and isinstance(item[2], list)
+                and len(item[2]) <= 4 and all(_is_count(n) for n in item[2])):
+            raise DamagedEntry("an output of the wrong kind")
+        dtype = np.dtype(item[1])
+        total += math.prod(item[2]) * dtype.itemsize
+        checked.append((item[0], dtype, tuple(item[2])))
+    if total != length:
+        raise DamagedEntry("shapes and length disagree")
+    return checked, length, crc
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**62

@@ -1,21 +1,31 @@
 """The `maskgraph` command line: run, validate, nodes, dot, cache, preview.
 
-Exit codes: 0 success, 2 invalid graph or arguments, 1 a node failed while running.
-Messages go to stderr; results (stats JSON, DOT text, node docs) to stdout.
+Exit codes: 0 success, 2 invalid graph or arguments, 1 a node failed while running (or
+stdout was closed early, as by `| head`). Messages go to stderr (progress, the files
+written; `-q` keeps only errors and warnings); results (stats JSON, DOT text, node docs)
+to stdout.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
 
-import yaml
+# Third-party libraries log on stderr before maskgraph can say anything; these settings
+# must be in the environment before they are imported (OpenCV, TensorFlow Lite, glog).
+for _name, _level in (("OPENCV_LOG_LEVEL", "ERROR"), ("TF_CPP_MIN_LOG_LEVEL", "3"),
+                      ("GLOG_minloglevel", "2"), ("OPENCV_FFMPEG_LOGLEVEL", "-8")):
+    os.environ.setdefault(_name, _level)
 
-from graph.errors import GraphError, MaskgraphError, NodeFailure, Problem
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+
+from graph.errors import (GraphError, MaskgraphError, NodeFailure, Problem,  # noqa: E402
+                          UsageError)
+from graph.talk import Talker  # noqa: E402
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 COMMAND_ENTRY_POINTS = "maskgraph.commands"
+MAX_FRAMES = 1_000_000  # a range longer than this is a typo, not a shot
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,6 +37,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="maskgraph", description="Node-graph compositing built around masks.")
+    parser.add_argument("--version", action="version", version=f"maskgraph {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="evaluate a graph and write its outputs")
     _graph_arguments(run)
@@ -40,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "(the `dask` extra; outputs must be on a filesystem the workers share)")
     run.add_argument("--workers", type=int, metavar="N",
                      help="render on a local Dask cluster of N single-threaded processes")
+    run.add_argument("-q", "--quiet", action="store_true",
+                     help="print only errors and warnings (no progress, no list of files)")
     validate = commands.add_parser("validate", help="check a graph without running it")
     _graph_arguments(validate)
     nodes = commands.add_parser("nodes", help="list node types and templates, or document one")
@@ -72,11 +85,53 @@ def _graph_arguments(parser) -> None:
                         help="override a graph param (VALUE is read as YAML)")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("maskgraph")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"maskgraph: warning: {message}", file=sys.stderr)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised as an exception so that writes in progress clean up after
+    themselves (a temporary file removed, the old output kept)."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None) -> int:
     arguments = build_parser().parse_args(argv)
+    import signal
+    import threading
+    import warnings
+    shown, warnings.showwarning = warnings.showwarning, _show_warning
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        handler = COMMANDS.get(arguments.command) or arguments.handler
-        return handler(arguments)
+        return _main(arguments)
+    finally:
+        warnings.showwarning = shown
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(arguments) -> int:
+    try:
+        code = (COMMANDS.get(arguments.command) or arguments.handler)(arguments)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+        return code
+    except BrokenPipeError:  # stdout closed early (`maskgraph nodes --markdown | head`)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is quiet
+        return EXIT_FAILED
     except GraphError as error:
         print(f"maskgraph: {error}", file=sys.stderr)
         return EXIT_INVALID
@@ -89,6 +144,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("maskgraph: interrupted", file=sys.stderr)
         return EXIT_FAILED
+    except Terminated:
+        print("maskgraph: terminated", file=sys.stderr)
+        return 128 + 15
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -99,12 +157,13 @@ def parse_overrides(pairs: list[str]) -> dict:
         if not equals or not name:
             problems.append(Problem(f"--set {pair!r}: expected NAME=VALUE"))
             continue
+        from graph.yaml_reader import read_value  # the loader's limits apply to --set too
         try:
-            overrides[name.strip()] = yaml.safe_load(text) if text else ""
-        except yaml.YAMLError as error:
-            problems.append(Problem(f"--set {name}: cannot read {text!r} as a value ({error})"))
+            overrides[name.strip()] = read_value(text, f"--set {name.strip()}") if text else ""
+        except GraphError as error:
+            problems += error.problems
     if problems:
-        raise GraphError(problems)
+        raise UsageError(problems)
     return overrides
 
 
@@ -113,53 +172,54 @@ def load_from_arguments(arguments):
     return graph.load(arguments.graph, params=parse_overrides(arguments.set))
 
 
-def parse_frames(text: str | None) -> list[int]:
+def parse_frames(text: str | None) -> range:
+    """'1-24' -> range(1, 25); '7' -> range(7, 8); None -> frame 1. A range, not a list:
+    a long range costs no memory."""
     if not text:
-        return [1]
-    start, dash, end = text.partition("-")
+        return range(1, 2)
+    start, dash, end = text.strip().partition("-")
+    if not start and dash:  # a negative first frame: '-5-3'
+        number, dash, end = end.partition("-")
+        start = "-" + number
     try:
         first, last = int(start), int(end) if dash else int(start)
     except ValueError:
-        raise GraphError(Problem(f"--frames {text!r}: expected A-B or N (whole numbers)"))
+        raise UsageError(Problem(f"--frames {text!r}: expected A-B or N (whole numbers)")) \
+            from None
     if last < first:
-        raise GraphError(Problem(f"--frames {text!r}: the last frame is before the first"))
-    return list(range(first, last + 1))
+        raise UsageError(Problem(f"--frames {text!r}: the last frame is before the first"))
+    if max(abs(first), abs(last)) >= 2**31:
+        raise UsageError(Problem(f"--frames {text!r}: frame numbers are below 2**31"))
+    if last - first + 1 > MAX_FRAMES:
+        raise UsageError(Problem(f"--frames {text!r}: {last - first + 1} frames is more than "
+                                 f"{MAX_FRAMES}", hint="render the shot in smaller ranges"))
+    return range(first, last + 1)
 
 
 def command_run(arguments) -> int:
-    graph = load_from_arguments(arguments)
+    from graph.outputs import animated_range, check_frame_range
     frames = parse_frames(arguments.frames)
-    if arguments.frames is None and arguments.scheduler is None and arguments.workers is None:
-        run = graph.run(arguments.output, frame=frames[0], cache_dir=arguments.cache_dir)
-        if arguments.stats == "json":
-            print(run.stats_json())
-        return EXIT_OK
     if arguments.workers is not None and arguments.workers < 1:
-        raise GraphError(Problem(f"--workers {arguments.workers}: at least 1 worker"))
+        raise UsageError(Problem(f"--workers {arguments.workers}: at least 1 worker"))
     if arguments.workers is not None and arguments.scheduler:
-        raise GraphError(Problem("--workers starts a local cluster and --scheduler uses an "
+        raise UsageError(Problem("--workers starts a local cluster and --scheduler uses an "
                                  "existing one: give one of them"))
-    show_progress = sys.stderr.isatty() and len(frames) > 1
-    finished = []
-
-    def on_frame(frame_run):
-        finished.append(frame_run.frame)
-        if show_progress:
-            _progress(len(finished), len(frames), frame_run.frame)
-    client = connect(arguments.scheduler) if arguments.scheduler else None
-    try:
-        render = graph.render(frames, arguments.output, client=client,
-                              workers=arguments.workers, cache_dir=arguments.cache_dir,
-                              on_frame=on_frame)
-    finally:
-        if client is not None:
-            client.close()
-    if show_progress:
-        print(file=sys.stderr)
+    talk = Talker(quiet=arguments.quiet, frame_count=len(frames))
+    with talk:  # loading the node library can compile kernels too
+        graph = load_from_arguments(arguments)
+        check_frame_range(graph, arguments.output, len(frames))
+        keyed = animated_range(graph)
+        if arguments.frames is None and keyed and keyed[0] != keyed[1]:
+            talk.say(f"maskgraph: warning: the graph is animated (keys on frames {keyed[0]}-"
+                     f"{keyed[1]}) but renders only frame 1: pass --frames "
+                     f"{keyed[0]}-{keyed[1]}")
+        stats, total = _render(graph, arguments, frames, talk)
+    written = _files_written(graph, stats)
+    talk.files(written if len(frames) == 1 else _sequences(graph, written, frames))
     if arguments.stats == "json":
-        stats = render.stats if len(frames) > 1 else \
-            [{k: v for k, v in stat.items() if k != "frame"} for stat in render.stats]
-        print(json.dumps({"nodes": stats, "total_seconds": round(render.total_seconds, 6)}))
+        if len(frames) == 1:
+            stats = [{k: v for k, v in stat.items() if k != "frame"} for stat in stats]
+        print(json.dumps({"nodes": stats, "total_seconds": round(total, 6)}))
     return EXIT_OK
 
 
@@ -169,11 +229,40 @@ def connect(address: str):
     return connect_client(address)
 
 
-def _progress(done: int, count: int, frame: int) -> None:
-    width = 30
-    filled = width * done // count
-    bar = "#" * filled + "-" * (width - filled)
-    print(f"\r[{bar}] {done}/{count} frame {frame}", end="", file=sys.stderr, flush=True)
+def _render(graph, arguments, frames, talk) -> tuple[list, float]:
+    """Every frame's stats (each with its `frame`) and the total seconds: one frame in this
+    process, or a range as one plan, locally or on a Dask cluster."""
+    if arguments.frames is None and arguments.scheduler is None and arguments.workers is None:
+        run = graph.run(arguments.output, frame=frames[0], cache_dir=arguments.cache_dir)
+        return [{**stat, "frame": frames[0]} for stat in run.stats], run.total_seconds
+    talk.start_bar()
+    client = connect(arguments.scheduler) if arguments.scheduler else None
+    try:
+        render = graph.render(frames, arguments.output, client=client,
+                              workers=arguments.workers, cache_dir=arguments.cache_dir,
+                              on_frame=lambda frame_run: talk.frame_done(frame_run.frame))
+    finally:
+        if client is not None:
+            client.close()
+    return render.stats, render.total_seconds
+
+
+def _files_written(graph, stats) -> list[str]:
+    from graph.outputs import sink_paths
+    return [path for stat in stats if stat["status"] == "written"
+            for path in sink_paths(graph, stat["name"], stat["frame"])]
+
+
+def _sequences(graph, written: list[str], frames: range) -> list[str]:
+    """One line per sink over a frame range: 'out/comp.####.png (frames 1-24)'."""
+    from graph.outputs import sink_names
+    lines = []
+    for name in dict.fromkeys(sink_names(graph)):
+        raw = graph.nodes[name].values.get("path")
+        if isinstance(raw, str) and any(os.path.dirname(p) == os.path.dirname(raw)
+                                        for p in written):
+            lines.append(f"{raw} (frames {frames[0]}-{frames[-1]})")
+    return lines
 
 
 def command_validate(arguments) -> int:
@@ -198,7 +287,7 @@ def command_nodes(arguments) -> int:
     else:
         from graph.errors import did_you_mean
         names = registry.ids() + list(list_templates())
-        raise GraphError(Problem(f"no node type or template '{arguments.type}'",
+        raise UsageError(Problem(f"no node type or template '{arguments.type}'",
                                  hint=did_you_mean(arguments.type, names)))
     return EXIT_OK
 
@@ -213,16 +302,24 @@ def command_cache(arguments) -> int:
     from graph.cache import CACHE_DIR_ENV, DiskCache
     directory = arguments.cache_dir or os.environ.get(CACHE_DIR_ENV)
     if not directory:
-        raise GraphError(Problem("no disk cache: pass --cache-dir DIR or set "
+        raise UsageError(Problem("no disk cache: pass --cache-dir DIR or set "
                                  f"${CACHE_DIR_ENV}"))
+    if not os.path.exists(directory):
+        raise UsageError(Problem(f"no disk cache at {directory}: the folder does not exist"))
+    if not os.path.isdir(directory):
+        raise UsageError(Problem(f"--cache-dir {directory} is a file, not a folder"))
     disk = DiskCache(directory)
     if arguments.action == "clear":
-        print(f"removed {disk.clear()} entries from {disk.directory}", file=sys.stderr)
+        temporary = disk.info()["temporary_files"]
+        print(f"removed {disk.clear()} entries and {temporary} temporary files from "
+              f"{disk.directory}", file=sys.stderr)
     else:
         info = disk.info()
         print(json.dumps(info) if not sys.stdout.isatty() else
               f"{info['directory']}: {info['entries']} entries, "
-              f"{info['bytes'] / 2**20:.1f} MiB (limit {info['limit'] / 2**30:.1f} GiB)")
+              f"{info['bytes'] / 2**20:.1f} MiB (limit {info['limit'] / 2**30:.1f} GiB), "
+              f"{info['temporary_files']} temporary files "
+              f"({info['temporary_bytes'] / 2**20:.1f} MiB, from interrupted writes)")
     return EXIT_OK
 
 

@@ -9,6 +9,7 @@ do not match, an empty mask where one is required); the evaluator adds the node 
 from __future__ import annotations
 
 import difflib
+import reprlib
 from dataclasses import dataclass
 
 
@@ -56,7 +57,9 @@ class MaskgraphError(Exception):
 
 
 class GraphError(MaskgraphError):
-    """A graph (or its params, or a CLI argument) is invalid; lists every problem found."""
+    """A graph (or its params) is invalid; lists every problem found."""
+
+    head = "invalid graph"
 
     def __init__(self, problems: list[Problem] | Problem | str):
         if isinstance(problems, str):
@@ -65,11 +68,22 @@ class GraphError(MaskgraphError):
             problems = [problems]
         self.problems = list(problems)
         count = len(self.problems)
-        head = "invalid graph" if count == 1 else f"invalid graph ({count} problems)"
+        head = self.head if count == 1 else f"{self.head} ({count} problems)"
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
 
     def __reduce__(self):  # pickles (a Dask worker returns it to the client)
         return (GraphError, (self.problems,))
+
+
+class UsageError(GraphError):
+    """A command-line argument or environment setting is wrong (exit code 2), not a graph."""
+
+    head = "invalid arguments"
+
+    def __init__(self, problems: list[Problem] | Problem | str):
+        super().__init__(problems)
+        if len(self.problems) == 1:  # one problem: one plain line, no heading
+            Exception.__init__(self, str(self.problems[0]))
 
 
 class ParamValueError(ValueError):
@@ -118,11 +132,16 @@ class NodeFailure(MaskgraphError):
                               self.hint))
 
 
+_SHORT = reprlib.Repr()  # Python 3.11: attributes, not constructor arguments
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict = 3, 6, 6
+_SHORT.maxstring = _SHORT.maxother = 60
+
+
 def describe_value(value: object) -> str:
     """A short description of a found value for error messages: `'abc' (a string)`."""
     kinds = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
              list: "a list", dict: "a mapping", type(None): "nothing"}
-    text = repr(value)
+    text = _SHORT.repr(value)  # bounded work on huge or shared values
     if len(text) > 60:
         text = text[:57] + "..."
     kind = kinds.get(type(value))

@@ -5,13 +5,15 @@ problem at once; the YAML loader and the builder both go through it.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 
-from graph.errors import GraphError, Location, ParamValueError, Problem, did_you_mean
+from graph.errors import (GraphError, Location, ParamValueError, Problem, describe_value,
+                          did_you_mean)
 from graph.spec import NUMERIC_TYPES, NodeSpec, Registry, coerce_param
 
 INTERPOLATIONS = ("linear", "smooth", "step")
@@ -281,7 +283,13 @@ def _from_python(value):
     if isinstance(value, tuple):
         return [_from_python(item) for item in value]
     if isinstance(value, dict) and "keys" in value:
-        keys = tuple(sorted((int(frame), _from_python(v)) for frame, v in value["keys"].items()))
+        frames = value["keys"]
+        if not isinstance(frames, dict) or not all(
+                isinstance(f, (int, float)) and not isinstance(f, bool) and math.isfinite(f)
+                for f in frames):
+            raise GraphError("'keys' maps finite frame numbers to values, found "
+                             f"{describe_value(frames)}")
+        keys = tuple(sorted((int(frame), _from_python(v)) for frame, v in frames.items()))
         return Animated(keys, value.get("interp", "linear"))
     return value
 
@@ -309,6 +317,9 @@ def validate_graph(graph: Graph) -> list[Problem]:
     problems += _cycle_problems(graph)
     if not problems:
         problems += _port_type_problems(graph)
+    if not problems:
+        from graph.outputs import path_conflicts
+        problems += path_conflicts(graph)
     return problems
 
 

@@ -34,6 +34,7 @@ import networkx as nx
 from graph import cache as caching
 from graph.animation import has_frame_pattern, path_at_frame, value_at
 from graph.errors import GraphError, NodeFailure, Problem, did_you_mean
+from graph.feed import check_feed
 from graph.model import Animated, Graph, Ref, output_types, resolve_output
 
 
@@ -146,19 +147,15 @@ def resolve_targets(graph: Graph, outputs) -> dict[str, Ref]:
                                     hint=did_you_mean(name, list(graph.nodes) +
                                                       list(graph.outputs))))
             continue
+        outputs = [output.name for output in graph.registry.get(graph.nodes[ref.node].type).outputs]
+        if ref.output and ref.output not in outputs:
+            problems.append(Problem(f"node '{ref.node}' has no output '{ref.output}'",
+                                    key="outputs", hint=f"its outputs: {', '.join(outputs) or 'none'}"))
+            continue
         targets[name] = ref
     if problems:
         raise GraphError(problems)
     return targets
-
-
-def check_feed(graph: Graph, feed: dict) -> dict:
-    unknown = [name for name in feed if name not in graph.nodes]
-    if unknown:
-        raise GraphError([Problem(f"feed names no node '{name}'", key="feed",
-                                  hint=did_you_mean(name, graph.nodes)) for name in unknown])
-    return {name: np.ascontiguousarray(array, dtype=np.float32)
-            for name, array in feed.items()}
 
 
 def _needed(digraph, targets) -> set:

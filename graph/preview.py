@@ -14,10 +14,9 @@ from __future__ import annotations
 import html
 import os
 import re
-import tempfile
 
-
-from graph import pictures
+from graph import atomic, pictures
+from graph.errors import Problem, UsageError
 from graph.layout import layout
 from graph.model import Graph
 from graph.serve.session import nearest_image, run_targets, shown_targets, warm_up_jit
@@ -50,7 +49,10 @@ def write_preview(graph: Graph, path: str, frame: int = 1, cache_dir: str | None
                             name in sinks)
     _remove_stale(os.path.join(folder, files), len(graph.nodes))
     page = _page(graph, cards, frame)
-    _write_text(path, page)
+    try:
+        atomic.write_text(path, page)
+    except OSError as error:
+        raise UsageError(Problem(f"cannot write {path}: {error.strerror or error}")) from None
     return path
 
 
@@ -59,18 +61,6 @@ def _remove_stale(directory: str, count: int) -> None:
     for entry in os.listdir(directory):
         if re.fullmatch(r"node(\d{3})_\d\.png", entry) and int(entry[4:7]) >= count:
             os.remove(os.path.join(directory, entry))
-
-
-def _write_text(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".html", dir=folder)
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(text)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)
-    os.replace(temporary, path)
 
 
 def _figures(array, backdrop, directory, relative, index) -> list[tuple[str, str, str]]:

@@ -87,13 +87,8 @@ def parse_port_type(text) -> tuple[str, bool] | None:
 
 def read_template(path: str, where: Location):
     """(document, problems) of a template file."""
-    from graph.yaml_io import read_document
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as error:
-        raise GraphError(Problem(f"cannot read template {path}: {error.strerror}", where))
-    return read_document(text, path)
+    from graph.yaml_reader import read_document, read_text_file
+    return read_document(read_text_file(path, path, "template", where), path)
 
 
 def expand_template(graph: Graph, name: str, body, where: Location, registry, values,
@@ -124,6 +119,10 @@ def expand_template(graph: Graph, name: str, body, where: Location, registry, va
     bindings, overrides = {}, {}
     for key, raw in fields.items():
         if key in ("type", "file", "disable"):
+            continue
+        if not isinstance(key, str):
+            problems.append(Problem(f"a param or input name must be a name, found {key!r}",
+                                    body.where(key), name))
             continue
         value, _ = substitute(plain(raw), values, problems, body.where(key), name, key)
         if key in declared_inputs:
@@ -165,11 +164,23 @@ def _placed(problem: Problem, instance: str, where: Location) -> Problem:
 
 
 def _declared_inputs(document, problems) -> dict[str, tuple[str, bool]]:
+    from graph.yaml_io import Located
     section = document.value.get("inputs")
     if section is None:
         return {}
+    if isinstance(section, Located) and isinstance(section.value, list) and all(
+            isinstance(item, str) for item in section.value):  # inputs: [a, b]: images
+        return {port: ("image", False) for port in section.value}
+    if not isinstance(section, Located) or not isinstance(section.value, dict):
+        problems.append(Problem("'inputs' maps port names to types", document.where("inputs"),
+                                hint="inputs: {foreground: image, garbage: 'mask?'}"))
+        return {}
     declared = {}
     for port, text in section.value.items():
+        if not isinstance(port, str):
+            problems.append(Problem(f"an input name must be a name, found {port!r}",
+                                    section.where(port)))
+            continue
         parsed = parse_port_type(text)
         if parsed is None:
             problems.append(Problem(f"input '{port}': expected image, mask or image|mask "
@@ -224,14 +235,16 @@ def declare_interface(graph: Graph, top: dict, document, source, problems) -> No
     """Record the template's outputs. At top level (a template file loaded on its own) its
     required inputs become `input` nodes to feed from Python; optional ones stay unconnected."""
     from graph.yaml_io import plain
+    from graph.yaml_io import Located
     outputs = document.value.get("outputs")
     if outputs is not None:
-        if not isinstance(outputs.value, dict) or not outputs.value:
+        if not isinstance(outputs, Located) or not isinstance(outputs.value, dict) \
+                or not outputs.value:
             problems.append(Problem("'outputs' maps output names to nodes",
                                     document.where("outputs")))
         else:
             for output, target in outputs.value.items():
-                if not isinstance(target, str):
+                if not isinstance(output, str) or not isinstance(target, str):
                     problems.append(Problem(f"output '{output}' must name a node",
                                             outputs.where(output)))
                     continue

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Protocol
 
 from graph import cache as caching
@@ -78,16 +77,7 @@ class DiskTier:
                 previous = json.load(handle)
         except (OSError, ValueError):
             previous = None
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        handle = tempfile.NamedTemporaryFile("w", dir=os.path.dirname(path), suffix=".tmp",
-                                             delete=False)
-        try:
-            with handle:
-                json.dump(record, handle)
-            os.replace(handle.name, path)
-        except BaseException:
-            caching._remove(handle.name)
-            raise
+        self.disk.write_record(slot, record)
         return previous
 
 

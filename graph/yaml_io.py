@@ -1,9 +1,8 @@
 """YAML <-> Graph, with file:line:column in every error.
 
-Loading composes the document with PyYAML's safe loader (no Python tags), then walks the
-node tree itself: that is where duplicate keys are caught (YAML's silent last-wins must
-not happen), where every value keeps its place in the file, and where alias expansion is
-counted so that a "billion laughs" document is refused quickly.
+graph.yaml_reader turns the text into plain values that know their place (and enforces
+the limits); this module checks the shape of each section before walking it (params and
+their long form, nodes, inputs, animated values) and builds the Graph.
 """
 from __future__ import annotations
 
@@ -13,137 +12,19 @@ from typing import Any
 
 import yaml
 
-from graph.errors import GraphError, Location, Problem, did_you_mean
+from graph import limits
+from graph.errors import GraphError, Location, Problem, describe_value, did_you_mean
 from graph.model import Animated, Graph, Node, Ref, validate_graph
 from graph.spec import Registry
+from graph.yaml_reader import (Located, plain, read_document, read_text_file,  # noqa: F401
+                               read_value)
 
 FORMAT_VERSION = 1
-MAX_YAML_NODES = 200_000  # values after alias expansion; far above any real graph
 TOP_LEVEL_KEYS = ("maskgraph", "description", "params", "nodes", "inputs", "outputs")
 PARAM_LONG_KEYS = ("default", "type", "min", "max", "doc", "choices")
 PARAM_TYPES = {"float": float, "int": int, "bool": bool, "str": str, "path": str,
                "list": list, "color": list}
 _SUBSTITUTION = re.compile(r"\$\{(\w+)\}|\$(\w+)")
-
-
-class Located:
-    """A YAML mapping or sequence converted to Python, with the place of every item."""
-
-    def __init__(self, value, location: Location, item_locations: dict):
-        self.value = value
-        self.location = location
-        self.item_locations = item_locations  # key or index -> Location
-
-    def where(self, key) -> Location:
-        return self.item_locations.get(key, self.location)
-
-
-class _Reader:
-    """Converts a composed YAML node tree to Python values, collecting problems."""
-
-    def __init__(self, source: str):
-        self.source = source
-        self.count = 0
-        self.problems: list[Problem] = []
-        self._scalars = yaml.SafeLoader("")
-
-    def location(self, yaml_node) -> Location:
-        mark = yaml_node.start_mark
-        return Location(self.source, mark.line + 1, mark.column + 1)
-
-    def read(self, yaml_node, located=False):
-        """Python value of `yaml_node`; mappings/sequences as Located when `located`."""
-        self.count += 1
-        if self.count > MAX_YAML_NODES:
-            raise GraphError(Problem(
-                f"the document expands to more than {MAX_YAML_NODES} values (aliases "
-                "nested too deep: a 'billion laughs' document?)", self.location(yaml_node),
-                hint="write the graph without deeply nested aliases"))
-        if isinstance(yaml_node, yaml.MappingNode):
-            return self._mapping(yaml_node, located)
-        if isinstance(yaml_node, yaml.SequenceNode):
-            return self._sequence(yaml_node, located)
-        return self._scalar(yaml_node)
-
-    def _scalar(self, yaml_node):
-        try:
-            return self._scalars.construct_object(yaml_node, deep=True)
-        except yaml.YAMLError:
-            self.problems.append(Problem(f"unsupported YAML tag {yaml_node.tag}",
-                                         self.location(yaml_node),
-                                         hint="plain values only: no Python tags"))
-            return None
-
-    def _mapping(self, yaml_node, located):
-        if yaml_node.tag != "tag:yaml.org,2002:map":
-            self.problems.append(Problem(f"unsupported YAML tag {yaml_node.tag}",
-                                         self.location(yaml_node),
-                                         hint="plain values only: no Python tags"))
-            return None
-        result, places = {}, {}
-        for key_node, value_node in yaml_node.value:
-            key = self.read(key_node)
-            if isinstance(key, (dict, list, Located)) or key is None:
-                self.problems.append(Problem("a key must be a plain name",
-                                             self.location(key_node)))
-                continue
-            if key in result:
-                self.problems.append(Problem(
-                    f"duplicate key '{key}' (first at line {places[key].line})",
-                    self.location(key_node), hint="each name may appear once"))
-                continue
-            places[key] = self.location(key_node)
-            result[key] = self.read(value_node, located)
-        return Located(result, self.location(yaml_node), places) if located else result
-
-    def _sequence(self, yaml_node, located):
-        if yaml_node.tag != "tag:yaml.org,2002:seq":
-            self.problems.append(Problem(f"unsupported YAML tag {yaml_node.tag}",
-                                         self.location(yaml_node),
-                                         hint="plain values only: no Python tags"))
-            return None
-        items = [self.read(item, located) for item in yaml_node.value]
-        if not located:
-            return items
-        places = {i: self.location(item) for i, item in enumerate(yaml_node.value)}
-        return Located(items, self.location(yaml_node), places)
-
-
-def plain(value):
-    """Strip Located wrappers recursively."""
-    if isinstance(value, Located):
-        value = value.value
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    return value
-
-
-def read_document(text: str, source: str) -> tuple[Located, list[Problem]]:
-    """Parse YAML text into a Located mapping; syntax errors raise GraphError."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
-        hint = error.context
-        if error.problem and "'?'" in error.problem:
-            hint = ("YAML reads '?' in {flow: style} as syntax: quote optional port types "
-                    "(garbage: 'mask?') or use block style")
-        raise GraphError(Problem(f"YAML syntax error: {error.problem or error}", where,
-                                 hint=hint)) from None
-    except yaml.YAMLError as error:
-        raise GraphError(Problem(f"YAML error: {error}", Location(source))) from None
-    if root is None:
-        raise GraphError(Problem("the document is empty", Location(source),
-                                 hint="a graph starts with 'maskgraph: 1' and 'nodes:'"))
-    reader = _Reader(source)
-    document = reader.read(root, located=True)
-    if not isinstance(document.value, dict):
-        raise GraphError(Problem("a graph file is a mapping with 'maskgraph' and 'nodes'",
-                                 document.location))
-    return document, reader.problems
 
 
 # --------------------------------------------------------------------- params
@@ -165,7 +46,8 @@ class GraphParam:
         if expected is not None and (not isinstance(value, expected)
                                      or (expected is int and isinstance(value, bool))):
             return f"a {self.type}"
-        if self.choices and value not in self.choices:
+        if self.choices and not any(value == choice and type(value) is type(choice)
+                                    for choice in self.choices):
             return "one of " + ", ".join(map(str, self.choices))
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if self.min is not None and value < self.min:
@@ -188,32 +70,67 @@ def read_params(section, source, base_dir, problems) -> dict[str, GraphParam]:
     params = {}
     if section is None:
         return params
-    if not isinstance(section.value, dict):
-        problems.append(Problem("'params' must be a mapping name: value", section.location))
+    if not isinstance(section, Located) or not isinstance(section.value, dict):
+        where = section.location if isinstance(section, Located) else Location(source)
+        problems.append(Problem("'params' must be a mapping name: value", where,
+                                hint="params: {softness: 0.8}"))
         return params
     for name, raw in section.value.items():
         where = section.where(name)
+        if not isinstance(name, str):
+            problems.append(Problem(f"a param name must be a name, found {name!r}", where))
+            continue
         if isinstance(raw, Located) and isinstance(raw.value, dict) and (
                 "default" in raw.value or "type" in raw.value):
-            spec = plain(raw)
-            unknown = [key for key in spec if key not in PARAM_LONG_KEYS]
-            for key in unknown:
-                problems.append(Problem(f"unknown key '{key}' in the long form of param",
-                                        raw.where(key), key=name,
-                                        hint=did_you_mean(key, PARAM_LONG_KEYS)))
-            type_name = spec.get("type") or _infer_type(spec.get("default"))
-            params[name] = GraphParam(name, spec.get("default"), type_name, spec.get("min"),
-                                      spec.get("max"), spec.get("doc", ""),
-                                      spec.get("choices"), where, base_dir)
+            params[name] = _long_form(name, raw, where, base_dir, problems)
         else:
             value = plain(raw)
             params[name] = GraphParam(name, value, _infer_type(value), location=where,
                                       base_dir=base_dir)
     for param in params.values():
         if param.default is not None and (expected := param.check(param.default)):
-            problems.append(Problem(f"default {param.default!r} is not {expected}",
-                                    param.location, key=param.name))
+            problems.append(Problem(f"default {describe_value(param.default)} is not "
+                                    f"{expected}", param.location, key=param.name))
     return params
+
+
+def _long_form(name, raw: Located, where, base_dir, problems) -> GraphParam:
+    """A long-form param {default, type, min, max, choices, doc}, each setting checked."""
+    spec = plain(raw)
+    bad = []
+    for key in spec:
+        if key not in PARAM_LONG_KEYS:
+            problems.append(Problem(f"unknown key '{key}' in the long form of param",
+                                    raw.where(key), key=name,
+                                    hint=did_you_mean(str(key), PARAM_LONG_KEYS)))
+    type_name = spec.get("type")
+    if type_name is not None and (not isinstance(type_name, str) or
+                                  (type_name not in PARAM_TYPES and type_name != "any")):
+        bad.append(("type", "one of " + ", ".join(PARAM_TYPES) + ", any", type_name))
+    for key in ("min", "max"):
+        value = spec.get(key)
+        if value is not None and (isinstance(value, bool) or
+                                  not isinstance(value, (int, float))):
+            bad.append((key, "a number", value))
+    choices = spec.get("choices")
+    if choices is not None and (not isinstance(choices, list) or not choices or any(
+            isinstance(item, (list, dict)) for item in choices)):
+        bad.append(("choices", "a list of plain values", choices))
+    if not isinstance(spec.get("doc", ""), str):
+        bad.append(("doc", "text", spec.get("doc")))
+    for key, expected, found in bad:
+        problems.append(Problem(f"'{key}': expected {expected}, found {describe_value(found)}",
+                                raw.where(key), key=name))
+    if not bad and spec.get("min") is not None and spec.get("max") is not None \
+            and spec["min"] > spec["max"]:
+        problems.append(Problem(f"min {spec['min']} is above max {spec['max']}",
+                                raw.where("min"), key=name))
+        bad.append(("min", "", None))
+    if bad:  # still declared (unchecked), so its uses do not add 'unknown param' noise
+        return GraphParam(name, spec.get("default"), "any", location=where, base_dir=base_dir)
+    type_name = type_name or _infer_type(spec.get("default"))
+    return GraphParam(name, spec.get("default"), type_name, spec.get("min"), spec.get("max"),
+                      spec.get("doc", ""), choices, where, base_dir)
 
 
 def apply_overrides(params: dict[str, GraphParam], overrides: dict, source: str,
@@ -226,6 +143,15 @@ def apply_overrides(params: dict[str, GraphParam], overrides: dict, source: str,
     """
     values = {name: (param.default, None) for name, param in params.items()}
     for name, value in (overrides or {}).items():
+        if not isinstance(name, str):
+            problems.append(Problem(f"a param name must be text, found {name!r}",
+                                    Location(source)))
+            continue
+        try:
+            limits.check_value(value, Location(source), name)
+        except GraphError as error:
+            problems += error.problems
+            continue
         param = params.get(name)
         if param is None:
             problems.append(Problem(f"the graph has no param '{name}'", Location(source),
@@ -235,7 +161,8 @@ def apply_overrides(params: dict[str, GraphParam], overrides: dict, source: str,
         if param.type == "float" and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if (expected := param.check(value)) is not None:
-            problems.append(Problem(f"--set {name}: expected {expected}, found {value!r}",
+            problems.append(Problem(f"--set {name}: expected {expected}, found "
+                                    f"{describe_value(value)}",
                                     param.location, key=name))
             continue
         values[name] = (value, override_base or os.getcwd())
@@ -284,6 +211,10 @@ def substitute(value, values: dict, problems: list[Problem], where: Location,
 def read_node(name, body: Located, where: Location, graph: Graph, registry: Registry,
               values: dict, base_dir: str, problems: list[Problem]) -> Node | None:
     """One node from its YAML mapping, or None when it cannot be read at all."""
+    if not isinstance(name, str) or not name:
+        problems.append(Problem(f"a node name must be a name, found {name!r}", where,
+                                hint="node names are text: plate, key, out"))
+        return None
     if "." in name or "/" in name:
         problems.append(Problem("node names may not contain '.' or '/'", where, name,
                                 hint="'.' selects an output and '/' a template's node"))
@@ -304,6 +235,10 @@ def read_node(name, body: Located, where: Location, graph: Graph, registry: Regi
     for key, raw in fields.items():
         if key == "type":
             continue
+        if not isinstance(key, str):
+            problems.append(Problem(f"a param or input name must be a name, found {key!r}",
+                                    body.where(key), name))
+            continue
         if key == "disable":
             node.disable = _read_disable(raw, body.where(key), name, problems)
         elif spec is not None and spec.input(key) is not None:
@@ -317,7 +252,7 @@ def read_node(name, body: Located, where: Location, graph: Graph, registry: Regi
 
 def _read_disable(raw, where, name, problems) -> bool:
     if not isinstance(raw, bool):
-        problems.append(Problem(f"expected true or false, found {raw!r}", where, name,
+        problems.append(Problem(f"expected true or false, found {describe_value(raw)}", where, name,
                                 "disable"))
         return False
     return raw
@@ -333,7 +268,8 @@ def _read_refs(raw, where, name, key, values, problems, node=None, port=None):
         return Ref.parse(value)
     if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
         return [Ref.parse(item) for item in value]
-    problems.append(Problem(f"an input names a node (or a list of nodes), found {value!r}",
+    problems.append(Problem("an input names a node (or a list of nodes), found "
+                            f"{describe_value(value)}",
                             where, name, key, hint=f"{key}: <node name>"))
     return []
 
@@ -367,6 +303,10 @@ def _read_animated(raw, where, name, key, values, problems):
         frames.append((frame, substitute(plain(value), values, problems, where, name,
                                          key)[0]))
     interp = plain(fields.get("interp", "linear"))
+    if not isinstance(interp, str):
+        problems.append(Problem(f"'interp': expected linear, smooth or step, found "
+                                f"{describe_value(interp)}", raw.where("interp"), name, key))
+        interp = "linear"
     return Animated(tuple(sorted(frames, key=lambda pair: pair[0])), interp)
 
 
@@ -385,15 +325,21 @@ def load_graph(source, registry: Registry, params: dict | None = None) -> Graph:
 
 
 def _read_source(source) -> tuple[str, str, str]:
-    if isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source
-                                           and source.endswith((".yaml", ".yml"))):
-        path = os.path.abspath(os.fspath(source))
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return handle.read(), os.fspath(source), os.path.dirname(path)
-        except OSError as error:
-            raise GraphError(Problem(f"cannot read the graph file: {error.strerror}",
-                                     Location(os.fspath(source)))) from None
+    """(text, name for messages, folder for relative paths) of a graph path or YAML text.
+
+    A path-like object, or a string of one line that does not start with '{', is a file
+    path (any extension); anything else is YAML text.
+    """
+    if isinstance(source, bytes):
+        source = source.decode("utf-8", "replace")
+    if not isinstance(source, (str, os.PathLike)):
+        raise GraphError(Problem(f"a graph is a file path or YAML text, found "
+                                 f"{describe_value(source)}"))
+    if isinstance(source, os.PathLike) or ("\n" not in source
+                                           and not source.lstrip().startswith("{")):
+        name = os.fspath(source)
+        path = os.path.abspath(os.path.expanduser(name))
+        return read_text_file(path, name, "graph file"), name, os.path.dirname(path)
     return source, "<string>", os.getcwd()
 
 
@@ -423,12 +369,19 @@ def build_graph(document: Located, source: str, base_dir: str, registry: Registr
                                                      None, key)[0], base_dir, problems)
     nodes = top.get("nodes")
     if not isinstance(nodes, Located) or not isinstance(nodes.value, dict):
-        problems.append(Problem("missing 'nodes:' (a mapping of node name -> node)",
-                                document.where("nodes")))
+        found = "missing" if "nodes" not in top else f"found {describe_value(plain(nodes))}"
+        problems.append(Problem(f"'nodes:' must map node names to nodes ({found})",
+                                document.where("nodes"),
+                                hint="nodes: {plate: {type: read, path: plate.png}}"))
+        declare_interface_safely(graph, top, document, source, problems)
         return graph
-    from graph.templates import declare_interface, expand_template, is_template
+    from graph.templates import expand_template, is_template
     for name, body in nodes.value.items():
         where = nodes.where(name)
+        if not isinstance(name, str) or not name:
+            problems.append(Problem(f"a node name must be a name, found {name!r}", where,
+                                    hint="node names are text: plate, key, out"))
+            continue
         if is_template(body):
             expand_template(graph, name, body, where, registry, values, base_dir, problems)
             continue
@@ -436,8 +389,13 @@ def build_graph(document: Located, source: str, base_dir: str, registry: Registr
         if node is not None:
             graph.nodes[name] = node
     graph.resolve_instances(problems)
-    declare_interface(graph, top, document, source, problems)
+    declare_interface_safely(graph, top, document, source, problems)
     return graph
+
+
+def declare_interface_safely(graph, top, document, source, problems) -> None:
+    from graph.templates import declare_interface
+    declare_interface(graph, top, document, source, problems)
 
 
 def dump_graph(graph: Graph) -> str:

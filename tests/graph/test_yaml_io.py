@@ -48,7 +48,7 @@ def test_billion_laughs_is_refused_quickly():
         lines.append(f"lol{level}: &a{level} [{refs}]")
     lines.append("nodes: {x: {type: ramp}}")
     started = time.perf_counter()
-    with pytest.raises(GraphError, match="billion laughs"):
+    with pytest.raises(GraphError, match="aliases expand to more than"):
         load("\n".join(lines) + "\n")
     assert time.perf_counter() - started < 5  # refused, not expanded (a sanity bound)
 
