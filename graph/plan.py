@@ -166,7 +166,7 @@ class _NodeInfo:
     JSON of every param that cannot change with the frame, the names of those that can."""
 
     __slots__ = ("node", "spec", "connections", "static_params", "static_text", "dynamic",
-                 "pattern_paths", "may_pass", "head", "order", "port_text")
+                 "pattern_paths", "may_pass", "head", "order", "port_text", "takes_frame")
 
     def __init__(self, node, spec, graph):
         self.node, self.spec = node, spec
@@ -185,6 +185,8 @@ class _NodeInfo:
         self.static_params = {k: v for k, v in node.values.items() if k not in self.dynamic}
         self.static_text = {k: _json(k) + ":" + _json(v) for k, v in self.static_params.items()}
         self.order = [(k, _json(k) + ":") for k in sorted(node.values)]
+        self.takes_frame = spec.wants_frame(self.params_at(1)) if callable(spec.takes_frame) \
+            else spec.takes_frame
         self.may_pass = node.disable or (spec.maskable and (
             isinstance(node.values.get("mix"), Animated) or node.values.get("mix") == 0.0))
         self.head = f',"type":{_json(spec.id)},"version":{_json(spec.version)}}}'
@@ -233,7 +235,7 @@ class _Planner:
             if name in self.feed:
                 continue
             info = self.info[name]
-            if info.spec.takes_frame or info.spec.reads_frames is not None or info.dynamic \
+            if info.takes_frame or info.spec.reads_frames is not None or info.dynamic \
                     or any(source in varies for _, _, refs in info.connections
                            for source, _ in refs):
                 varies.add(name)
@@ -337,7 +339,7 @@ class _Planner:
                 files = [caching.file_identity(params[p.name]) for p in spec.params
                          if p.type == "path" and params.get(p.name)]
                 text += f'"files":{_json(files)},'
-            if spec.takes_frame:
+            if info.takes_frame:
                 text += f'"frame":{int(frame)},'
             if reads:
                 text += f'"frames_read":{_json(reads)},'

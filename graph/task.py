@@ -42,7 +42,7 @@ def run_task(plan, task, results: dict) -> dict:
     params = dict(task.params)
     stencil_args = {key: params.pop(key) for key in STENCIL_PARAMS if spec.maskable}
     mask = inputs.pop("mask", None) if spec.maskable else None
-    if spec.takes_frame:
+    if spec.wants_frame(params):
         params["frame"] = task.frame
     try:
         result = _normalise(plan, task, spec, spec.compute(**inputs, **params))

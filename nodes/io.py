@@ -19,6 +19,7 @@ from graph.spec import Input, Output, Param, node
 from nodes.common import canvas_check, canvas_size
 from nodes.kernels import convert
 from nodes.kernels.color import REC709_WEIGHTS
+from nodes import video
 
 import cv2
 
@@ -33,15 +34,19 @@ def _extension(path: str) -> str:
     return os.path.splitext(path)[1].lower()
 
 
-def _check_readable(params, connected):
+def _check_readable(params, connected, formats=READ_FORMATS):
     path = params["path"]
     problems = []
-    if _extension(path) not in READ_FORMATS:
+    if _extension(path) not in formats:
         problems.append(("path", f"unsupported file type '{_extension(path) or path}' "
                                  f"(readable: {', '.join(READ_FORMATS)})"))
     elif not has_frame_pattern(path) and not os.path.isfile(path):
         problems.append(("path", f"no such file: {path}"))
     return problems
+
+
+def _check_read(params, connected):
+    return _check_readable(params, connected, READ_FORMATS + video.READ_EXTENSIONS)
 
 
 def _openexr():
@@ -108,20 +113,29 @@ def decode_image(pixels: np.ndarray, colorspace: str, alpha_mode: str) -> np.nda
     return out
 
 
-@node("read", version=1, reads_files=True, check=_check_readable, category="io",
+@node("read", version=1, reads_files=True, check=_check_read, category="io",
+      takes_frame=lambda params: video.is_video(params.get("path")),
       outputs=[Output("output", "image")],
       params=[Param("path", "path", doc="image file, or a sequence plate.####.png / %04d"),
               Param("colorspace", "choice", "auto", choices=("auto", "srgb", "linear", "raw"),
                     doc="file encoding: auto = sRGB for 8/16-bit, linear for float files"),
               Param("alpha", "choice", "auto", choices=("auto", "straight", "premultiplied"),
-                    doc="alpha in the file: auto = straight for 8/16-bit, premultiplied for float")])
-def read(*, path, colorspace, alpha):
+                    doc="alpha in the file: auto = straight for 8/16-bit, premultiplied for float"),
+              Param("first_frame", "int", 1,
+                    doc="video files: the graph frame that shows the clip's first frame")])
+def read(*, path, colorspace, alpha, first_frame=1, frame=None):
     """Read an image file (PNG, JPEG, TIFF 8/16-bit/float, EXR) as linear premultiplied RGBA.
 
     Gray files fill R, G and B; files without alpha get alpha 1. Relative paths resolve
     against the graph file's folder. A `####` or `%04d` in the path reads frame N of a
-    sequence (`maskgraph run --frames 1-24`).
+    sequence (`maskgraph run --frames 1-24`). A video file (.mp4, .mov, .mkv, .webm, .avi;
+    extra `maskgraph[video]`) shows its frame `frame - first_frame + 1` on graph frame
+    `frame`, holding the first/last frame outside the clip; its YUV is converted with the
+    Rec.709 matrix as FFmpeg does, then decoded from sRGB like an 8-bit file.
     """
+    if video.is_video(path):
+        codes = video.codes_as_bgr(video.read_video_frame(path, frame or 1, first_frame))
+        return decode_image(codes, colorspace, alpha)
     return decode_image(_load_codes(path), colorspace, alpha)
 
 
@@ -160,6 +174,12 @@ def read_mask(*, path, channel):
 def _check_writable(params, connected):
     path, depth = params["path"], params["depth"]
     extension = _extension(path)
+    if extension in video.WRITE_EXTENSIONS:
+        if depth == "float" or (params["channels"] in ("rgba", "alpha") and extension == ".mp4"):
+            return [("depth" if depth == "float" else "channels",
+                     f"{extension} video stores 8-bit YUV without alpha; use .mov (ProRes "
+                     f"4444, alpha) or an EXR sequence")]
+        return []
     if extension not in READ_FORMATS:
         return [("path", f"unsupported file type '{extension or path}' "
                          f"(writable: {', '.join(READ_FORMATS)})")]
@@ -172,24 +192,39 @@ def _check_writable(params, connected):
     return []
 
 
+def _finish_write(params, frames):
+    if video.is_video(params["path"]):
+        video.finish_video(params["path"], frames, params["fps"], params["crf"])
+
+
 @node("write", version=1, sink=True, check=_check_writable, category="io",
+      takes_frame=lambda params: video.is_video(params.get("path")), finish=_finish_write,
       inputs=[Input("input", "image|mask")],
-      params=[Param("path", "path", doc="output file (PNG, JPEG, TIFF, EXR); #### or %04d: frame"),
+      params=[Param("path", "path",
+                    doc="output file (PNG, JPEG, TIFF, EXR; .mp4/.mov video); #### or %04d: frame"),
               Param("colorspace", "choice", "auto", choices=("auto", "srgb", "linear", "raw"),
                     doc="auto: sRGB for 8/16-bit images, linear for float and EXR; masks raw"),
               Param("depth", "choice", "auto", choices=("auto", "8", "16", "float"),
                     doc="bits per channel; auto: float for EXR, else 8"),
               Param("channels", "choice", "auto", choices=("auto", "rgba", "rgb", "alpha"),
                     doc="auto: RGBA where the format has alpha, else RGB; masks one channel"),
-              Param("quality", "int", 95, min=1, max=100, doc="JPEG quality")])
-def write(input, *, path, colorspace, depth, channels, quality):
+              Param("quality", "int", 95, min=1, max=100, doc="JPEG quality"),
+              Param("crf", "int", 18, min=0, max=51,
+                    doc=".mp4: H.264 constant rate factor (lower: better, larger)"),
+              Param("fps", "float", 24.0, min=1, max=240, doc="video frame rate")])
+def write(input, *, path, colorspace, depth, channels, quality, crf=18, fps=24.0, frame=None):
     """Write an image or a mask to a file, atomically (temporary file, then rename).
 
     Images are unpremultiplied and encoded (sRGB for 8/16-bit by default); a mask is
     written as a single-channel file of its values. Parent folders are created. Returns
-    the array it wrote.
+    the array it wrote. A video path (.mp4: H.264 yuv420p at `crf`; .mov: ProRes 4444
+    with alpha; extra `maskgraph[video]`) collects the rendered frame range into one
+    file, encoded in frame order when the render ends and renamed into place.
     """
     extension = _extension(path)
+    if extension in video.WRITE_EXTENSIONS:
+        video.stage_frame(path, frame or 1, _video_codes(input, colorspace))
+        return input
     if depth == "auto":
         depth = "float" if extension == ".exr" else "8"
     if input.ndim == 2:
@@ -199,6 +234,14 @@ def write(input, *, path, colorspace, depth, channels, quality):
     flags = [cv2.IMWRITE_JPEG_QUALITY, quality] if extension in (".jpg", ".jpeg") else []
     write_atomically(path, pixels, flags)
     return input
+
+
+def _video_codes(input, colorspace) -> np.ndarray:
+    """16-bit B,G,R,A codes of an image (sRGB by default) or a mask (grey, as it is)."""
+    if input.ndim == 2:
+        grey = _encode_mask(input, "16", colorspace)
+        return np.dstack([grey, grey, grey, np.full_like(grey, 65535)])
+    return _encode_image(input, ".png", "16", colorspace, "rgba")
 
 
 def _encode_mask(mask: np.ndarray, depth: str, colorspace: str) -> np.ndarray:
