@@ -276,14 +276,15 @@ class _Planner:
         if through is not None:
             return ((through.node, frame),)
         reads = self._reads(info, frame)
-        return tuple((source, reads.get(port, frame)) for port, _, refs in info.connections
-                     for source, _ in refs)
+        return tuple((source, read) for port, _, refs in info.connections
+                     for read in _frames_of(reads, port, frame) for source, _ in refs)
 
     def _reads(self, info, frame) -> dict:
         if info.spec.reads_frames is None:
             return {}
         params = info.params_at(frame)
-        return {port: int(read) for port, read in info.spec.reads_frames(params, frame).items()}
+        return {port: tuple(int(f) for f in read) if isinstance(read, (list, tuple))
+                else int(read) for port, read in info.spec.reads_frames(params, frame).items()}
 
     def _passthrough(self, info, frame) -> Ref | None:
         if not info.may_pass:
@@ -328,12 +329,13 @@ class _Planner:
             reads = self._reads(info, frame)
             inputs, texts = [], []
             for port, is_list, refs in info.connections:
-                pairs = tuple((self.sites[(source, reads.get(port, frame))], output)
+                read_frames = _frames_of(reads, port, frame)
+                pairs = tuple((self.sites[(source, read)], output) for read in read_frames
                               for source, output in refs)
-                inputs.append((port, is_list, pairs))
+                inputs.append((port, is_list or isinstance(reads.get(port), tuple), pairs))
                 label, outputs = info.port_text[port]
                 texts.append(label + ",".join(f'["{key}",{output}]' for (key, _), output
-                                              in zip(pairs, outputs)) + "]")
+                                              in zip(pairs, outputs * len(read_frames))) + "]")
             text = "{"
             if spec.reads_files:
                 files = [caching.file_identity(params[p.name]) for p in spec.params
@@ -351,6 +353,13 @@ class _Planner:
         kind = "sink" if spec.sink else "compute"
         return Task(_digest(text), node.name, frame, kind, tuple(inputs),
                     tuple(sorted(params.items())), text)
+
+
+def _frames_of(reads: dict, port: str, frame: int) -> tuple:
+    """The frames at which `port` is read: a `reads_frames` list (the input then arrives
+    as a list of arrays, in that order), one frame, or the current frame."""
+    read = reads.get(port, frame)
+    return read if isinstance(read, tuple) else (read,)
 
 
 def _json(value) -> str:

@@ -32,7 +32,24 @@ from typing import Any, Callable
 
 from graph.errors import ParamValueError
 
-PORT_TYPES = ("image", "mask", "image|mask")
+PORT_TYPES = ("image", "mask", "image|mask", "track")
+# What an array on each port type looks like (checked on every node's outputs). A track
+# is a small per-frame transform: rows 0-2 a 3x3 matrix from the reference frame's pixel
+# coordinates to this frame's, then one row (x, y, lost) per tracked point.
+PORT_SHAPES = {
+    "image": ("(H, W, 4)", lambda array: array.ndim == 3 and array.shape[2] == 4),
+    "mask": ("(H, W)", lambda array: array.ndim == 2),
+    "track": ("(3 + points, 3)", lambda array: array.ndim == 2 and array.shape[0] >= 3
+              and array.shape[1] == 3),
+}
+
+
+def port_accepts(expected: str, found: str | None) -> bool:
+    """Whether an output of type `found` may feed an input of type `expected`."""
+    if found is None or found == expected:
+        return True
+    pictures = ("image", "mask", "image|mask")
+    return expected in pictures and found in pictures and "image|mask" in (expected, found)
 
 
 @dataclass(frozen=True)
@@ -192,7 +209,9 @@ def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=Fa
     still image does not).
     reads_frames(params, frame) -> {port: frame}: the frame at which each named input is
     read (ports not named are read at the current frame); `params` are the values at
-    `frame`. Planning follows these edges, and the frames read enter the key.
+    `frame`. Planning follows these edges, and the frames read enter the key. A list of
+    frames for a port reads it at each of them: compute receives a list of arrays (in
+    that order) for that port (a tracker reads the reference frame and the current one).
     finish(params, frames): for a sink that collects a frame range into one file (a
     video): called once after every frame of a render (or a single-frame run) has run,
     with the params at the first frame and the frames rendered, in order.

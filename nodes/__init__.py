@@ -10,5 +10,6 @@ def specs():
     """Every built-in NodeSpec."""
     from nodes import (grade, inpaint, io, keyers, maskmath, merge, semantic, shapes, time,
                        transform)
+    from nodes import track
     return specs_in(io, shapes, keyers, semantic, maskmath, grade, merge, inpaint, transform,
-                    time)
+                    time, track)
