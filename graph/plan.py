@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import networkx as nx
@@ -38,8 +39,7 @@ from graph.model import Animated, Graph, Ref, output_types, resolve_output
 STENCIL_PARAMS = ("mix", "invert_mask")
 
 
-@dataclass(frozen=True)
-class Task:
+class Task(NamedTuple):
     """One unit of work: a node at a frame. Equal keys are the same task.
 
     inputs: ((port, is_list, ((input key, output name), ...)), ...) in port order; for a
@@ -96,9 +96,22 @@ class Plan:
         return {key: found[-1] for key, found in users.items() if len(found) > 1}
 
     def for_frames(self, frames) -> "Plan":
-        """The same plan restricted to some of its frames (what a Dask task runs)."""
-        return Plan(self.graph, tuple(frames), self.tasks, self.sites, self.deps,
-                    {frame: self.targets[frame] for frame in frames}, self.kinds, self.feed)
+        """The part of this plan that `frames` need (what one Dask task carries): only the
+        sites reachable from those frames' targets, their tasks and fed arrays."""
+        sites, deps, stack = {}, {}, []
+        for frame in frames:
+            stack += [(node, frame) for node, _, _ in self.targets[frame].values()]
+        while stack:
+            site = stack.pop()
+            if site in sites:
+                continue
+            sites[site] = self.sites[site]
+            deps[site] = self.deps[site]
+            stack.extend(deps[site])
+        keys = set(sites.values())
+        return Plan(self.graph, tuple(frames), {key: self.tasks[key] for key in keys}, sites,
+                    deps, {frame: self.targets[frame] for frame in frames}, self.kinds,
+                    {key: array for key, array in self.feed.items() if key in keys})
 
 
 def make_plan(graph: Graph, outputs=None, frames=(1,), feed: dict | None = None) -> Plan:
@@ -107,7 +120,8 @@ def make_plan(graph: Graph, outputs=None, frames=(1,), feed: dict | None = None)
     frames = tuple(int(frame) for frame in frames)
     targets = resolve_targets(graph, outputs)
     feed = check_feed(graph, feed or {})
-    planner = _Planner(graph, feed, _needed(graph, targets))
+    digraph = graph.dependency_graph()
+    planner = _Planner(graph, feed, _needed(digraph, targets), digraph)
     plan_targets = {}
     for frame in frames:
         plan_targets[frame] = {}
@@ -148,8 +162,7 @@ def check_feed(graph: Graph, feed: dict) -> dict:
             for name, array in feed.items()}
 
 
-def _needed(graph: Graph, targets) -> set:
-    digraph = graph.dependency_graph()
+def _needed(digraph, targets) -> set:
     needed = set()
     for ref in targets.values():
         needed |= nx.ancestors(digraph, ref.node) | {ref.node}
@@ -166,7 +179,8 @@ class _NodeInfo:
     JSON of every param that cannot change with the frame, the names of those that can."""
 
     __slots__ = ("node", "spec", "connections", "static_params", "static_text", "dynamic",
-                 "pattern_paths", "may_pass", "head", "order", "port_text", "takes_frame")
+                 "pattern_paths", "may_pass", "head", "order", "port_text", "fixed",
+                 "takes_frame")
 
     def __init__(self, node, spec, graph):
         self.node, self.spec = node, spec
@@ -183,13 +197,19 @@ class _NodeInfo:
         self.dynamic = sorted(k for k, v in node.values.items()
                               if isinstance(v, Animated) or k in self.pattern_paths)
         self.static_params = {k: v for k, v in node.values.items() if k not in self.dynamic}
-        self.static_text = {k: _json(k) + ":" + _json(v) for k, v in self.static_params.items()}
-        self.order = [(k, _json(k) + ":") for k in sorted(node.values)]
         self.takes_frame = spec.wants_frame(self.params_at(1)) if callable(spec.takes_frame) \
             else spec.takes_frame
         self.may_pass = node.disable or (spec.maskable and (
             isinstance(node.values.get("mix"), Animated) or node.values.get("mix") == 0.0))
         self.head = f',"type":{_json(spec.id)},"version":{_json(spec.version)}}}'
+        self.fixed = None  # (params, their JSON, their tuple) when no param animates
+        if not self.dynamic:
+            self.fixed = (self.static_params, _json(self.static_params),
+                          tuple(sorted(self.static_params.items())))
+        else:  # JSON fragments of the fixed params, joined with the animated ones per frame
+            self.static_text = {k: _json(k) + ":" + _json(v)
+                                for k, v in self.static_params.items()}
+            self.order = [(k, _json(k) + ":") for k in sorted(node.values)]
 
     def params_at(self, frame: int) -> dict:
         params = dict(self.static_params)
@@ -213,7 +233,7 @@ class _Planner:
     """Computes site keys depth-first with memos; a node that cannot vary with the frame
     is keyed once and its key reused for every frame."""
 
-    def __init__(self, graph: Graph, feed: dict, needed: set):
+    def __init__(self, graph: Graph, feed: dict, needed: set, digraph):
         self.graph, self.feed = graph, feed
         self.registry = graph.registry
         self.kinds = {pair: kind for pair, kind in output_types(graph).items()
@@ -225,13 +245,14 @@ class _Planner:
         self.static: dict[str, tuple] = {}  # node -> (key, input nodes) when frame-free
         self.info = {name: _NodeInfo(graph.nodes[name], self.registry.get(
             graph.nodes[name].type), graph) for name in needed}
-        self.varies = self._varying(needed)
+        self.varies = self._varying(needed, digraph)
 
-    def _varying(self, needed: set) -> set:
+    def _varying(self, needed: set, digraph) -> set:
         """Nodes whose key may differ between frames."""
-        digraph = self.graph.dependency_graph().subgraph(needed)
         varies = set()
         for name in nx.topological_sort(digraph):
+            if name not in needed:
+                continue
             if name in self.feed:
                 continue
             info = self.info[name]
@@ -244,7 +265,7 @@ class _Planner:
     def site(self, root: tuple) -> str:
         """The key of (node, frame), planning its inputs first (iteratively)."""
         stack = [root]
-        sites = self.sites
+        sites, pending = self.sites, {}
         while stack:
             site = stack[-1]
             if site in sites:
@@ -252,12 +273,15 @@ class _Planner:
                 continue
             name, frame = site
             memo = self.static.get(name)
-            if memo is not None:
-                needs = tuple((dep, frame) for dep in memo[1])
-            else:
-                needs = self._input_sites(name, frame)
+            needs = pending.pop(site, None)
+            if needs is None:
+                if memo is not None:
+                    needs = tuple([(dep, frame) for dep in memo[1]])
+                else:
+                    needs = self._input_sites(name, frame)
             missing = [s for s in needs if s not in sites]
             if missing:
+                pending[site] = needs
                 stack.extend(missing)
                 continue
             if memo is not None:
@@ -276,13 +300,16 @@ class _Planner:
         if through is not None:
             return ((through.node, frame),)
         reads = self._reads(info, frame)
-        return tuple((source, read) for port, _, refs in info.connections
-                     for read in _frames_of(reads, port, frame) for source, _ in refs)
+        needs = []
+        for port, _, refs in info.connections:
+            for read in _frames_of(reads, port, frame):
+                needs += [(source, read) for source, _ in refs]
+        return tuple(needs)
 
     def _reads(self, info, frame) -> dict:
         if info.spec.reads_frames is None:
             return {}
-        params = info.params_at(frame)
+        params = info.fixed[0] if info.fixed is not None else info.params_at(frame)
         return {port: tuple(int(f) for f in read) if isinstance(read, (list, tuple))
                 else int(read) for port, read in info.spec.reads_frames(params, frame).items()}
 
@@ -325,13 +352,19 @@ class _Planner:
     def _compute_task(self, info, frame) -> Task:
         node, spec = info.node, info.spec
         try:
-            params = info.params_at(frame)
+            if info.fixed is not None:
+                params, params_text, params_items = info.fixed
+            else:
+                params = info.params_at(frame)
+                params_text = info.params_text(params)
+                params_items = tuple(sorted(params.items()))
             reads = self._reads(info, frame)
             inputs, texts = [], []
+            sites = self.sites
             for port, is_list, refs in info.connections:
                 read_frames = _frames_of(reads, port, frame)
-                pairs = tuple((self.sites[(source, read)], output) for read in read_frames
-                              for source, output in refs)
+                pairs = tuple([(sites[(source, read)], output) for read in read_frames
+                               for source, output in refs])
                 inputs.append((port, is_list or isinstance(reads.get(port), tuple), pairs))
                 label, outputs = info.port_text[port]
                 texts.append(label + ",".join(f'["{key}",{output}]' for (key, _), output
@@ -345,14 +378,12 @@ class _Planner:
                 text += f'"frame":{int(frame)},'
             if reads:
                 text += f'"frames_read":{_json(reads)},'
-            text += ('"inputs":{' + ",".join(texts) + '},"params":' + info.params_text(params)
-                     + info.head)
+            text += '"inputs":{' + ",".join(texts) + '},"params":' + params_text + info.head
         except TypeError as error:
             raise NodeFailure(node.name, node.type, f"a param cannot be hashed: {error}",
                               node.location()) from None
         kind = "sink" if spec.sink else "compute"
-        return Task(_digest(text), node.name, frame, kind, tuple(inputs),
-                    tuple(sorted(params.items())), text)
+        return Task(_digest(text), node.name, frame, kind, tuple(inputs), params_items, text)
 
 
 def _frames_of(reads: dict, port: str, frame: int) -> tuple:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Callable
 
-from graph.errors import ParamValueError
+from graph.errors import NodeInputError, ParamValueError
 
 PORT_TYPES = ("image", "mask", "image|mask", "track")
 # What an array on each port type looks like (checked on every node's outputs). A track
@@ -247,7 +247,7 @@ class Registry:
 
     def __init__(self, specs=()):
         self._specs: dict[str, NodeSpec] = {}
-        for spec in specs:
+        for spec in ENGINE_SPECS + list(specs):
             self.add(spec)
 
     def add(self, spec: NodeSpec) -> None:
@@ -430,3 +430,23 @@ MASK_INPUT = Input("mask", "mask", optional=True,
 MIX_PARAM = Param("mix", "float", 1.0, min=0.0, max=1.0,
                   doc="strength of the edit: out = original + (edited - original) * mask * mix")
 INVERT_MASK_PARAM = Param("invert_mask", "bool", False, doc="use 1 - mask as the stencil")
+
+
+# ------------------------------------------------------------------- engine node types
+
+@node("input", version=1, category="io",
+      outputs=[Output("output", "image|mask")],
+      params=[Param("kind", "choice", "image|mask", choices=("image", "mask", "image|mask"),
+                    doc="the port type the template declares")])
+def template_input(*, kind):
+    """A template input, when a template file is loaded on its own: feed it from Python.
+
+    `g = graph.load("keyed_comp.yaml"); g.evaluate(feed={"foreground": plate})`.
+    """
+    raise NodeInputError(f"this template input ({kind}) has no value",
+                         hint="feed it: g.evaluate(feed={name: array}), or use the template "
+                              "as a node that connects it")
+
+
+# Every Registry holds them: the engine creates `input` nodes itself (graph.templates).
+ENGINE_SPECS = [template_input]

@@ -3,11 +3,17 @@
 out = original + (edited - original) * w, with w = mask * mix (or (1 - mask) * mix when
 inverted). Where w == 0 the original is copied bit for bit; where w == 1 the edit is
 copied bit for bit.
+
+The engine's own jit policy (the library's kernels have theirs in nodes/kernels/jit.py):
+compiled once and cached on disk, no fastmath, outer loop parallel.
 """
+import numba
 import numpy as np
 
 from graph.errors import NodeInputError
-from graph.jit import parallel_kernel, prange
+
+parallel_kernel = numba.njit(cache=True, nogil=True, parallel=True)
+prange = numba.prange
 
 
 @parallel_kernel

@@ -6,8 +6,10 @@ its inputs are wired to the nodes the instance names, and references to `shot` o
 `shot.<output>` are redirected to the template's output nodes. Because expansion yields
 ordinary nodes, caching sees through templates: two instances with the same inputs and
 params have the same keys. Paths inside a template resolve against its own folder; `file:`
-may name a template on the search path (MASKGRAPH_TEMPLATE_PATH, then the built-in
-templates shipped in nodes/templates).
+may name a template on the search path (MASKGRAPH_TEMPLATE_PATH, then the folders node
+libraries contribute through the `maskgraph.templates` entry points: the built-in library
+contributes nodes/templates). The `input` placeholder a template gets when loaded on its
+own is the engine type graph.spec.template_input.
 """
 from __future__ import annotations
 
@@ -17,9 +19,11 @@ from dataclasses import replace
 
 from graph.errors import GraphError, Location, Problem, did_you_mean
 from graph.model import Graph, Node, Ref
+from graph.spec import template_input
 
 TEMPLATE_PATH_ENV = "MASKGRAPH_TEMPLATE_PATH"
-INPUT_NODE_TYPE = "input"
+TEMPLATE_ENTRY_POINTS = "maskgraph.templates"
+INPUT_NODE_TYPE = template_input.id
 _CHAIN: contextvars.ContextVar[tuple] = contextvars.ContextVar("template_chain", default=())
 
 
@@ -32,8 +36,17 @@ def is_template(body) -> bool:
 def search_path() -> list[str]:
     """Folders searched for a template named without a folder."""
     folders = [p for p in os.environ.get(TEMPLATE_PATH_ENV, "").split(os.pathsep) if p]
-    import nodes.templates as builtin  # package data only: no node code is imported
-    return folders + [os.path.dirname(builtin.__file__)]
+    return folders + library_template_folders()
+
+
+def library_template_folders() -> list[str]:
+    """The folders node libraries contribute (entry points `maskgraph.templates`: each a
+    callable returning a list of folders), in entry-point name order."""
+    from importlib.metadata import entry_points
+    folders = []
+    for entry in sorted(entry_points(group=TEMPLATE_ENTRY_POINTS), key=lambda e: e.name):
+        folders += list(entry.load()())
+    return folders
 
 
 def find_template(file: str, base_dir: str) -> str | None:

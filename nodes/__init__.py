@@ -3,11 +3,12 @@
 Registered through the entry-point group `maskgraph.nodes` (see pyproject.toml); third-party
 node packages register there the same way, with a callable returning a list of NodeSpec.
 """
-from graph.spec import specs_in
 
 
 def specs():
-    """Every built-in NodeSpec."""
+    """Every built-in NodeSpec. (The engine is imported here, not at the top, so that
+    importing a kernel from nodes.kernels does not import it.)"""
+    from graph.spec import specs_in
     from nodes import (grade, inpaint, io, keyers, maskmath, merge, semantic, shapes, time,
                        transform)
     from nodes import track

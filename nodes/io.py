@@ -1,4 +1,5 @@
-"""Sources and sinks: read, read_mask, write, constant, and the `input` of a template.
+"""Sources and sinks: read, read_mask, write, constant. (The `input` placeholder of a
+template loaded on its own is an engine type: graph/spec.py.)
 
 Files are decoded and encoded with OpenCV, which keeps 16-bit PNG and TIFF intact (Pillow
 truncates 16-bit RGB); OpenEXR files with the `OpenEXR` package (extra `maskgraph[exr]`). 8/16-bit colour is sRGB-decoded to linear light and premultiplied on
@@ -314,17 +315,3 @@ def constant(like, *, color, width, height):
     out = np.empty((rows, columns, 4), np.float32)
     out[:] = np.array([red * alpha, green * alpha, blue * alpha, alpha], np.float32)
     return out
-
-
-@node("input", version=1, category="io",
-      outputs=[Output("output", "image|mask")],
-      params=[Param("kind", "choice", "image|mask", choices=("image", "mask", "image|mask"),
-                    doc="the port type the template declares")])
-def graph_input(*, kind):
-    """A template input, when a template file is loaded on its own: feed it from Python.
-
-    `g = graph.load("keyed_comp.yaml"); g.evaluate(feed={"foreground": plate})`.
-    """
-    raise NodeInputError(f"this template input ({kind}) has no value",
-                         hint="feed it: g.evaluate(feed={name: array}), or use the template "
-                              "as a node that connects it")

@@ -24,7 +24,7 @@ import types
 
 import numpy as np
 
-from graph.jit import parallel_kernel, prange, scalar
+from nodes.kernels.jit import parallel_kernel, prange, scalar
 
 ZERO = np.float32(0.0)
 HALF = np.float32(0.5)

@@ -5,7 +5,7 @@ kernels inline; the array kernels take float32 arrays and write into `out`.
 """
 import numpy as np
 
-from graph.jit import parallel_kernel, prange, scalar
+from nodes.kernels.jit import parallel_kernel, prange, scalar
 
 REC709_WEIGHTS = (0.2126, 0.7152, 0.0722)
 

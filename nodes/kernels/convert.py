@@ -6,7 +6,7 @@ calls `pow`. Encoding to 8-bit uses the 255 decision thresholds of the sRGB curv
 """
 import numpy as np
 
-from graph.jit import parallel_kernel, prange, scalar
+from nodes.kernels.jit import parallel_kernel, prange, scalar
 from nodes.kernels.color import srgb_decode_into, srgb_encode
 
 

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from graph.jit import kernel, parallel_kernel, prange, scalar
+from nodes.kernels.jit import kernel, parallel_kernel, prange, scalar
 
 NO_FEATURE = 1 << 30
 COLUMN_BLOCK = 128

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from graph.jit import kernel
+from nodes.kernels.jit import kernel
 
 FIR_SIGMA_LIMIT = 1.0
 TRUNCATE = 4.0

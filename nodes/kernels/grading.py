@@ -21,7 +21,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from graph.jit import parallel_kernel, prange, scalar
+from nodes.kernels.jit import parallel_kernel, prange, scalar
 
 ZERO = np.float32(0.0)
 ONE = np.float32(1.0)

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from graph.jit import kernel, parallel_kernel, prange
+from nodes.kernels.jit import kernel, parallel_kernel, prange
 
 GUIDE_PLANES = 13
 COEFF_PLANES = 4

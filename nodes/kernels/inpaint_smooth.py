@@ -9,7 +9,7 @@ touched. Arrays are float32 except the solver state (float64); the caller alloca
 """
 import numpy as np
 
-from graph.jit import kernel, parallel_kernel, prange
+from nodes.kernels.jit import kernel, parallel_kernel, prange
 from nodes.kernels import color
 
 

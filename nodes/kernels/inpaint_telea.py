@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from graph.jit import kernel
+from nodes.kernels.jit import kernel
 
 KNOWN = 0
 BAND = 1

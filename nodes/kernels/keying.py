@@ -6,7 +6,7 @@ interpolation (`encode_table`), which avoids one `pow` per channel (error < 2e-5
 """
 import numpy as np
 
-from graph.jit import kernel, parallel_kernel, prange, scalar
+from nodes.kernels.jit import kernel, parallel_kernel, prange, scalar
 from nodes.kernels.color import srgb_encode, srgb_encode_into
 
 ENCODE_TABLE_SIZE = 4096

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from graph.jit import kernel, parallel_kernel, prange, scalar
+from nodes.kernels.jit import kernel, parallel_kernel, prange, scalar
 from nodes.kernels import distance
 
 # Below this gradient magnitude (mask units per pixel) grow takes the direction to the

@@ -14,7 +14,7 @@ Arrays: `image` (H, W, C) float32 working image (the hole holds the current esti
 """
 import numpy as np
 
-from graph.jit import kernel, parallel_kernel, prange
+from nodes.kernels.jit import kernel, parallel_kernel, prange
 
 
 @kernel

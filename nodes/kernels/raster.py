@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from graph.jit import kernel, parallel_kernel, prange
+from nodes.kernels.jit import kernel, parallel_kernel, prange
 
 SNAP = 1e-5
 

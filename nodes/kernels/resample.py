@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from graph.jit import parallel_kernel, prange
+from nodes.kernels.jit import parallel_kernel, prange
 
 FILTER_SUPPORT = {"nearest": 0.5, "bilinear": 1.0, "bicubic": 2.0, "lanczos": 3.0}
 

@@ -64,6 +64,20 @@ def explode(input):
     raise ZeroDivisionError("boom")
 
 
+@node("die_once", version=1, inputs=[Input("input", "image|mask")],
+      outputs=[Output("output", "image|mask")],
+      params=[Param("marker", "path", doc="file created by the first call")])
+def die_once(input, *, marker):
+    """Kills its own process the first time it runs (the marker file says it did): a Dask
+    worker dying mid-render."""
+    import os
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return input
+    os._exit(17)
+
+
 def registry(extra=()) -> Registry:
     """The counting nodes plus the library's I/O nodes."""
     from nodes import io

@@ -172,3 +172,17 @@ def test_render_calls_on_frame_once_per_frame_in_order(tmp_path):
     assert seen == [1, 2, 3]
     assert sorted(os.listdir(tmp_path)) == ["o.0001.png", "o.0002.png", "o.0003.png"]
     assert [s["frame"] for s in render.stats if s["name"] == "out"] == [1, 2, 3]
+
+
+def test_task_keys_are_the_hash_of_their_canonical_parts():
+    from graph.cache import canonical, make_key
+    import json
+    g = load(ANIMATED + "  late: {type: time_offset, input: boost, offset: 1}\n"
+                        "  muted: {type: gain, input: late, mix: 0}\n")
+    plan = make_plan(g, ["muted", "late"], [2, 3])
+    # src and boost at frames 1, 2 (late reads frame - 1), late and muted at 2, 3
+    assert len(plan.tasks) == 8 and plan.task(("muted", 3)).kind == "pass"
+    for task in plan.tasks.values():
+        parts = json.loads(task.record)
+        assert make_key(parts) == task.key
+        assert json.dumps(canonical(parts), sort_keys=True, separators=(",", ":")) == task.record
