@@ -135,7 +135,7 @@ def read(*, path, colorspace, alpha, first_frame=1, frame=None):
     Rec.709 matrix as FFmpeg does, then decoded from sRGB like an 8-bit file.
     """
     if video.is_video(path):
-        codes = video.codes_as_bgr(video.read_video_frame(path, frame or 1, first_frame))
+        codes = video.read_video_frame(path, frame or 1, first_frame)
         return decode_image(codes, colorspace, alpha)
     return decode_image(_load_codes(path), colorspace, alpha)
 

@@ -36,6 +36,7 @@ BLUR = np.exp(-0.5 * np.arange(-3, 4) ** 2)
 BLUR /= BLUR.sum()
 MAX_SQUASH = 1.3  # largest ratio of a pattern's stretch along two axes
 CANDIDATES = 3  # coarse NCC peaks refined to full resolution
+CANDIDATE_MARGIN = 0.1  # ... those within this much of the best coarse score
 CONVINCING = 0.8  # a coarse peak this good stops the search over turned patterns
 TURNS = (0.0, 15.0, -15.0, 30.0, -30.0, 45.0, -45.0)
 
@@ -187,7 +188,8 @@ def _candidates(reference, current, corner, point, radius, search, levels, first
         if max(score for score, *_ in found) > CONVINCING:
             break
     found.sort(reverse=True)
-    return [(x, y, turn) for _, x, y, turn in found[:CANDIDATES]]
+    return [(x, y, turn) for score, x, y, turn in found[:CANDIDATES]
+            if score > found[0][0] - CANDIDATE_MARGIN]
 
 
 def _refine(ref_pyramid, cur_pyramid, corner, point, radius, candidate):

@@ -7,7 +7,7 @@ where the decoder stands; asking for an earlier frame reopens the file and decod
 the start. Nothing seeks per frame, so a frame range read in order costs one decode per
 frame. Pixels are converted as FFmpeg's swscale does (Rec.709 matrix unless the stream
 is tagged otherwise, the stream's range, bilinear chroma with accurate rounding) to 8-bit
-RGB (16-bit for deeper or alpha sources) and then go through the usual sRGB-to-linear
+B,G,R (16-bit for deeper sources) and then go through the usual sRGB-to-linear
 decode of `read`, like a PNG frame would.
 
 Writing: a video sink collects a frame range into one file. Each frame run stages its
@@ -49,16 +49,22 @@ def _av():
     return av
 
 
-def rgb_from_frame(frame) -> np.ndarray:
-    """A decoded av.VideoFrame -> (H, W, 3|4) uint8 or uint16 RGB(A) in display order, as
-    swscale converts it (the reference a test compares with: PyAV's own to_ndarray)."""
-    deep = frame.format.components[0].bits > 8
-    has_alpha = frame.format.has_alpha if hasattr(frame.format, "has_alpha") else \
-        len(frame.format.components) == 4
-    target = ("rgba64le" if deep else "rgba") if has_alpha else ("rgb48le" if deep else "rgb24")
-    return frame.to_ndarray(format=target, src_colorspace=_colorspace(frame),
+def bgr_from_frame(frame) -> np.ndarray:
+    """A decoded av.VideoFrame -> (H, W, 3|4) uint8 or uint16 codes in B,G,R(,A) order
+    (OpenCV's, what io.decode_image takes), as swscale converts it: the reference a test
+    compares with is PyAV's own to_ndarray with the same arguments."""
+    return frame.to_ndarray(format=target_format(frame), src_colorspace=_colorspace(frame),
                             dst_colorspace=_colorspace(frame),
                             src_color_range=frame.color_range or 1, **CONVERSION)
+
+
+def target_format(frame) -> str:
+    """bgr24 / bgra for 8-bit sources, bgr48le / bgra64le for deeper ones."""
+    deep = frame.format.components[0].bits > 8
+    has_alpha = len(frame.format.components) == 4
+    if has_alpha:
+        return "bgra64le" if deep else "bgra"
+    return "bgr48le" if deep else "bgr24"
 
 
 def _colorspace(frame) -> str:
@@ -99,7 +105,7 @@ class _Decoder:
                                      hint="the file is truncated or damaged")
             self.position += 1
             if self.position > index:
-                self.last = rgb_from_frame(decoded)
+                self.last = bgr_from_frame(decoded)
         return self.last
 
     def close(self):
@@ -133,7 +139,7 @@ def _frame_count(path: str) -> int:
 
 
 def read_video_frame(path: str, frame: int, first_frame: int) -> np.ndarray:
-    """Graph frame `frame` of the clip as (H, W, C) RGB(A) codes (uint8 or uint16)."""
+    """Graph frame `frame` of the clip as (H, W, C) B,G,R(,A) codes (uint8 or uint16)."""
     if not os.path.isfile(path):
         raise NodeInputError(f"no such file: {path}", hint="check the path")
     decoder = _DECODERS.get(path)
@@ -152,12 +158,6 @@ def read_video_frame(path: str, frame: int, first_frame: int) -> np.ndarray:
         raise NodeInputError(f"cannot decode frame {index + 1} of {path}: "
                              f"{error.strerror or error}",
                              hint="the file is damaged or truncated") from None
-
-
-def codes_as_bgr(rgb: np.ndarray) -> np.ndarray:
-    """RGB(A) codes -> OpenCV's B,G,R(,A) order, what io.decode_image takes."""
-    order = [2, 1, 0, 3][:rgb.shape[2]]
-    return np.ascontiguousarray(rgb[:, :, order])
 
 
 # ---------------------------------------------------------------- writing

@@ -52,7 +52,8 @@ def clip(tmp_path_factory):
 
 
 def pyav_frames(path):
-    """Every frame as PyAV decodes it, converted to RGB with the Rec.709 matrix."""
+    """Every frame as PyAV decodes it, converted to RGB with the Rec.709 matrix (swscale,
+    bilinear chroma, full-range output)."""
     with av.open(str(path)) as container:
         return [frame.to_ndarray(format="rgb24", src_colorspace="ITU709",
                                  dst_colorspace="ITU709", interpolation="BILINEAR",
