@@ -36,7 +36,6 @@ from graph.animation import has_frame_pattern, path_at_frame, value_at
 from graph.errors import GraphError, NodeFailure, Problem, did_you_mean
 from graph.model import Animated, Graph, Ref, output_types, resolve_output
 
-STENCIL_PARAMS = ("mix", "invert_mask")
 
 
 class Task(NamedTuple):
