@@ -134,6 +134,7 @@ class NodeSpec:
     takes_frame: bool | Callable = False
     reads_frames: Callable | None = None
     finish: Callable | None = None
+    receives_keys: bool = False
     _inputs_by_name: dict = field(default_factory=dict, repr=False)
     _params_by_name: dict = field(default_factory=dict, repr=False)
 
@@ -192,7 +193,8 @@ def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=Fa
          original: str | None = None, reads_files=False, sink=False,
          check: Callable | None = None, category: str = "", takes_frame=False,
          reads_frames: Callable | None = None,
-         finish: Callable | None = None) -> Callable[[Callable], NodeSpec]:
+         finish: Callable | None = None,
+         receives_keys: bool = False) -> Callable[[Callable], NodeSpec]:
     """Declare a node type on its compute function; returns the NodeSpec.
 
     maskable: the framework adds a `mask` input and `mix`, `invert_mask` params and
@@ -212,6 +214,9 @@ def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=Fa
     `frame`. Planning follows these edges, and the frames read enter the key. A list of
     frames for a port reads it at each of them: compute receives a list of arrays (in
     that order) for that port (a tracker reads the reference frame and the current one).
+    receives_keys: compute also receives `input_keys` {port: [Merkle key, ...]} (in the
+    order of its arrays): the identity of what it is given, for a node that remembers work
+    between frames (propagate's flows) without hashing pixels.
     finish(params, frames): for a sink that collects a frame range into one file (a
     video): called once after every frame of a render (or a single-frame run) has run,
     with the params at the first frame and the frames rendered, in order.
@@ -228,7 +233,8 @@ def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=Fa
                         params=all_params, compute=compute, doc=inspect.getdoc(compute) or "",
                         maskable=maskable, original=original_name, reads_files=reads_files,
                         sink=sink, check=check, category=category,
-                        takes_frame=takes_frame, reads_frames=reads_frames, finish=finish)
+                        takes_frame=takes_frame, reads_frames=reads_frames, finish=finish,
+                        receives_keys=receives_keys)
         DECLARED[(compute.__module__, id)] = spec
         return spec
     return declare

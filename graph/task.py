@@ -45,6 +45,8 @@ def run_task(plan, task, results: dict) -> dict:
     mask = inputs.pop("mask", None) if spec.maskable else None
     if spec.wants_frame(params):
         params["frame"] = task.frame
+    if spec.receives_keys:
+        params["input_keys"] = {port: [key for key, _ in refs] for port, _, refs in task.inputs}
     try:
         result = _normalise(plan, task, spec, spec.compute(**inputs, **params))
         if spec.maskable and spec.outputs:

@@ -11,6 +11,6 @@ def specs():
     from graph.spec import specs_in
     from nodes import (grade, inpaint, io, keyers, maskmath, merge, semantic, shapes, time,
                        transform)
-    from nodes import track
+    from nodes import propagate, track
     return specs_in(io, shapes, keyers, semantic, maskmath, grade, merge, inpaint, transform,
-                    time, track)
+                    time, track, propagate)
