@@ -6,12 +6,13 @@ Working at a reduced size (`working_size` on the long side), it carries the k0 m
 forward frame by frame and the k1 mask backward:
 1. dense optical flow both ways between neighbouring frames (nodes/kernels/flow.py:
    coarse-to-fine Lucas-Kanade at every pixel), the mask warped along it;
-2. where the two flows disagree (revealed background, occlusion) the warped mask is
-   replaced by a colour model (histograms of the subject's and the background's colours
-   on the pixels the flow is sure of);
+2. where the two flows disagree (revealed background, occlusion) within a few pixels of
+   the edge, the warped mask is replaced by a colour model (histograms of the subject's
+   and the background's colours on the pixels the flow is sure of);
 3. the edge re-fitted to the frame (a colour guided filter of the warped mask against the
-   frame, then a contrast curve that re-sharpens what the filter softened), so the edge
-   follows the picture and does not drift or blur along the chain.
+   frame, then a contrast curve that re-sharpens what the filter softened, applied within
+   a few pixels of the edge so texture inside the subject cannot punch holes), so the
+   edge follows the picture and does not drift or blur along the chain.
 The two sides are blended linearly between the keyframes (before the first keyframe
 or after the last, one side carries), and the result is upsampled to the plate's size
 by the guided filter against the full-resolution frame.
@@ -44,7 +45,8 @@ REFIT_EPS = 2e-3
 SHARPEN = 2.0
 MEMO_SIZE = 512
 BINS = 16  # colour histogram bins per channel
-BAND = 6  # working pixels around the carried mask where the colour model may add to it
+EDGE_BAND = 3  # working pixels around the edge that the refit may move
+BAND = 6  # working pixels around the carried edge where the colour model may decide
 _MEMO: OrderedDict = OrderedDict()
 
 
@@ -200,10 +202,14 @@ def _step(previous, here, mask, refit) -> np.ndarray:
     kernels.consistency(ahead, back, trust)
     if refit == 0:
         return warped
-    likely = colour_model(here.guide, warped, trust) * near(warped, BAND)
-    blended = trust * warped + (1 - trust) * likely
+    # the colour model decides the pixels the flow is unsure of, near the edge only (what
+    # the subject revealed or covered); deep inside or outside, the carried mask stays
+    zone = near((warped > 0.02) & (warped < 0.98), BAND)
+    likely = colour_model(here.guide, warped, trust)
+    blended = warped + zone * (1 - trust) * (likely - warped)
+    edge = near((blended > 0.02) & (blended < 0.98), EDGE_BAND)  # the interior stays
     fitted = refit_edge(here.guide, blended)
-    return (refit * fitted + (1 - refit) * blended).astype(np.float32)
+    return (blended + refit * edge * (fitted - blended)).astype(np.float32)
 
 
 def colour_model(guide, mask, trust) -> np.ndarray:
@@ -221,9 +227,9 @@ def colour_model(guide, mask, trust) -> np.ndarray:
     return (subject / (subject + rest + 1.0))[index].astype(np.float32)
 
 
-def near(mask, radius) -> np.ndarray:
-    """1 within `radius` working pixels of where the mask is above 0.05, else 0."""
-    plane = (mask > 0.05).astype(np.float32)[None]
+def near(where, radius) -> np.ndarray:
+    """1 within `radius` working pixels of the True pixels of `where`, else 0."""
+    plane = where.astype(np.float32)[None]
     spread = np.empty_like(plane)
     kernels.box_mean(plane, radius, np.empty_like(plane), spread)
     return (spread[0] > 0).astype(np.float32)

@@ -215,12 +215,19 @@ def finish_video(path: str, frames, fps: float, crf: int) -> None:
     os.close(handle)
     try:
         _encode(temporary, files, fps, crf, _codec_for(path))
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp made it private
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def _encode(target: str, files, fps: float, crf: int, codec: str) -> None:
