@@ -164,3 +164,21 @@ def test_failed_render_leaves_no_video(tmp_path, clip):
     with pytest.raises(NodeFailure):
         graph.load(text).render([1, 2], memory=None)
     assert not out.exists()
+
+
+def test_dask_render_stages_frames_on_workers_and_encodes_once(tmp_path, clip):
+    pytest.importorskip("distributed", reason="needs the dask extra")
+    outputs = {}
+    for name, options in (("local", {}), ("dask", {"workers": 2})):
+        out = tmp_path / name / "comp.mp4"
+        text = (f"maskgraph: 1\nnodes:\n  r: {{type: read, path: '{clip}'}}\n"
+                f"  g: {{type: grade, input: r, multiply: [1.2, 1.0, 0.9]}}\n"
+                f"  w: {{type: write, input: g, path: '{out}'}}\n")
+        render = graph.load(text).render(range(1, FRAMES + 1), memory=None, **options)
+        if name == "dask":
+            assert all(stat.get("worker") for stat in render.stats)  # ran on workers
+        assert os.listdir(out.parent) == ["comp.mp4"]
+        outputs[name] = pyav_frames(out)
+    assert len(outputs["dask"]) == len(outputs["local"]) == FRAMES
+    for ours, theirs in zip(outputs["dask"], outputs["local"]):
+        assert cv2.PSNR(ours, theirs) >= 45
