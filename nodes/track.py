@@ -30,10 +30,9 @@ COARSE_REACH = 12  # level pixels searched at the coarsest level
 COARSE_RADIUS = 7.0  # smallest pattern radius (level pixels) at the coarse levels
 MIN_CORRELATION = 0.6
 FLAT_EIGENVALUE = 4e-6  # structure tensor per pixel, in sqrt-luma units
-# A light blur (sigma 1 px) before matching: bilinear sampling of sharp 8-bit detail
-# biases the fit by up to 0.1 px; blurred, the bias measured 0.03 px.
-BLUR = np.exp(-0.5 * np.arange(-3, 4) ** 2)
-BLUR /= BLUR.sum()
+# A light blur (binomial, sigma 1 px) before matching: bilinear sampling of sharp 8-bit
+# detail biases the fit by up to 0.1 px; blurred, the bias measured 0.03 px.
+BLUR = np.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
 MAX_SQUASH = 1.3  # largest ratio of a pattern's stretch along two axes
 CANDIDATES = 3  # coarse NCC peaks refined to full resolution
 CANDIDATE_MARGIN = 0.1  # ... those within this much of the best coarse score
@@ -157,16 +156,20 @@ def _pyramid(image, x0, y0, size, levels) -> list:
 
 def _match(ref_pyramid, cur_pyramid, corner, point, radius, search, turn):
     """(warp, stats) of the point's reference pattern found in the current pyramid: the
-    coarse candidates refined level by level, the best final correlation kept. The
-    backward check calls it with the pyramids swapped, from the found position."""
+    coarse candidates refined down to the level above full resolution, the one that
+    correlates best there refined at full resolution (every candidate when the pyramid
+    has one level). The backward check calls it with the pyramids swapped, from the
+    found position."""
     levels = len(ref_pyramid) - 1
-    best = None
-    for candidate in _candidates(ref_pyramid[levels], cur_pyramid[levels], corner, point,
-                                 radius, search, levels, turn):
-        warp, stats = _refine(ref_pyramid, cur_pyramid, corner, point, radius, candidate)
-        if best is None or stats[0] > best[1][0]:
-            best = (warp, stats)
-    return best
+    fits = [_refine(ref_pyramid, cur_pyramid, corner, point, radius, candidate, levels,
+                    min(levels, 1))
+            for candidate in _candidates(ref_pyramid[levels], cur_pyramid[levels], corner,
+                                         point, radius, search, levels, turn)]
+    if levels >= 1:
+        best = max(fits, key=lambda fit: fit[2][0])
+        fits = [_refine(ref_pyramid, cur_pyramid, corner, point, radius, None, 0, 0, best)]
+    warp, _, stats = max(fits, key=lambda fit: fit[2][0])
+    return warp, stats
 
 
 def _candidates(reference, current, corner, point, radius, search, levels, first_turn):
@@ -192,16 +195,21 @@ def _candidates(reference, current, corner, point, radius, search, levels, first
             if score > found[0][0] - CANDIDATE_MARGIN]
 
 
-def _refine(ref_pyramid, cur_pyramid, corner, point, radius, candidate):
-    """Translation fits level by level from a coarse candidate, then the affine fit."""
-    levels = len(ref_pyramid) - 1
-    x, y, turn = candidate
-    cosine, sine = math.cos(turn), math.sin(turn)
-    warp = np.array([cosine, -sine, sine, cosine, x, y])
-    photometric = np.zeros(2)
-    stats = np.zeros(3)
-    for level in range(levels, -1, -1):
-        if level < levels:
+def _refine(ref_pyramid, cur_pyramid, corner, point, radius, candidate, top, bottom,
+            state=None):
+    """Fit levels `top` down to `bottom` from a coarse candidate (x, y, turn), or from a
+    fit `state` (warp, photometric, stats) of the level above: translation at the coarse
+    levels, then translation and affine at full resolution."""
+    if state is None:
+        x, y, turn = candidate
+        cosine, sine = math.cos(turn), math.sin(turn)
+        warp = np.array([cosine, -sine, sine, cosine, x, y])
+        photometric, stats = np.zeros(2), np.zeros(3)
+    else:
+        warp, photometric, stats = (item.copy() for item in state)
+        warp[4:] *= 2.0
+    for level in range(top, bottom - 1, -1):
+        if level < top:
             warp[4:] *= 2.0
         factor = 2 ** level
         level_radius = radius if level == 0 else max(radius / factor, COARSE_RADIUS)
@@ -210,7 +218,7 @@ def _refine(ref_pyramid, cur_pyramid, corner, point, radius, candidate):
                                corner[1] / factor, point[0] / factor, point[1] / factor,
                                level_radius, warp, photometric, 30 if level == 0 else 10,
                                1e-4, shift_only, stats)
-    return warp, stats
+    return warp, photometric, stats
 
 
 # ---------------------------------------------------------------- transforms from points
