@@ -95,6 +95,12 @@ def propagate(input, mask, *, keyframes, working_size, refit, frame, input_keys=
     first = k0 if k0 is not None else frame
     keys = [k for k in (k0, k1) if k is not None]
     masks = dict(zip(keys, mask))
+    size = input[0].shape[:2]
+    for key, keyframe_mask in masks.items():
+        if keyframe_mask.shape != size:
+            raise NodeInputError(f"the mask on keyframe {key} is {keyframe_mask.shape[1]}x"
+                                 f"{keyframe_mask.shape[0]}, the plate {size[1]}x{size[0]}",
+                                 hint="draw the shape with `like: <plate>`, or resize it")
     if frame in masks:
         return masks[frame]
     plates = _Plates(first, input, (input_keys or {}).get("input"), working_size)

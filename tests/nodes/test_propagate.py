@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import graph
-from graph.errors import GraphError
+from graph.errors import GraphError, NodeFailure
 from tests import motion_data
 
 pytest.importorskip("skimage.data")
@@ -67,3 +67,13 @@ def test_bad_keyframes_are_a_load_error(shot):
     folder, _, _ = shot
     with pytest.raises(GraphError, match="keyframes.*whole frame numbers"):
         propagate_graph(folder, "[1.5]")
+
+
+def test_mask_of_another_size_is_a_placed_error(shot):
+    folder, _, _ = shot
+    text = (f"maskgraph: 1\nnodes:\n"
+            f"  plate: {{type: read, path: '{folder}/plate.####.png'}}\n"
+            f"  drawn: {{type: ellipse, width: 64, height: 64, center: [32, 32], radius: [9, 9]}}\n"
+            f"  carried: {{type: propagate, input: plate, mask: drawn, keyframes: [1]}}\n")
+    with pytest.raises(NodeFailure, match="node 'carried' \\(propagate\\).*keyframe 1 is 64x64"):
+        graph.load(text).evaluate(["carried"], frame=3, memory=None)

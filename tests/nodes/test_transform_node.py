@@ -1,13 +1,12 @@
 """transform: params and tracks, against SciPy's exact bilinear interpolation and OpenCV's
 cubic warp; premultiplied filtering; stabilising a tracked shot."""
-import math
 
 import cv2
 import numpy as np
 import pytest
 
 import graph
-from graph.errors import GraphError, NodeFailure
+from graph.errors import NodeFailure
 from nodes import transform as transform_nodes
 
 ndimage = pytest.importorskip("scipy.ndimage")
