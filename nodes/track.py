@@ -112,13 +112,14 @@ def track_point(reference, current, point, radius, search, max_error, index) -> 
         warnings.warn(f"track: point {index} {[x, y]} lies on a flat area (no texture to "
                       f"follow); it is flagged lost", stacklevel=2)
         return (warp[4], warp[5], 1.0)
+    if not (np.isfinite(warp).all() and _plausible(warp)):
+        return (x, y, 1.0)  # the fit ran away: no position to report
     turn = -math.atan2(warp[2], warp[0])
     back, _ = _match(cur_pyramid, ref_pyramid, corner, (warp[4], warp[5]), radius, search,
                      turn)
     error = math.hypot(back[4] - x, back[5] - y)
     inside = 0 <= warp[4] <= width and 0 <= warp[5] <= height
-    lost = error > max_error or stats[0] < MIN_CORRELATION or not inside \
-        or not _plausible(warp)
+    lost = not error <= max_error or stats[0] < MIN_CORRELATION or not inside
     return (warp[4], warp[5], 1.0 if lost else 0.0)
 
 
@@ -127,7 +128,8 @@ def _plausible(warp) -> bool:
     along an edge."""
     singular = np.linalg.svd(np.array([[warp[0], warp[1]], [warp[2], warp[3]]]),
                              compute_uv=False)
-    return singular[1] > 0.33 and singular[0] < 3.0 and singular[0] / singular[1] < MAX_SQUASH
+    return bool(singular[1] > 0.33 and singular[0] < 3.0
+                and singular[0] / singular[1] < MAX_SQUASH)
 
 
 def _levels(search: float, radius: int) -> int:
@@ -188,8 +190,10 @@ def _candidates(reference, current, corner, point, radius, search, levels, first
         kernels.ncc_search(template, coarse_radius, current, origin_x, origin_y, cx, cy,
                            reach, peaks)
         found += [(score, x, y, turn) for x, y, score in peaks if score > -1.0]
-        if max(score for score, *_ in found) > CONVINCING:
+        if found and max(score for score, *_ in found) > CONVINCING:
             break
+    if not found:  # nothing to correlate with (a flat or degenerate search area)
+        return [(cx, cy, first_turn)]
     found.sort(reverse=True)
     return [(x, y, turn) for score, x, y, turn in found[:CANDIDATES]
             if score > found[0][0] - CANDIDATE_MARGIN]
@@ -218,6 +222,9 @@ def _refine(ref_pyramid, cur_pyramid, corner, point, radius, candidate, top, bot
                                corner[1] / factor, point[0] / factor, point[1] / factor,
                                level_radius, warp, photometric, 30 if level == 0 else 10,
                                1e-4, shift_only, stats)
+            if not np.isfinite(warp).all() or abs(warp[:4]).max() > 10:
+                stats[0] = -1.0  # ran away: the worst correlation, never chosen
+                return warp, photometric, stats
     return warp, photometric, stats
 
 

@@ -163,3 +163,12 @@ def test_fit_transform_matches_opencv_homography():
     reference, _ = cv2.findHomography(source, target, 0)
     np.testing.assert_allclose(ours / ours[2, 2], reference / reference[2, 2], atol=1e-5)
     np.testing.assert_allclose(ours / ours[2, 2], matrix, atol=1e-9)
+
+
+def test_point_moving_beyond_the_search_is_lost_not_a_crash(sequence):
+    folder, _ = sequence
+    g = track_graph(folder, POINTS[:1], search=3)  # frame 30 is 14 px and 12 degrees away
+    near = g.evaluate(["t"], frame=3, memory=None)["t"]
+    far = g.evaluate(["t"], frame=30, memory=None)["t"]
+    assert near[3, 2] == 0 and far[3, 2] == 1
+    assert np.isfinite(far).all()
