@@ -68,6 +68,7 @@ class Evaluator:
         started = time.perf_counter()
         plan = make_plan(self.graph, outputs, (frame,), feed)
         frame_run, = local.execute(plan, self.tiers, on_node=self.on_node)
+        finish_sinks(plan)
         return Run(frame_run.results, frame_run.stats, time.perf_counter() - started)
 
 
@@ -88,7 +89,34 @@ def render(graph: Graph, frames, outputs=None, client=None, workers: int | None 
     else:
         runs = local.execute(plan, default_tiers(cache_dir, memory), on_node=on_node,
                              on_frame=on_frame, keep_results=False)
+    finish_sinks(plan)
     stats = []
     for frame_run in sorted(runs, key=lambda r: r.frame):
         stats += [{**stat, "frame": frame_run.frame} for stat in frame_run.stats]
     return Render([r.frame for r in runs], stats, time.perf_counter() - started)
+
+
+def finish_sinks(plan) -> None:
+    """Call `finish(params, frames)` of every requested sink whose spec has one (a video
+    writer encodes the frames its per-frame runs collected), once, in this process, after
+    every frame has run; failures are placed at the node."""
+    from graph.errors import GraphError, NodeFailure, NodeInputError
+    names = {node for frame in plan.frames for node, _, _ in plan.targets[frame].values()}
+    for name in sorted(names):
+        node = plan.graph.nodes[name]
+        spec = plan.graph.registry.get(node.type)
+        if spec.finish is None:
+            continue
+        frames = [frame for frame in plan.frames if plan.task((name, frame)).kind == "sink"]
+        if not frames:
+            continue
+        try:
+            spec.finish(dict(plan.task((name, frames[0])).params), frames)
+        except (NodeFailure, GraphError):
+            raise
+        except NodeInputError as error:
+            raise NodeFailure(name, node.type, str(error), node.location(), error.hint) \
+                from error
+        except Exception as error:
+            raise NodeFailure(name, node.type, f"{type(error).__name__}: {error}",
+                              node.location()) from error

@@ -14,7 +14,7 @@ import networkx as nx
 
 from graph.errors import (GraphError, Location, ParamValueError, Problem, describe_value,
                           did_you_mean)
-from graph.spec import NUMERIC_TYPES, NodeSpec, Registry, coerce_param
+from graph.spec import NUMERIC_TYPES, NodeSpec, Registry, coerce_param, port_accepts
 
 INTERPOLATIONS = ("linear", "smooth", "step")
 
@@ -542,21 +542,28 @@ def _port_type_problems(graph: Graph) -> list[Problem]:
         for port, ref in node.refs():
             expected = spec.input(port).type
             found = types.get((ref.node, resolve_output(graph, ref)))
-            if expected != "image|mask" and found in ("image", "mask") and found != expected:
-                convert = "to_mask" if expected == "mask" else "set_alpha"
+            if not port_accepts(expected, found):
                 problems.append(Problem(f"input '{port}' takes {_a(expected)}, but '{ref}' "
                                         f"gives {_a(found)}", node.location(port), name, port,
-                                        f"convert it with a '{convert}' node"))
+                                        _conversion_hint(expected, found)))
     for ref, expected, location, name, port in graph.port_checks:
         if ref.node not in graph.nodes:
             problems.append(Problem(f"unknown node '{ref.node}'", location, name, port,
                                     did_you_mean(ref.node, graph.nodes)))
             continue
         found = types.get((ref.node, resolve_output(graph, ref)))
-        if expected != "image|mask" and found in ("image", "mask") and found != expected:
+        if not port_accepts(expected, found):
             problems.append(Problem(f"template input '{port}' takes {_a(expected)}, but "
                                     f"'{ref}' gives {_a(found)}", location, name, port))
     return problems
+
+
+def _conversion_hint(expected: str, found: str) -> str:
+    if expected in ("image", "mask") and found in ("image", "mask"):
+        return f"convert it with a '{'to_mask' if expected == 'mask' else 'set_alpha'}' node"
+    if "track" in (expected, found):
+        return "a track (from a `track` node) drives a `track` input: a shape's or transform's"
+    return f"connect a node that gives {_a(expected)}"
 
 
 def _a(kind: str) -> str:

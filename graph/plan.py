@@ -175,7 +175,8 @@ class _NodeInfo:
     JSON of every param that cannot change with the frame, the names of those that can."""
 
     __slots__ = ("node", "spec", "connections", "static_params", "static_text", "dynamic",
-                 "pattern_paths", "may_pass", "head", "order", "port_text", "fixed")
+                 "pattern_paths", "may_pass", "head", "order", "port_text", "fixed",
+                 "takes_frame")
 
     def __init__(self, node, spec, graph):
         self.node, self.spec = node, spec
@@ -192,6 +193,8 @@ class _NodeInfo:
         self.dynamic = sorted(k for k, v in node.values.items()
                               if isinstance(v, Animated) or k in self.pattern_paths)
         self.static_params = {k: v for k, v in node.values.items() if k not in self.dynamic}
+        self.takes_frame = spec.wants_frame(self.params_at(1)) if callable(spec.takes_frame) \
+            else spec.takes_frame
         self.may_pass = node.disable or (spec.maskable and (
             isinstance(node.values.get("mix"), Animated) or node.values.get("mix") == 0.0))
         self.head = f',"type":{_json(spec.id)},"version":{_json(spec.version)}}}'
@@ -249,7 +252,7 @@ class _Planner:
             if name in self.feed:
                 continue
             info = self.info[name]
-            if info.spec.takes_frame or info.spec.reads_frames is not None or info.dynamic \
+            if info.takes_frame or info.spec.reads_frames is not None or info.dynamic \
                     or any(source in varies for _, _, refs in info.connections
                            for source, _ in refs):
                 varies.add(name)
@@ -295,15 +298,16 @@ class _Planner:
         reads = self._reads(info, frame)
         needs = []
         for port, _, refs in info.connections:
-            read = reads.get(port, frame) if reads else frame
-            needs += [(source, read) for source, _ in refs]
+            for read in _frames_of(reads, port, frame):
+                needs += [(source, read) for source, _ in refs]
         return tuple(needs)
 
     def _reads(self, info, frame) -> dict:
         if info.spec.reads_frames is None:
             return {}
         params = info.fixed[0] if info.fixed is not None else info.params_at(frame)
-        return {port: int(read) for port, read in info.spec.reads_frames(params, frame).items()}
+        return {port: tuple(int(f) for f in read) if isinstance(read, (list, tuple))
+                else int(read) for port, read in info.spec.reads_frames(params, frame).items()}
 
     def _passthrough(self, info, frame) -> Ref | None:
         if not info.may_pass:
@@ -354,18 +358,19 @@ class _Planner:
             inputs, texts = [], []
             sites = self.sites
             for port, is_list, refs in info.connections:
-                read = reads.get(port, frame) if reads else frame
-                pairs = tuple([(sites[(source, read)], output) for source, output in refs])
-                inputs.append((port, is_list, pairs))
+                read_frames = _frames_of(reads, port, frame)
+                pairs = tuple([(sites[(source, read)], output) for read in read_frames
+                               for source, output in refs])
+                inputs.append((port, is_list or isinstance(reads.get(port), tuple), pairs))
                 label, outputs = info.port_text[port]
                 texts.append(label + ",".join(f'["{key}",{output}]' for (key, _), output
-                                              in zip(pairs, outputs)) + "]")
+                                              in zip(pairs, outputs * len(read_frames))) + "]")
             text = "{"
             if spec.reads_files:
                 files = [caching.file_identity(params[p.name]) for p in spec.params
                          if p.type == "path" and params.get(p.name)]
                 text += f'"files":{_json(files)},'
-            if spec.takes_frame:
+            if info.takes_frame:
                 text += f'"frame":{int(frame)},'
             if reads:
                 text += f'"frames_read":{_json(reads)},'
@@ -375,6 +380,13 @@ class _Planner:
                               node.location()) from None
         kind = "sink" if spec.sink else "compute"
         return Task(_digest(text), node.name, frame, kind, tuple(inputs), params_items, text)
+
+
+def _frames_of(reads: dict, port: str, frame: int) -> tuple:
+    """The frames at which `port` is read: a `reads_frames` list (the input then arrives
+    as a list of arrays, in that order), one frame, or the current frame."""
+    read = reads.get(port, frame)
+    return read if isinstance(read, tuple) else (read,)
 
 
 def _json(value) -> str:

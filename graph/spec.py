@@ -32,7 +32,24 @@ from typing import Any, Callable
 
 from graph.errors import NodeInputError, ParamValueError
 
-PORT_TYPES = ("image", "mask", "image|mask")
+PORT_TYPES = ("image", "mask", "image|mask", "track")
+# What an array on each port type looks like (checked on every node's outputs). A track
+# is a small per-frame transform: rows 0-2 a 3x3 matrix from the reference frame's pixel
+# coordinates to this frame's, then one row (x, y, lost) per tracked point.
+PORT_SHAPES = {
+    "image": ("(H, W, 4)", lambda array: array.ndim == 3 and array.shape[2] == 4),
+    "mask": ("(H, W)", lambda array: array.ndim == 2),
+    "track": ("(3 + points, 3)", lambda array: array.ndim == 2 and array.shape[0] >= 3
+              and array.shape[1] == 3),
+}
+
+
+def port_accepts(expected: str, found: str | None) -> bool:
+    """Whether an output of type `found` may feed an input of type `expected`."""
+    if found is None or found == expected:
+        return True
+    pictures = ("image", "mask", "image|mask")
+    return expected in pictures and found in pictures and "image|mask" in (expected, found)
 
 
 @dataclass(frozen=True)
@@ -127,14 +144,22 @@ class NodeSpec:
     sink: bool = False
     check: Callable | None = None
     category: str = ""
-    takes_frame: bool = False
+    takes_frame: bool | Callable = False
     reads_frames: Callable | None = None
+    finish: Callable | None = None
+    receives_keys: bool = False
     _inputs_by_name: dict = field(default_factory=dict, repr=False)
     _params_by_name: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         self._inputs_by_name = {port.name: port for port in self.inputs}
         self._params_by_name = {param.name: param for param in self.params}
+
+    def wants_frame(self, params: dict) -> bool:
+        """Whether compute receives the frame, for these params (see `node`)."""
+        if callable(self.takes_frame):
+            return bool(self.takes_frame(params))
+        return bool(self.takes_frame)
 
     def input(self, name: str) -> Input | None:
         return self._inputs_by_name.get(name)
@@ -179,8 +204,10 @@ def find_spec(type_id: str, module: str | None = None) -> NodeSpec:
 
 def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=False,
          original: str | None = None, reads_files=False, sink=False,
-         check: Callable | None = None, category: str = "", takes_frame: bool = False,
-         reads_frames: Callable | None = None) -> Callable[[Callable], NodeSpec]:
+         check: Callable | None = None, category: str = "", takes_frame=False,
+         reads_frames: Callable | None = None,
+         finish: Callable | None = None,
+         receives_keys: bool = False) -> Callable[[Callable], NodeSpec]:
     """Declare a node type on its compute function; returns the NodeSpec.
 
     maskable: the framework adds a `mask` input and `mix`, `invert_mask` params and
@@ -192,10 +219,20 @@ def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=Fa
     load time; `params` are the coerced values (an animated param appears as its value at
     the first key), `connected` the set of input names that have a node connected.
     takes_frame: compute receives the frame number as the keyword `frame` (the frame
-    enters the node's key, so it is computed once per frame).
+    enters the node's key, so it is computed once per frame); or a function of the
+    params (at the first frame) saying whether it does (a `read` of a video file does, a
+    still image does not).
     reads_frames(params, frame) -> {port: frame}: the frame at which each named input is
     read (ports not named are read at the current frame); `params` are the values at
-    `frame`. Planning follows these edges, and the frames read enter the key.
+    `frame`. Planning follows these edges, and the frames read enter the key. A list of
+    frames for a port reads it at each of them: compute receives a list of arrays (in
+    that order) for that port (a tracker reads the reference frame and the current one).
+    receives_keys: compute also receives `input_keys` {port: [Merkle key, ...]} (in the
+    order of its arrays): the identity of what it is given, for a node that remembers work
+    between frames (propagate's flows) without hashing pixels.
+    finish(params, frames): for a sink that collects a frame range into one file (a
+    video): called once after every frame of a render (or a single-frame run) has run,
+    with the params at the first frame and the frames rendered, in order.
     """
     def declare(compute: Callable) -> NodeSpec:
         all_inputs = list(inputs)
@@ -209,7 +246,8 @@ def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=Fa
                         params=all_params, compute=compute, doc=inspect.getdoc(compute) or "",
                         maskable=maskable, original=original_name, reads_files=reads_files,
                         sink=sink, check=check, category=category,
-                        takes_frame=takes_frame, reads_frames=reads_frames)
+                        takes_frame=takes_frame, reads_frames=reads_frames, finish=finish,
+                        receives_keys=receives_keys)
         DECLARED[(compute.__module__, id)] = spec
         return spec
     return declare

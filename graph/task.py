@@ -20,6 +20,7 @@ import numpy as np
 
 from graph import cache as caching
 from graph.errors import GraphError, NodeFailure, NodeInputError
+from graph.spec import PORT_SHAPES
 from graph.stencil import stencil
 
 STENCIL_PARAMS = ("mix", "invert_mask")
@@ -42,8 +43,10 @@ def run_task(plan, task, results: dict) -> dict:
     params = dict(task.params)
     stencil_args = {key: params.pop(key) for key in STENCIL_PARAMS if spec.maskable}
     mask = inputs.pop("mask", None) if spec.maskable else None
-    if spec.takes_frame:
+    if spec.wants_frame(params):
         params["frame"] = task.frame
+    if spec.receives_keys:
+        params["input_keys"] = {port: [key for key, _ in refs] for port, _, refs in task.inputs}
     try:
         result = _normalise(plan, task, spec, spec.compute(**inputs, **params))
         if spec.maskable and spec.outputs:
@@ -71,10 +74,10 @@ def _normalise(plan, task, spec, raw) -> dict:
     for output in spec.outputs:
         array = np.ascontiguousarray(result[output.name], dtype=np.float32)
         kind = plan.kinds.get((task.node, output.name))
-        if (kind == "image" and (array.ndim != 3 or array.shape[2] != 4)) or \
-                (kind == "mask" and array.ndim != 2):
-            raise RuntimeError(f"output '{output.name}' should be an {kind} but has shape "
-                               f"{array.shape} (a bug in the node)")
+        if kind in PORT_SHAPES and not PORT_SHAPES[kind][1](array):
+            raise RuntimeError(f"output '{output.name}' should be {kind} "
+                               f"{PORT_SHAPES[kind][0]} but has shape {array.shape} "
+                               f"(a bug in the node)")
         result[output.name] = array
     return result
 

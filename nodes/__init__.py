@@ -9,7 +9,7 @@ def specs():
     """Every built-in NodeSpec. (The engine is imported here, not at the top, so that
     importing a kernel from nodes.kernels does not import it.)"""
     from graph.spec import specs_in
-    from nodes import (colour, exr_layers, grade, inpaint, io, keyers, maskmath, matting,
-                       merge, semantic, shapes, time, transform)
-    return specs_in(io, exr_layers, colour, shapes, keyers, semantic, matting, maskmath,
-                    grade, merge, inpaint, transform, time)
+    from nodes import (colour, exr_layers, grade, inpaint, io, keyers, matting, maskmath,
+                       merge, propagate, semantic, shapes, time, track, transform)
+    return specs_in(io, exr_layers, colour, shapes, keyers, semantic, matting, maskmath, grade,
+                    merge, inpaint, transform, time, track, propagate)

@@ -20,7 +20,7 @@ from graph.atomic import atomic_path
 from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
 from graph import limits
-from nodes import colour, exr_layers, imageinfo
+from nodes import colour, exr_layers, imageinfo, video
 from nodes.common import canvas_check, canvas_size, captured_stderr
 from nodes.kernels import convert
 from nodes.kernels.color import REC709_WEIGHTS
@@ -38,10 +38,10 @@ def _extension(path: str) -> str:
     return os.path.splitext(path)[1].lower()
 
 
-def _check_readable(params, connected):
+def _check_readable(params, connected, formats=READ_FORMATS):
     path = params["path"]
     problems = []
-    if _extension(path) not in READ_FORMATS:
+    if _extension(path) not in formats:
         problems.append(("path", f"unsupported file type '{_extension(path) or path}' "
                                  f"(readable: {', '.join(READ_FORMATS)})"))
     elif not has_frame_pattern(path) and not os.path.isfile(path):
@@ -50,7 +50,8 @@ def _check_readable(params, connected):
 
 
 def _check_read(params, connected):
-    problems = _check_readable(params, connected) or colour.colour_problems(params, "colorspace")
+    problems = (_check_readable(params, connected, READ_FORMATS + video.READ_EXTENSIONS)
+                or colour.colour_problems(params, "colorspace"))
     layer, path = params["layer"], params["path"]
     if problems or not layer:
         return problems
@@ -188,6 +189,7 @@ def decode_image(pixels: np.ndarray, colorspace: str, alpha_mode: str,
 
 
 @node("read", version=2, reads_files=True, check=_check_read, category="io",
+      takes_frame=lambda params: video.is_video(params.get("path")),
       outputs=[Output("output", "image")],
       params=[Param("path", "path", doc="image file, or a sequence plate.####.png / %04d"),
               Param("colorspace", "str", "auto",
@@ -198,9 +200,11 @@ def decode_image(pixels: np.ndarray, colorspace: str, alpha_mode: str,
                     doc="alpha in the file: auto = straight for 8/16-bit, premultiplied for float"),
               Param("layer", "str", "", doc="EXR layer ('diffuse') or one channel "
                                              "('matte.A'); empty: the main R, G, B, A"),
+              Param("first_frame", "int", 1,
+                    doc="video files: the graph frame that shows the clip's first frame"),
               *colour.COLOUR_PARAMS])
-def read(*, path, colorspace, alpha, layer="", working=colour.ocio.DEFAULT_WORKING,
-         config=None):
+def read(*, path, colorspace, alpha, layer="", first_frame=1,
+         working=colour.ocio.DEFAULT_WORKING, config=None, frame=None):
     """Read an image file (PNG, JPEG, TIFF 8/16-bit/float, EXR) as premultiplied RGBA in the
     graph's working space (linear Rec.709 unless the header's `colour:` says otherwise).
 
@@ -209,8 +213,15 @@ def read(*, path, colorspace, alpha, layer="", working=colour.ocio.DEFAULT_WORKI
     against the graph file's folder. A `####` or `%04d` in the path reads frame N of a
     sequence (`maskgraph run --frames 1-24`). A file over the pixel budget
     ($MASKGRAPH_MAX_PIXELS, default 2**28) is refused from its header, before decoding; a
-    truncated or corrupt JPEG is an error, not a partly grey picture.
+    truncated or corrupt JPEG is an error, not a partly grey picture. A video file (.mp4,
+    .mov, .mkv, .webm, .avi; extra `maskgraph[video]`) shows its frame
+    `frame - first_frame + 1` on graph frame `frame`, holding the first/last frame outside
+    the clip; its YUV is converted with the Rec.709 matrix as FFmpeg does, then decoded from
+    sRGB like an 8-bit file.
     """
+    if video.is_video(path):
+        codes = video.read_video_frame(path, frame or 1, first_frame)
+        return decode_image(codes, colorspace, alpha, working, config)
     return decode_image(_load_codes(path, layer), colorspace, alpha, working, config)
 
 
@@ -270,6 +281,15 @@ def _check_writable(params, connected):
 def _check_format(params):
     path, depth = params["path"], params["depth"]
     extension = _extension(path)
+    if extension in video.WRITE_EXTENSIONS:
+        if params["colorspace"] not in ("auto", "srgb"):
+            return [("colorspace", f"{extension} video is written as sRGB-encoded Rec.709; "
+                                   f"use auto or srgb (or convert with a colorspace node)")]
+        if depth == "float" or (params["channels"] in ("rgba", "alpha") and extension == ".mp4"):
+            return [("depth" if depth == "float" else "channels",
+                     f"{extension} video stores 8-bit YUV without alpha; use .mov (ProRes "
+                     f"4444, alpha) or an EXR sequence")]
+        return []
     if extension not in READ_FORMATS:
         return [("path", f"unsupported file type '{extension or path}' "
                          f"(writable: {', '.join(READ_FORMATS)})")]
@@ -282,9 +302,15 @@ def _check_format(params):
     return []
 
 
+def _finish_write(params, frames):
+    if video.is_video(params["path"]):
+        video.finish_video(params["path"], frames, params["fps"], params["crf"])
+
+
 @node("write", version=2, sink=True, check=_check_writable, category="io",
+      takes_frame=lambda params: video.is_video(params.get("path")), finish=_finish_write,
       inputs=[Input("input", "image|mask")],
-      params=[Param("path", "path", doc="output file (PNG, JPEG, TIFF, EXR); #### or %04d: frame"),
+      params=[Param("path", "path", doc="output file (PNG, JPEG, TIFF, EXR; .mp4/.mov video); #### or %04d: frame"),
               Param("colorspace", "str", "auto",
                     doc="auto (sRGB for 8/16-bit images, the working space for float and "
                         "EXR; masks raw), srgb, linear, raw, or any OpenColorIO colour space"),
@@ -293,17 +319,27 @@ def _check_format(params):
               Param("channels", "choice", "auto", choices=("auto", "rgba", "rgb", "alpha"),
                     doc="auto: RGBA where the format has alpha, else RGB; masks one channel"),
               Param("quality", "int", 95, min=1, max=100, doc="JPEG quality"),
+              Param("crf", "int", 18, min=0, max=51,
+                    doc=".mp4: H.264 constant rate factor (lower: better, larger)"),
+              Param("fps", "float", 24.0, min=1, max=240, doc="video frame rate"),
               *colour.COLOUR_PARAMS])
-def write(input, *, path, colorspace, depth, channels, quality,
-          working=colour.ocio.DEFAULT_WORKING, config=None):
+def write(input, *, path, colorspace, depth, channels, quality, crf=18, fps=24.0,
+          working=colour.ocio.DEFAULT_WORKING, config=None, frame=None):
     """Write an image or a mask to a file, atomically (temporary file, then rename).
 
     Images are unpremultiplied and encoded (sRGB for 8/16-bit by default); a mask is
     written as a single-channel file of its values. Parent folders are created; the file
     gets the umask's permissions. 8/16-bit files refuse NaN and infinite values (counted in
-    the error); float TIFF/EXR files store them. Returns the array it wrote.
+    the error); float TIFF/EXR files store them. Returns the array it wrote. A video path
+    (.mp4: H.264 yuv420p at `crf`; .mov: ProRes 4444 with alpha; extra `maskgraph[video]`)
+    collects the rendered frame range into one file, encoded in frame order when the render
+    ends and renamed into place.
     """
     extension = _extension(path)
+    if extension in video.WRITE_EXTENSIONS:
+        _require_finite_for_integers(input, "8")
+        video.stage_frame(path, frame or 1, _video_codes(input, colorspace))
+        return input
     if depth == "auto":
         depth = "float" if extension == ".exr" else "8"
     if depth != "float":
@@ -322,6 +358,14 @@ def write(input, *, path, colorspace, depth, channels, quality,
     flags = [cv2.IMWRITE_JPEG_QUALITY, quality] if extension in (".jpg", ".jpeg") else []
     write_atomically(path, pixels, flags)
     return input
+
+
+def _video_codes(input, colorspace) -> np.ndarray:
+    """16-bit B,G,R,A codes of an image (sRGB by default) or a mask (grey, as it is)."""
+    if input.ndim == 2:
+        grey = _encode_mask(input, "16", colorspace)
+        return np.dstack([grey, grey, grey, np.full_like(grey, 65535)])
+    return _encode_image(input, ".png", "16", colorspace, "rgba")
 
 
 def _encode_mask(mask: np.ndarray, depth: str, colorspace: str) -> np.ndarray:

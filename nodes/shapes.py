@@ -34,6 +34,8 @@ def canvas_params():
 
 
 LIKE_INPUT = Input("like", "image|mask", optional=True, doc="copy this input's size")
+TRACK_INPUT = Input("track", "track", optional=True,
+                    doc="move the shape with a `track` (drawn on its reference frame)")
 MASK_OUTPUT = Output("output", "mask", doc="the shape's coverage")
 
 
@@ -68,8 +70,20 @@ def finish(coverage: np.ndarray, weights, invert: bool) -> np.ndarray:
     return coverage
 
 
-def polygon_mask(points: np.ndarray, like, width, height, feather, invert) -> np.ndarray:
-    """Rasterise a closed polygon ((N, 2) float64 points) onto the canvas."""
+def moved(points: np.ndarray, track) -> np.ndarray:
+    """(N, 2) points carried by a track's matrix (reference frame -> this frame)."""
+    if track is None:
+        return points
+    matrix = np.asarray(track[:3], np.float64)
+    mapped = np.hstack([points, np.ones((len(points), 1))]) @ matrix.T
+    return mapped[:, :2] / mapped[:, 2:]
+
+
+def polygon_mask(points: np.ndarray, like, width, height, feather, invert,
+                 track=None) -> np.ndarray:
+    """Rasterise a closed polygon ((N, 2) float64 points, moved by `track` when given)
+    onto the canvas."""
+    points = moved(np.asarray(points, np.float64), track)
     canvas_height, canvas_width = canvas_size(like, width, height)
     weights, pad = feather_padding(feather)
     acc = np.zeros((canvas_height + 2 * pad, canvas_width + 2 * pad), np.float32)
@@ -84,16 +98,23 @@ def polygon_mask(points: np.ndarray, like, width, height, feather, invert) -> np
       check=with_checks(lambda p: [("box", "needs x1 > x0 and y1 > y0")]
                         if p.get("box") and (p["box"][2] <= p["box"][0]
                                              or p["box"][3] <= p["box"][1]) else []),
-      inputs=[LIKE_INPUT], outputs=[MASK_OUTPUT],
+      inputs=[LIKE_INPUT, TRACK_INPUT], outputs=[MASK_OUTPUT],
       params=[Param("box", "box", None, doc="[x0, y0, x1, y1] in pixels (fractions allowed)"),
               *canvas_params()])
-def rectangle(like=None, *, box, width=None, height=None, feather=0.0, invert=False):
+def rectangle(like=None, track=None, *, box, width=None, height=None, feather=0.0,
+              invert=False):
     """An axis-aligned rectangle mask with exact anti-aliased edges.
 
     `box` is [x0, y0, x1, y1] in continuous pixel coordinates (origin at the top-left
     corner, y down; pixel (x, y) covers [x, x+1] x [y, y+1]); fractional edges give
     partial coverage. `feather` softens the edge over that many pixels (centred on it).
+    With a `track`, the box is drawn on the track's reference frame and its corners
+    follow the track (it may turn, scale or take perspective).
     """
+    if track is not None:
+        x0, y0, x1, y1 = box
+        corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
+        return polygon_mask(corners, like, width, height, feather, invert, track)
     canvas_height, canvas_width = canvas_size(like, width, height)
     weights, pad = feather_padding(feather)
     coverage = np.empty((canvas_height + 2 * pad, canvas_width + 2 * pad), np.float32)
@@ -121,22 +142,22 @@ def ellipse_polygon(center, radius, rotation) -> np.ndarray:
 @node("ellipse", version=1, category="shapes",
       check=with_checks(lambda p: [("radius", "both radii must be > 0 (degenerate ellipse)")]
                         if p.get("radius") and min(p["radius"]) <= 0 else []),
-      inputs=[LIKE_INPUT], outputs=[MASK_OUTPUT],
+      inputs=[LIKE_INPUT, TRACK_INPUT], outputs=[MASK_OUTPUT],
       params=[Param("center", "vec2", None, doc="centre [x, y] in pixels"),
               Param("radius", "vec2", None, min=0.0, doc="radii [rx, ry] in pixels"),
               Param("rotation", "float", 0.0, doc="degrees, counter-clockwise on screen"),
               *canvas_params()])
-def ellipse(like=None, *, center, radius, rotation=0.0, width=None, height=None,
+def ellipse(like=None, track=None, *, center, radius, rotation=0.0, width=None, height=None,
             feather=0.0, invert=False):
     """An ellipse (or circle) mask with exact anti-aliased edges.
 
     `center` [x, y] and `radius` [rx, ry] in pixels; `rotation` turns the rx axis
     counter-clockwise as seen on screen. The outline is flattened to a polygon within
     0.001 px of the curve and scaled to the ellipse's exact area, so the mask's sum is
-    pi * rx * ry where the ellipse lies on the canvas.
+    pi * rx * ry where the ellipse lies on the canvas. A `track` moves the outline.
     """
     points = ellipse_polygon(center, radius, rotation)
-    return polygon_mask(points, like, width, height, feather, invert)
+    return polygon_mask(points, like, width, height, feather, invert, track)
 
 
 def polygon_area(points) -> float:
@@ -150,17 +171,19 @@ def polygon_area(points) -> float:
       check=with_checks(lambda p: [("points", "the points enclose no area")]
                         if p.get("points") and len(p["points"]) >= 3
                         and polygon_area(p["points"]) < 1e-9 else []),
-      inputs=[LIKE_INPUT], outputs=[MASK_OUTPUT],
+      inputs=[LIKE_INPUT, TRACK_INPUT], outputs=[MASK_OUTPUT],
       params=[Param("points", "points", None, min_items=3,
                     doc="corners [[x, y], ...] in pixels, closed automatically"),
               *canvas_params()])
-def polygon(like=None, *, points, width=None, height=None, feather=0.0, invert=False):
+def polygon(like=None, track=None, *, points, width=None, height=None, feather=0.0, invert=False):
     """A polygon mask with exact anti-aliased edges (roto shape with straight edges).
 
     `points` lists the corners in pixels; the last joins the first. Self-crossing
-    outlines fill by the non-zero rule. Animate `points` for rotoscoping.
+    outlines fill by the non-zero rule. Animate `points` for rotoscoping, or connect a
+    `track` to move the outline with tracked points (a matchmoved roto).
     """
-    return polygon_mask(np.asarray(points, np.float64), like, width, height, feather, invert)
+    return polygon_mask(np.asarray(points, np.float64), like, width, height, feather, invert,
+                        track)
 
 
 def automatic_handles(points: np.ndarray, closed: bool) -> np.ndarray:
@@ -216,7 +239,7 @@ def spline_check(params):
 
 
 @node("spline", version=1, category="shapes", check=with_checks(spline_check),
-      inputs=[LIKE_INPUT], outputs=[MASK_OUTPUT],
+      inputs=[LIKE_INPUT, TRACK_INPUT], outputs=[MASK_OUTPUT],
       params=[Param("points", "points", None, min_items=2, doc="anchor points [[x, y], ...]"),
               Param("handles", "points", None, optional=True,
                     doc="per anchor its in then out handle [[x, y], ...] (absolute px); "
@@ -224,7 +247,7 @@ def spline_check(params):
               Param("closed", "bool", True,
                     doc="false: the last anchor joins the first with a straight edge"),
               *canvas_params()])
-def spline(like=None, *, points, handles=None, closed=True, width=None, height=None,
+def spline(like=None, track=None, *, points, handles=None, closed=True, width=None, height=None,
            feather=0.0, invert=False):
     """A cubic Bezier roto shape with exact anti-aliased edges.
 
@@ -232,7 +255,8 @@ def spline(like=None, *, points, handles=None, closed=True, width=None, height=N
     anchor i+1. `handles` lists, per anchor, the in handle then the out handle in
     absolute pixels (2 per anchor); without it the curve passes smoothly through the
     anchors (Catmull-Rom tangents). The curve is flattened within 0.001 px. Animate
-    `points` (and `handles`) for rotoscoping.
+    `points` (and `handles`) for rotoscoping, or connect a `track` to move the flattened
+    outline with tracked points.
     """
     outline = spline_outline(points, handles, closed)
-    return polygon_mask(outline, like, width, height, feather, invert)
+    return polygon_mask(outline, like, width, height, feather, invert, track)

@@ -1,4 +1,5 @@
-"""Node specs: crop, extend, resize (canvas and size changes on images or masks)."""
+"""Node specs: crop, extend, resize (canvas and size changes on images or masks) and
+transform (move, turn, scale or follow a track)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +8,7 @@ from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
 from nodes.common import budget_check, require_budget
 from nodes.kernels.resample import filter_weights, gather, resample_columns, resample_rows
+from nodes.kernels.warp import warp_bicubic, warp_bilinear
 
 FILTERS = ("nearest", "bilinear", "bicubic", "lanczos")
 FILLS = ("transparent", "edge", "mirror", "color")
@@ -200,4 +202,63 @@ def resize(input, *, width, height, scale, filter):
     out = resample(input, out_height, out_width, filter)
     if input.ndim == 2:
         np.clip(out, 0.0, 1.0, out=out)
+    return out
+
+
+# ---------------------------------------------------------------- transform
+
+WARP_FILTERS = {"bilinear": warp_bilinear, "bicubic": warp_bicubic}
+
+
+def transform_matrix(translate, rotate, scale, center) -> np.ndarray:
+    """3x3: scale and turn `rotate` degrees (counter-clockwise on screen, y down) about
+    `center`, then move by `translate`; continuous pixel coordinates."""
+    angle = np.radians(rotate)
+    cosine, sine = np.cos(angle), np.sin(angle)
+    linear = np.array([[cosine, sine], [-sine, cosine]]) @ np.diag(scale)
+    matrix = np.eye(3)
+    matrix[:2, :2] = linear
+    matrix[:2, 2] = np.asarray(center) + np.asarray(translate) - linear @ np.asarray(center)
+    return matrix
+
+
+@node("transform", version=1, category="transform",
+      inputs=[Input("input", "image|mask", doc="the picture to move"),
+              Input("track", "track", optional=True,
+                    doc="follow a `track` node: the motion from its reference frame")],
+      outputs=[Output("output", "image|mask", doc="the moved picture, same size")],
+      params=[Param("translate", "vec2", (0.0, 0.0), doc="move by [x, y] pixels"),
+              Param("rotate", "float", 0.0, doc="turn, degrees counter-clockwise"),
+              Param("scale", "vec2", (1.0, 1.0), doc="scale [x, y] about the center"),
+              Param("center", "vec2", None, optional=True,
+                    doc="pivot of rotate and scale, px (default: the picture's centre)"),
+              Param("invert", "bool", False,
+                    doc="apply the inverse motion (with a track: stabilise the shot)"),
+              Param("filter", "choice", "bilinear", choices=tuple(WARP_FILTERS),
+                    doc="bilinear, or bicubic (Keys a=-0.75, as OpenCV's INTER_CUBIC)")])
+def transform(input, track=None, *, translate, rotate, scale, center, invert, filter):
+    """Move, turn and scale an image or mask, or move it as a track says.
+
+    The params' transform (scale and rotate about `center`, then translate) is applied
+    after the track's (reference frame -> this frame), so a matchmove can be nudged;
+    `invert: true` applies the inverse, which with a track stabilises the shot on the
+    tracked points. The canvas keeps its size; what comes from outside the input is
+    transparent. Images are filtered premultiplied (no dark fringes at soft edges);
+    a mask's result is clamped to [0, 1].
+    """
+    height, width = input.shape[:2]
+    pivot = center if center is not None else (width / 2.0, height / 2.0)
+    matrix = transform_matrix(translate, rotate, scale, pivot)
+    if track is not None:
+        matrix = matrix @ np.asarray(track[:3], np.float64)
+    if abs(np.linalg.det(matrix)) < 1e-12:
+        raise NodeInputError("the transform squashes the picture to nothing (scale 0, or "
+                             "a degenerate track)", hint="check scale, or the track's points")
+    inverse = matrix if invert else np.linalg.inv(matrix)
+    source = _as_channels(input)
+    out = np.empty(source.shape, np.float32)
+    WARP_FILTERS[filter](source, np.ascontiguousarray(inverse), out)
+    if input.ndim == 2:
+        np.clip(out, 0.0, 1.0, out=out)
+        return out[:, :, 0]
     return out
