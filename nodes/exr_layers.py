@@ -10,10 +10,10 @@ display-window-sized picture, zero outside it. `write_layers` (below) writes suc
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 
+from graph.atomic import atomic_path
 from graph.errors import NodeInputError
 from graph.spec import Input, Param, node
 
@@ -183,24 +183,8 @@ def write_file(path: str, planes: dict[str, np.ndarray], compression: str) -> No
     exr = openexr()
     header = {"compression": getattr(exr, f"{compression.upper()}_COMPRESSION"),
               "type": exr.scanlineimage}
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".exr", dir=folder)
-    os.close(handle)
-    try:
+    with atomic_path(path) as temporary:
         exr.File(header, planes).write(temporary)
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # ------------------------------------------------------------------ the write_layers node

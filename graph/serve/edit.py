@@ -12,11 +12,12 @@ import difflib
 import io
 import os
 import re
-import tempfile
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from graph import atomic
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -177,22 +178,14 @@ def diff(old: str, new: str, filename: str) -> str:
 
 
 def write_atomic(path: str, data: bytes) -> None:
-    """Replace `path` with `data` atomically (temporary file in the same folder, renamed)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
+    """Replace `path` with `data` atomically, keeping the permissions of the file it
+    replaces (a new file gets the umask's)."""
     try:
         mode = os.stat(path).st_mode & 0o7777
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as out:
+        mode = None
+    with atomic.atomic_path(path) as temporary:
+        with open(temporary, "wb") as out:
             out.write(data)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+        if mode is not None:
+            os.chmod(temporary, mode)
