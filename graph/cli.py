@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "(the `dask` extra; outputs must be on a filesystem the workers share)")
     run.add_argument("--workers", type=int, metavar="N",
                      help="render on a local Dask cluster of N single-threaded processes")
+    run.add_argument("--threads", type=int, metavar="N",
+                     help="use at most N threads for the kernels (or $MASKGRAPH_THREADS; "
+                          "default: every core)")
     validate = commands.add_parser("validate", help="check a graph without running it")
     _graph_arguments(validate)
     nodes = commands.add_parser("nodes", help="list node types and templates, or document one")
@@ -120,6 +123,11 @@ def parse_frames(text: str | None) -> list[int]:
 
 
 def command_run(arguments) -> int:
+    if arguments.threads is not None:
+        if arguments.threads < 1:
+            raise GraphError(Problem(f"--threads {arguments.threads}: at least 1 thread"))
+        from graph.threads import set_threads
+        set_threads(arguments.threads)
     graph = load_from_arguments(arguments)
     frames = parse_frames(arguments.frames)
     if arguments.frames is None and arguments.scheduler is None and arguments.workers is None:
