@@ -97,6 +97,29 @@ class Param:
         return PARAM_TYPES[self.type][1](self)
 
 
+@dataclass(frozen=True)
+class Pointwise:
+    """The per-pixel form of a node whose every output pixel depends only on the same
+    pixel of its inputs: what lets the engine fuse a chain of such nodes into one
+    generated kernel (graph/fusion.py).
+
+    kernel(params) -> (pixel, values) for the node's params at a frame, or None when these
+    params are not pointwise (a merge with an offset). `pixel` is a numba scalar function
+    (inlined into the generated kernel; it must be a module-level name of its module)
+    taking (r, g, b, a, *side values, values) and returning the pixel (r, g, b, a) as
+    float32; `values` is a 1-D float32 array of whatever the pixel reads from the params.
+    through: the image input the chain flows through (the previous node's output);
+    sides: the other inputs, in the order `pixel` takes their values (an image input gives
+    its four channels, a mask input its one value). The framework's stencil (maskable
+    nodes) is applied inside the fused kernel too. The result must equal the node's own
+    compute bit for bit (tests/graph/test_fusion.py checks every such node type).
+    """
+
+    kernel: Callable
+    through: str
+    sides: tuple = ()
+
+
 @dataclass
 class NodeSpec:
     """The declaration of one node type. Build it with the `node` decorator."""
@@ -116,6 +139,7 @@ class NodeSpec:
     category: str = ""
     takes_frame: bool = False
     reads_frames: Callable | None = None
+    pointwise: Pointwise | None = None
     _inputs_by_name: dict = field(default_factory=dict, repr=False)
     _params_by_name: dict = field(default_factory=dict, repr=False)
 
@@ -167,7 +191,8 @@ def find_spec(type_id: str, module: str | None = None) -> NodeSpec:
 def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=False,
          original: str | None = None, reads_files=False, sink=False,
          check: Callable | None = None, category: str = "", takes_frame: bool = False,
-         reads_frames: Callable | None = None) -> Callable[[Callable], NodeSpec]:
+         reads_frames: Callable | None = None,
+         pointwise: Pointwise | None = None) -> Callable[[Callable], NodeSpec]:
     """Declare a node type on its compute function; returns the NodeSpec.
 
     maskable: the framework adds a `mask` input and `mix`, `invert_mask` params and
@@ -183,6 +208,8 @@ def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=Fa
     reads_frames(params, frame) -> {port: frame}: the frame at which each named input is
     read (ports not named are read at the current frame); `params` are the values at
     `frame`. Planning follows these edges, and the frames read enter the key.
+    pointwise: the node's per-pixel form (see `Pointwise`), so chains of such nodes run
+    as one fused kernel.
     """
     def declare(compute: Callable) -> NodeSpec:
         all_inputs = list(inputs)
@@ -196,7 +223,8 @@ def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=Fa
                         params=all_params, compute=compute, doc=inspect.getdoc(compute) or "",
                         maskable=maskable, original=original_name, reads_files=reads_files,
                         sink=sink, check=check, category=category,
-                        takes_frame=takes_frame, reads_frames=reads_frames)
+                        takes_frame=takes_frame, reads_frames=reads_frames,
+                        pointwise=pointwise)
         DECLARED[(compute.__module__, id)] = spec
         return spec
     return declare

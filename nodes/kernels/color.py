@@ -73,3 +73,16 @@ def srgb_decode_into(values, out):
     flat_out = out.reshape(-1)
     for index in prange(flat_in.size):
         flat_out[index] = srgb_decode(flat_in[index])
+
+
+@scalar
+def premultiply_pixel(red, green, blue, alpha, values):
+    """One pixel of `premultiply_into` (values unused), for the engine's fused chains."""
+    return red * alpha, green * alpha, blue * alpha, alpha
+
+
+@scalar
+def unpremultiply_pixel(red, green, blue, alpha, values):
+    """One pixel of `unpremultiply_into` (values unused), for the engine's fused chains."""
+    scale = np.float32(1.0) / alpha if alpha != 0 else np.float32(1.0)
+    return red * scale, green * scale, blue * scale, alpha

@@ -285,3 +285,103 @@ def set_alpha_rows(rows, mask, multiply, out_rows):
             for channel in range(3):
                 out_row[base + channel] = row[base + channel] * scale
             out_row[base + 3] = alpha * coverage if multiply else coverage
+
+
+# ---------------------------------------------------------------- per-pixel forms
+# One pixel (r, g, b, a) -> (r, g, b, a), for the engine's fused chains (graph/fusion.py).
+# Each gives exactly what the row kernel above (and the node's unpremultiply /
+# repremultiply steps) give for that pixel; `values` is a float32 array of the params.
+
+@scalar
+def straight_scale(alpha):
+    """The factor that unpremultiplies a pixel (1 where alpha is 0), as unpremultiply_into."""
+    return ONE / alpha if alpha != ZERO else ONE
+
+
+@scalar
+def repremultiplied(graded, original, alpha):
+    """Straight graded colour times the original alpha; alpha-0 pixels keep the original."""
+    value = graded * alpha
+    return value if alpha != ZERO else original
+
+
+@scalar
+def grade_channel(value, values, channel):
+    """grade_value / grade_linear of one channel; values as in `grade_pixel`."""
+    if values[15] != ZERO:
+        return grade_value(value, values[channel], values[3 + channel], values[6 + channel],
+                           values[9 + channel], values[12 + channel])
+    return grade_linear(value, values[channel], values[3 + channel], values[9 + channel],
+                        values[12 + channel])
+
+
+@scalar
+def grade_pixel(red, green, blue, alpha, values):
+    """Grade one pixel. values: slope[3], offset[3], power[3], lower[3], upper[3],
+    use_power, unpremult (1 or 0)."""
+    if values[16] != ZERO:
+        scale = straight_scale(alpha)
+        graded_red = grade_channel(red * scale, values, 0)
+        graded_green = grade_channel(green * scale, values, 1)
+        graded_blue = grade_channel(blue * scale, values, 2)
+        return (repremultiplied(graded_red, red, alpha),
+                repremultiplied(graded_green, green, alpha),
+                repremultiplied(graded_blue, blue, alpha), alpha)
+    return (grade_channel(red, values, 0), grade_channel(green, values, 1),
+            grade_channel(blue, values, 2), alpha)
+
+
+@scalar
+def cdl_saturated(red, green, blue, saturation, lower, upper):
+    """(r, g, b) after the CDL saturation and its clamp, as `saturate_into` writes them."""
+    luma = LUMA_RED * red + LUMA_GREEN * green + LUMA_BLUE * blue
+    return (min(max(luma + saturation * (red - luma), lower), upper),
+            min(max(luma + saturation * (green - luma), lower), upper),
+            min(max(luma + saturation * (blue - luma), lower), upper))
+
+
+@scalar
+def cdl_colour(red, green, blue, values):
+    """The CDL of straight or stored colour; values as in `cdl_pixel`."""
+    clamp = values[10] != ZERO
+    lower = ZERO if clamp else NEGATIVE_INFINITY
+    upper = ONE if clamp else INFINITY
+    use_power = values[6] != ONE or values[7] != ONE or values[8] != ONE
+    red = cdl_channel(red, values[0], values[3], values[6], lower, upper, use_power)
+    green = cdl_channel(green, values[1], values[4], values[7], lower, upper, use_power)
+    blue = cdl_channel(blue, values[2], values[5], values[8], lower, upper, use_power)
+    return cdl_saturated(red, green, blue, values[9], lower, upper)
+
+
+@scalar
+def cdl_pixel(red, green, blue, alpha, values):
+    """ASC CDL of one pixel. values: slope[3], offset[3], power[3], saturation, clamp,
+    unpremult (1 or 0)."""
+    if values[11] != ZERO:
+        scale = straight_scale(alpha)
+        graded_red, graded_green, graded_blue = cdl_colour(red * scale, green * scale,
+                                                           blue * scale, values)
+        return (repremultiplied(graded_red, red, alpha),
+                repremultiplied(graded_green, green, alpha),
+                repremultiplied(graded_blue, blue, alpha), alpha)
+    graded_red, graded_green, graded_blue = cdl_colour(red, green, blue, values)
+    return graded_red, graded_green, graded_blue, alpha
+
+
+@scalar
+def matrix_pixel(red, green, blue, alpha, values):
+    """RGB' = M @ RGB for one pixel; values: the (3, 3) matrix M row by row."""
+    return (values[0] * red + values[1] * green + values[2] * blue,
+            values[3] * red + values[4] * green + values[5] * blue,
+            values[6] * red + values[7] * green + values[8] * blue, alpha)
+
+
+@scalar
+def set_alpha_pixel(red, green, blue, alpha, coverage, values):
+    """set_alpha of one pixel with mask value `coverage`; values: [multiply (1 or 0)]."""
+    multiply = values[0] != ZERO
+    scale = coverage
+    if not multiply and alpha != ZERO:
+        scale = coverage / alpha
+    return (red * scale, green * scale, blue * scale,
+            alpha * coverage if multiply else coverage)
