@@ -22,7 +22,6 @@ from graph.plan import make_plan
 from graph.task import explain_change  # noqa: F401  (public: reasons of a recompute)
 from graph.tiers import default_tiers
 
-STENCIL_PARAMS = ("mix", "invert_mask")
 
 
 @dataclass

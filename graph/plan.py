@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import networkx as nx
@@ -35,11 +36,9 @@ from graph.animation import has_frame_pattern, path_at_frame, value_at
 from graph.errors import GraphError, NodeFailure, Problem, did_you_mean
 from graph.model import Animated, Graph, Ref, output_types, resolve_output
 
-STENCIL_PARAMS = ("mix", "invert_mask")
 
 
-@dataclass(frozen=True)
-class Task:
+class Task(NamedTuple):
     """One unit of work: a node at a frame. Equal keys are the same task.
 
     inputs: ((port, is_list, ((input key, output name), ...)), ...) in port order; for a
@@ -120,7 +119,8 @@ def make_plan(graph: Graph, outputs=None, frames=(1,), feed: dict | None = None)
     frames = tuple(int(frame) for frame in frames)
     targets = resolve_targets(graph, outputs)
     feed = check_feed(graph, feed or {})
-    planner = _Planner(graph, feed, _needed(graph, targets))
+    digraph = graph.dependency_graph()
+    planner = _Planner(graph, feed, _needed(digraph, targets), digraph)
     plan_targets = {}
     for frame in frames:
         plan_targets[frame] = {}
@@ -161,8 +161,7 @@ def check_feed(graph: Graph, feed: dict) -> dict:
             for name, array in feed.items()}
 
 
-def _needed(graph: Graph, targets) -> set:
-    digraph = graph.dependency_graph()
+def _needed(digraph, targets) -> set:
     needed = set()
     for ref in targets.values():
         needed |= nx.ancestors(digraph, ref.node) | {ref.node}
@@ -196,15 +195,17 @@ class _NodeInfo:
         self.dynamic = sorted(k for k, v in node.values.items()
                               if isinstance(v, Animated) or k in self.pattern_paths)
         self.static_params = {k: v for k, v in node.values.items() if k not in self.dynamic}
-        self.static_text = {k: _json(k) + ":" + _json(v) for k, v in self.static_params.items()}
-        self.order = [(k, _json(k) + ":") for k in sorted(node.values)]
-        self.fixed = None  # (params, their JSON, their tuple) when no param animates
-        if not self.dynamic:
-            self.fixed = (self.static_params, self.params_text(self.static_params),
-                          tuple(sorted(self.static_params.items())))
         self.may_pass = node.disable or (spec.maskable and (
             isinstance(node.values.get("mix"), Animated) or node.values.get("mix") == 0.0))
         self.head = f',"type":{_json(spec.id)},"version":{_json(spec.version)}}}'
+        self.fixed = None  # (params, their JSON, their tuple) when no param animates
+        if not self.dynamic:
+            self.fixed = (self.static_params, _json(self.static_params),
+                          tuple(sorted(self.static_params.items())))
+        else:  # JSON fragments of the fixed params, joined with the animated ones per frame
+            self.static_text = {k: _json(k) + ":" + _json(v)
+                                for k, v in self.static_params.items()}
+            self.order = [(k, _json(k) + ":") for k in sorted(node.values)]
 
     def params_at(self, frame: int) -> dict:
         params = dict(self.static_params)
@@ -228,7 +229,7 @@ class _Planner:
     """Computes site keys depth-first with memos; a node that cannot vary with the frame
     is keyed once and its key reused for every frame."""
 
-    def __init__(self, graph: Graph, feed: dict, needed: set):
+    def __init__(self, graph: Graph, feed: dict, needed: set, digraph):
         self.graph, self.feed = graph, feed
         self.registry = graph.registry
         self.kinds = {pair: kind for pair, kind in output_types(graph).items()
@@ -240,13 +241,14 @@ class _Planner:
         self.static: dict[str, tuple] = {}  # node -> (key, input nodes) when frame-free
         self.info = {name: _NodeInfo(graph.nodes[name], self.registry.get(
             graph.nodes[name].type), graph) for name in needed}
-        self.varies = self._varying(needed)
+        self.varies = self._varying(needed, digraph)
 
-    def _varying(self, needed: set) -> set:
+    def _varying(self, needed: set, digraph) -> set:
         """Nodes whose key may differ between frames."""
-        digraph = self.graph.dependency_graph().subgraph(needed)
         varies = set()
         for name in nx.topological_sort(digraph):
+            if name not in needed:
+                continue
             if name in self.feed:
                 continue
             info = self.info[name]
