@@ -5,17 +5,18 @@ Policy (decided from spec metadata only: the engine knows no node type):
    graph.spec.Pointwise) that accepts its params at this frame, its inputs are single
    nodes (no lists), and, for a maskable spec, the chain flows through the spec's
    original input (the stencil blends with it).
-2. In one frame's schedule, a fusable task links to the fusable task whose result is its
-   `through` input when that result has no other reader in the schedule, is not asked
-   for (a requested output or a previewed node splits the chain there) and is not held
-   for a later frame. Links form linear chains.
+2. In one frame's schedule, a fusable task links to a fusable task whose result is one
+   of its image inputs (its `through` input first, else a side: a grade feeding a merge's
+   `a`) when that result has no other reader in the schedule, is not asked for (a
+   requested output or a previewed node splits the chain there) and is not held for a
+   later frame. Links form linear chains.
 3. A chain of two or more tasks, or one task whose stencil is on (a mask, a mix below 1
    or an inverted mask), runs as one kernel: each source pixel is read once, every node's
    pixel function and stencil are applied in registers, the result is written once. The
    intermediate results are never made, so they are not cached; the executor's stats mark
    those nodes `fused`, with the chain.
 4. A kernel is generated from the chain's shape (each node's pixel function, the kinds of
-   its side inputs, its stencil kind), written as a Python module into the kernel folder
+   its inputs, which one the chain flows through, its stencil kind), written as a Python module into the kernel folder
    ($MASKGRAPH_KERNEL_DIR, default ~/.cache/maskgraph/kernels) under a name hashed from
    its source and the source of every module it imports, and compiled by numba with
    cache=True: one chain shape compiles once per machine, and editing a pixel function
@@ -32,7 +33,7 @@ import importlib
 import importlib.util
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -46,25 +47,29 @@ CHANNELS = ("red", "green", "blue", "alpha")
 
 @dataclass(frozen=True)
 class Member:
-    """One task of a chain: its site, the (key, output) it reads through, its side
-    inputs and mask as (key, output) refs, its pixel function and values, its stencil."""
+    """One task of a chain. slots: the inputs its pixel function reads, in order (the
+    `through` image first, then the sides) as (key, output) refs, with their kinds
+    ('image' | 'mask'); chained: the slot that takes the previous member's result (None
+    for the first member); original: the slot the stencil blends with (maskable nodes)."""
 
     site: tuple
     task: object
-    through: tuple
-    sides: tuple
-    side_kinds: tuple
+    slots: tuple
+    kinds: tuple
+    original: int | None
     mask: tuple | None
     pixel: object
     values: np.ndarray
     stencil: str  # 'none' | 'mix' | 'mask'
     mix: float
     invert: bool
+    chained: int | None = None
 
     @property
     def shape(self) -> tuple:
         """What the generated kernel depends on (never the values)."""
-        return (self.pixel.__module__, self.pixel.__name__, self.side_kinds, self.stencil)
+        return (self.pixel.__module__, self.pixel.__name__, self.kinds, self.chained,
+                self.original, self.stencil)
 
 
 def member(plan, site) -> Member | None:
@@ -74,11 +79,15 @@ def member(plan, site) -> Member | None:
         return None
     spec = plan.graph.registry.get(plan.graph.nodes[task.node].type)
     form = spec.pointwise
-    if form is None or spec.takes_frame or (spec.maskable and spec.original != form.through):
+    if form is None or spec.takes_frame:
         return None
+    names = (form.through,) + tuple(form.sides)
     ports = {port: refs for port, is_list, refs in task.inputs if not is_list}
-    if len(ports) != len(task.inputs) or form.through not in ports or \
-            any(side not in ports for side in form.sides):
+    if len(ports) != len(task.inputs) or any(name not in ports for name in names) or \
+            (spec.maskable and spec.original not in names):
+        return None
+    kinds = tuple(spec.input(name).type for name in names)
+    if kinds[0] != "image" or any(kind not in ("image", "mask") for kind in kinds):
         return None
     params = dict(task.params)
     mix = float(params.pop("mix", 1.0)) if spec.maskable else 1.0
@@ -89,10 +98,10 @@ def member(plan, site) -> Member | None:
     pixel, values = made
     mask = ports["mask"][0] if spec.maskable and "mask" in ports else None
     stencil = "mask" if mask is not None else ("mix" if mix != 1.0 or invert else "none")
-    return Member(site, task, ports[form.through][0],
-                  tuple(ports[side][0] for side in form.sides),
-                  tuple(spec.input(side).type for side in form.sides), mask, pixel,
-                  np.ascontiguousarray(values, np.float32), stencil, mix, invert)
+    original = names.index(spec.original) if spec.maskable else None
+    return Member(site, task, tuple(ports[name][0] for name in names), kinds, original,
+                  mask, pixel, np.ascontiguousarray(values, np.float32), stencil, mix,
+                  invert)
 
 
 def plan_chains(plan, schedule, consumers, keep) -> dict:
@@ -105,17 +114,19 @@ def plan_chains(plan, schedule, consumers, keep) -> dict:
         found = member(plan, site)
         if found is not None:
             members[found.task.key] = found
-    following = {}
+    following, slot_of = {}, {}
     for key, found in members.items():
-        source = found.through[0]
-        if source in members and consumers[source] == 1 and source not in keep:
-            following[source] = key
-    starts = set(members) - set(following.values())
+        for slot, ((source, _), kind) in enumerate(zip(found.slots, found.kinds)):
+            if kind == "image" and source in members and source not in following and \
+                    consumers[source] == 1 and source not in keep:
+                following[source], slot_of[key] = key, slot
+                break
     chains = {}
-    for key in starts:
+    for key in set(members) - set(following.values()):
         chain = [members[key]]
         while chain[-1].task.key in following:
-            chain.append(members[following[chain[-1].task.key]])
+            after = following[chain[-1].task.key]
+            chain.append(replace(members[after], chained=slot_of[after]))
         if len(chain) > 1 or chain[0].stencil != "none":
             for found in chain:
                 chains[found.site] = chain
@@ -126,11 +137,11 @@ def run_chain(plan, chain, held: dict) -> dict:
     """The last node's result of `chain`, computed in one fused kernel (read-only)."""
     last = chain[-1]
     spec = plan.graph.registry.get(plan.graph.nodes[last.task.node].type)
-    source = held[chain[0].through[0]][chain[0].through[1]]
-    arguments = _arguments(chain, source, held)
+    first = held[chain[0].slots[0][0]][chain[0].slots[0][1]]
+    arguments = _arguments(chain, first.shape[:2], held) if first.ndim == 3 else None
     if arguments is None:
         return _node_by_node(plan, chain, held)
-    out = np.empty(source.shape, np.float32)
+    out = np.empty(first.shape, np.float32)
     try:
         kernel_for(tuple(found.shape for found in chain))(*arguments, _rows(out))
     except (NodeFailure, GraphError):
@@ -140,16 +151,15 @@ def run_chain(plan, chain, held: dict) -> dict:
     return {spec.outputs[0].name: _frozen(out)}
 
 
-def _arguments(chain, source, held) -> list | None:
+def _arguments(chain, size, held) -> list | None:
     """The kernel's arguments before `out`, or None when an input does not line up."""
-    if source.ndim != 3 or source.shape[2] != 4:
-        return None
-    height, width = source.shape[:2]
-    arguments = [_rows(source)]
+    arguments = []
     for found in chain:
-        for (key, output), kind in zip(found.sides, found.side_kinds):
+        for slot, ((key, output), kind) in enumerate(zip(found.slots, found.kinds)):
+            if slot == found.chained:
+                continue
             array = held[key][output]
-            if array.shape != ((height, width, 4) if kind == "image" else (height, width)):
+            if array.shape != (size + (4,) if kind == "image" else size):
                 return None
             arguments.append(_rows(array))
         arguments.append(found.values)
@@ -157,9 +167,9 @@ def _arguments(chain, source, held) -> list | None:
             arguments.append(np.float32([found.mix, found.invert]))
         if found.stencil == "mask":
             mask = held[found.mask[0]][found.mask[1]]
-            if mask.shape != (height, width):
+            if mask.shape != size:
                 return None
-            arguments.append(np.ascontiguousarray(mask, np.float32))
+            arguments.append(_rows(mask))
     return arguments
 
 
@@ -195,25 +205,31 @@ def kernel_for(shape: tuple):
 
 
 def kernel_source(shape: tuple) -> str:
-    """Python source of the fused kernel `fused(source, <per node: sides, values,
-    [stencil], [mask]>, out)`; every array a (H, W * C) or (H, W) float32 view."""
+    """Python source of the fused kernel `fused(<per node: its slot arrays except the
+    chained one, values, [stencil], [mask]>, out)`; arrays are (H, W * 4) or (H, W)
+    float32 views. The chain's pixel lives in locals red_i, green_i, blue_i, alpha_i."""
     imports = ["import numba", "import numpy as np",
                "from graph.stencil import stencil_blend, stencil_weight"]
-    parameters, rows, body = ["source"], ["source_row = source[y]", "out_row = out[y]"], []
-    body += [f"{name}_0 = source_row[base + {c}]" for c, name in enumerate(CHANNELS)]
-    for index, (module, name, side_kinds, stencil) in enumerate(shape):
+    parameters, rows, body = [], ["out_row = out[y]"], []
+    for index, (module, name, kinds, chained, original, stencil) in enumerate(shape):
         imports.append(f"from {module} import {name} as pixel_{index}")
-        side_values = []
-        for side, kind in enumerate(side_kinds):
-            argument = f"side_{index}_{side}"
+        slot_values = []
+        for slot, kind in enumerate(kinds):
+            if slot == chained:
+                slot_values.append([f"{channel}_{index}" for channel in CHANNELS])
+                continue
+            argument = f"in_{index}_{slot}"
             parameters.append(argument)
             rows.append(f"{argument}_row = {argument}[y]")
-            side_values += ([f"{argument}_row[base + {c}]" for c in range(4)]
-                            if kind == "image" else [f"{argument}_row[x]"])
+            loads = ([f"{argument}_row[base + {c}]" for c in range(4)] if kind == "image"
+                     else [f"{argument}_row[x]"])
+            names = [f"{argument}_{c}" for c in range(len(loads))]
+            body += [f"{local} = {load}" for local, load in zip(names, loads)]
+            slot_values.append(names)
         parameters.append(f"values_{index}")
-        before = [f"{channel}_{index}" for channel in CHANNELS]
         after = [f"{channel}_{index + 1}" for channel in CHANNELS]
-        call = f"pixel_{index}({', '.join(before + side_values + [f'values_{index}'])})"
+        flat = [value for values in slot_values for value in values]
+        call = f"pixel_{index}({', '.join(flat + [f'values_{index}'])})"
         if stencil == "none":
             body.append(f"{', '.join(after)} = {call}")
             continue
@@ -229,13 +245,13 @@ def kernel_source(shape: tuple) -> str:
         body.append(f"weight_{index} = stencil_weight({value}, {used}, stencil_{index}[0], "
                     f"stencil_{index}[1] != 0.0)")
         body += [f"{new} = stencil_blend({old}, {edit}, weight_{index})"
-                 for new, old, edit in zip(after, before, edited)]
+                 for new, old, edit in zip(after, slot_values[original], edited)]
     body += [f"out_row[base + {c}] = {name}_{len(shape)}" for c, name in enumerate(CHANNELS)]
     parameters.append("out")
     lines = [f'"""Generated by graph/fusion.py for the chain {shape!r}."""', *imports, "",
              "", "@numba.njit(cache=True, nogil=True, parallel=True)",
              f"def fused({', '.join(parameters)}):",
-             "    height, width = source.shape[0], source.shape[1] // 4",
+             "    height, width = out.shape[0], out.shape[1] // 4",
              "    for y in numba.prange(height):",
              *[f"        {line}" for line in rows],
              "        for x in range(width):",

@@ -123,6 +123,7 @@ STEPS = [  # (template, needs) for random chains; {i} is the node, {p} its input
     "{{type: hue_shift, input: {p}, degrees: {d:.1f}}}",
     "{{type: exposure, input: {p}, stops: {c:.3f}}}",
     "{{type: merge, op: over, a: fg, b: {p}}}",
+    "{{type: merge, op: over, a: {p}, b: fg}}",
     "{{type: set_alpha, input: {p}, alpha: mk2, mode: multiply}}",
 ]
 STENCILS = ["", ", mask: mk", ", mix: {m:.3f}", ", mask: mk2, invert_mask: true, mix: {m:.3f}"]
@@ -149,6 +150,16 @@ def test_random_chains_fused_equal_unfused(seed, monkeypatch):
     fused, unfused = fused_and_unfused(text, last, seed, monkeypatch)
     assert any(s["status"] == "fused" for s in fused.stats), text
     assert ulps(fused.results[last], unfused.results[last]) <= 1, text
+
+
+def test_a_chain_flows_into_a_merge_foreground(monkeypatch):
+    text = SOURCES + """
+  g: {type: grade, input: src, mask: mk, multiply: [1.3, 1.0, 0.8], gamma: 1.1}
+  m: {type: merge, op: over, a: g, b: fg}
+"""
+    fused, unfused = fused_and_unfused(text, "m", 9, monkeypatch)
+    assert {s["name"]: s["status"] for s in fused.stats}["g"] == "fused"
+    assert ulps(fused.results["m"], unfused.results["m"]) <= 1
 
 
 CHAIN = SOURCES + """
@@ -192,10 +203,10 @@ def test_inputs_that_do_not_line_up_run_node_by_node_with_the_usual_errors():
 
 def test_a_chain_shape_compiles_once_into_the_kernel_folder(tmp_path, monkeypatch):
     monkeypatch.setenv(fusion.KERNEL_DIR_ENV, str(tmp_path))
-    shape = (("nodes.kernels.grading", "matrix_pixel", (), "none"),
-             ("nodes.kernels.color", "premultiply_pixel", (), "mix"))
+    shape = (("nodes.kernels.grading", "matrix_pixel", ("image",), None, None, "none"),
+             ("nodes.kernels.color", "premultiply_pixel", ("image",), 0, 0, "mix"))
     source = fusion.kernel_source(shape)
-    assert "pixel_0(red_0, green_0, blue_0, alpha_0, values_0)" in source
+    assert "pixel_1(red_1, green_1, blue_1, alpha_1, values_1)" in source
     monkeypatch.setattr(fusion, "_KERNELS", {})
     kernel = fusion.kernel_for(shape)
     assert fusion.kernel_for(shape) is kernel
