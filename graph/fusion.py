@@ -162,9 +162,9 @@ def _arguments(chain, size, held) -> list | None:
             if array.shape != (size + (4,) if kind == "image" else size):
                 return None
             arguments.append(_rows(array))
-        arguments.append(found.values)
+        arguments.append(tuple(np.float32(value) for value in found.values))
         if found.stencil != "none":
-            arguments.append(np.float32([found.mix, found.invert]))
+            arguments += [np.float32(found.mix), bool(found.invert)]
         if found.stencil == "mask":
             mask = held[found.mask[0]][found.mask[1]]
             if mask.shape != size:
@@ -206,8 +206,9 @@ def kernel_for(shape: tuple):
 
 def kernel_source(shape: tuple) -> str:
     """Python source of the fused kernel `fused(<per node: its slot arrays except the
-    chained one, values, [stencil], [mask]>, out)`; arrays are (H, W * 4) or (H, W)
-    float32 views. The chain's pixel lives in locals red_i, green_i, blue_i, alpha_i."""
+    chained one, values, [mix, invert, [mask]]>, out)`; arrays are (H, W * 4) or (H, W)
+    float32 views, values a tuple of float32 (a tuple, not an array: its items are
+    loop invariants LLVM can keep in registers, where an array might alias `out`). The chain's pixel lives in locals red_i, green_i, blue_i, alpha_i."""
     imports = ["import numba", "import numpy as np",
                "from graph.stencil import stencil_blend, stencil_weight"]
     parameters, rows, body = [], ["out_row = out[y]"], []
@@ -233,7 +234,7 @@ def kernel_source(shape: tuple) -> str:
         if stencil == "none":
             body.append(f"{', '.join(after)} = {call}")
             continue
-        parameters.append(f"stencil_{index}")
+        parameters += [f"mix_{index}", f"invert_{index}"]
         edited = [f"edited_{channel}_{index}" for channel in CHANNELS]
         body.append(f"{', '.join(edited)} = {call}")
         if stencil == "mask":
@@ -242,8 +243,8 @@ def kernel_source(shape: tuple) -> str:
             value, used = f"mask_{index}_row[x]", "True"
         else:
             value, used = "np.float32(0.0)", "False"
-        body.append(f"weight_{index} = stencil_weight({value}, {used}, stencil_{index}[0], "
-                    f"stencil_{index}[1] != 0.0)")
+        body.append(f"weight_{index} = stencil_weight({value}, {used}, mix_{index}, "
+                    f"invert_{index})")
         body += [f"{new} = stencil_blend({old}, {edit}, weight_{index})"
                  for new, old, edit in zip(after, slot_values[original], edited)]
     body += [f"out_row[base + {c}] = {name}_{len(shape)}" for c, name in enumerate(CHANNELS)]

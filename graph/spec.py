@@ -107,7 +107,8 @@ class Pointwise:
     params are not pointwise (a merge with an offset). `pixel` is a numba scalar function
     (inlined into the generated kernel; it must be a module-level name of its module)
     taking (r, g, b, a, *side values, values) and returning the pixel (r, g, b, a) as
-    float32; `values` is a 1-D float32 array of whatever the pixel reads from the params.
+    float32; `values` holds whatever the pixel reads from the params (the kernel returns
+    them as a 1-D float32 array; the pixel receives them as a tuple of float32).
     through: the image input the chain flows through (the previous node's output);
     sides: the other inputs, in the order `pixel` takes their values (an image input gives
     its four channels, a mask input its one value). The framework's stencil (maskable

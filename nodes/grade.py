@@ -15,7 +15,7 @@ from graph.spec import Input, Output, Param, Pointwise, node
 from nodes.common import require_same_size
 from nodes.kernels.color import (REC709_WEIGHTS, premultiply_into, premultiply_pixel,
                                  unpremultiply_into, unpremultiply_pixel)
-from nodes.kernels.grading import (cdl_pixel, cdl_rows, grade_pixel, grade_rows,
+from nodes.kernels.grading import (CDL_PIXELS, GRADE_PIXELS, cdl_rows, grade_rows,
                                    matrix_pixel, matrix_rows, repremultiply_rows,
                                    set_alpha_pixel, set_alpha_rows)
 
@@ -104,14 +104,19 @@ def _grade_arrays(blackpoint, whitepoint, black, white, multiply, add, gamma, bl
 def _grade_pixel(*, unpremult, **params):
     """grade's per-pixel form: grade_pixel and its values (see nodes/kernels/grading.py)."""
     arrays = _grade_arrays(**params)
-    flags = [float(np.any(arrays[2] != 1.0)), float(unpremult)]
-    return grade_pixel, np.concatenate(arrays + (np.float32(flags),)).astype(np.float32)
+    if np.any(arrays[2] != 1.0):
+        return None  # a gamma: grade_rows on its own (see nodes/kernels/grading.py)
+    return GRADE_PIXELS[bool(unpremult)], np.concatenate(arrays)
 
 
 def _cdl_pixel(*, slope, offset, power, saturation, clamp, unpremult):
-    values = np.concatenate([_channels(slope), _channels(offset), _channels(power),
-                             np.float32([saturation, clamp, unpremult])])
-    return cdl_pixel, values.astype(np.float32)
+    """cdl's per-pixel form: the variant for its power and unpremult, and its values."""
+    power = _channels(power)
+    if np.any(power != 1.0):
+        return None  # a power: cdl_rows on its own (see nodes/kernels/grading.py)
+    values = np.concatenate([_channels(slope), _channels(offset), power,
+                             np.float32([saturation, clamp])])
+    return CDL_PIXELS[bool(unpremult)], values
 
 
 def _matrix_form(make_matrix):

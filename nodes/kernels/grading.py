@@ -306,29 +306,45 @@ def repremultiplied(graded, original, alpha):
 
 
 @scalar
-def grade_channel(value, values, channel):
-    """grade_value / grade_linear of one channel; values as in `grade_pixel`."""
-    if values[15] != ZERO:
-        return grade_value(value, values[channel], values[3 + channel], values[6 + channel],
-                           values[9 + channel], values[12 + channel])
-    return grade_linear(value, values[channel], values[3 + channel], values[9 + channel],
-                        values[12 + channel])
+def grade_colour_linear(red, green, blue, values):
+    """grade_linear of three channels (no power); values as in `grade_pixel`."""
+    return (grade_linear(red, values[0], values[3], values[9], values[12]),
+            grade_linear(green, values[1], values[4], values[10], values[13]),
+            grade_linear(blue, values[2], values[5], values[11], values[14]))
 
 
 @scalar
+def through_straight(red, green, blue, alpha, values, correct):
+    """`correct(r, g, b, values)` applied to the straight colour of a premultiplied
+    pixel, premultiplied again (alpha-0 pixels keep their colour)."""
+    scale = straight_scale(alpha)
+    new_red, new_green, new_blue = correct(red * scale, green * scale, blue * scale, values)
+    return (repremultiplied(new_red, red, alpha), repremultiplied(new_green, green, alpha),
+            repremultiplied(new_blue, blue, alpha), alpha)
+
+
+# The grade's per-pixel variants. values: slope[3], offset[3], power[3], lower[3],
+# upper[3]. Unpremult is fixed per variant: a constant, not a branch in the loop (a
+# branch there stops the loop vectorising). Only grades without a power have a per-pixel
+# form: fast_pow inside a tuple-returning pixel function did not vectorise (a 4K fused
+# grade took ~350-700 ms against ~50 ms for grade_rows), so a grade with a gamma runs
+# grade_rows on its own.
+
+@scalar
 def grade_pixel(red, green, blue, alpha, values):
-    """Grade one pixel. values: slope[3], offset[3], power[3], lower[3], upper[3],
-    use_power, unpremult (1 or 0)."""
-    if values[16] != ZERO:
-        scale = straight_scale(alpha)
-        graded_red = grade_channel(red * scale, values, 0)
-        graded_green = grade_channel(green * scale, values, 1)
-        graded_blue = grade_channel(blue * scale, values, 2)
-        return (repremultiplied(graded_red, red, alpha),
-                repremultiplied(graded_green, green, alpha),
-                repremultiplied(graded_blue, blue, alpha), alpha)
-    return (grade_channel(red, values, 0), grade_channel(green, values, 1),
-            grade_channel(blue, values, 2), alpha)
+    """Grade without a power, on stored colour."""
+    new_red, new_green, new_blue = grade_colour_linear(red, green, blue, values)
+    return new_red, new_green, new_blue, alpha
+
+
+@scalar
+def grade_pixel_straight(red, green, blue, alpha, values):
+    """Grade without a power, on straight colour."""
+    return through_straight(red, green, blue, alpha, values, grade_colour_linear)
+
+
+GRADE_PIXELS = {False: grade_pixel, True: grade_pixel_straight}
+"""unpremult -> the grade's per-pixel variant."""
 
 
 @scalar
@@ -341,31 +357,35 @@ def cdl_saturated(red, green, blue, saturation, lower, upper):
 
 
 @scalar
-def cdl_colour(red, green, blue, values):
-    """The CDL of straight or stored colour; values as in `cdl_pixel`."""
+def cdl_colour_linear(red, green, blue, values):
+    """The CDL of three channels without a power; values as in `cdl_pixel`."""
     clamp = values[10] != ZERO
     lower = ZERO if clamp else NEGATIVE_INFINITY
     upper = ONE if clamp else INFINITY
-    use_power = values[6] != ONE or values[7] != ONE or values[8] != ONE
-    red = cdl_channel(red, values[0], values[3], values[6], lower, upper, use_power)
-    green = cdl_channel(green, values[1], values[4], values[7], lower, upper, use_power)
-    blue = cdl_channel(blue, values[2], values[5], values[8], lower, upper, use_power)
+    red = cdl_channel(red, values[0], values[3], values[6], lower, upper, False)
+    green = cdl_channel(green, values[1], values[4], values[7], lower, upper, False)
+    blue = cdl_channel(blue, values[2], values[5], values[8], lower, upper, False)
     return cdl_saturated(red, green, blue, values[9], lower, upper)
 
 
+# The CDL's per-pixel variants. values: slope[3], offset[3], power[3], saturation, clamp
+# (1 or 0); unpremult fixed per variant; only without a power, as for the grade.
+
 @scalar
 def cdl_pixel(red, green, blue, alpha, values):
-    """ASC CDL of one pixel. values: slope[3], offset[3], power[3], saturation, clamp,
-    unpremult (1 or 0)."""
-    if values[11] != ZERO:
-        scale = straight_scale(alpha)
-        graded_red, graded_green, graded_blue = cdl_colour(red * scale, green * scale,
-                                                           blue * scale, values)
-        return (repremultiplied(graded_red, red, alpha),
-                repremultiplied(graded_green, green, alpha),
-                repremultiplied(graded_blue, blue, alpha), alpha)
-    graded_red, graded_green, graded_blue = cdl_colour(red, green, blue, values)
-    return graded_red, graded_green, graded_blue, alpha
+    """CDL without a power, on stored colour."""
+    new_red, new_green, new_blue = cdl_colour_linear(red, green, blue, values)
+    return new_red, new_green, new_blue, alpha
+
+
+@scalar
+def cdl_pixel_straight(red, green, blue, alpha, values):
+    """CDL without a power, on straight colour."""
+    return through_straight(red, green, blue, alpha, values, cdl_colour_linear)
+
+
+CDL_PIXELS = {False: cdl_pixel, True: cdl_pixel_straight}
+"""unpremult -> the CDL's per-pixel variant (only without a power, as for the grade)."""
 
 
 @scalar
