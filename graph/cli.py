@@ -137,6 +137,9 @@ def command_run(arguments) -> int:
         return EXIT_OK
     if arguments.workers is not None and arguments.workers < 1:
         raise GraphError(Problem(f"--workers {arguments.workers}: at least 1 worker"))
+    if arguments.workers is not None and arguments.scheduler:
+        raise GraphError(Problem("--workers starts a local cluster and --scheduler uses an "
+                                 "existing one: give one of them"))
     show_progress = sys.stderr.isatty() and len(frames) > 1
     finished = []
 

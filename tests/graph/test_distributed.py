@@ -121,6 +121,9 @@ def test_cli_dead_scheduler_and_zero_workers_exit_2(tmp_path, monkeypatch, capsy
     assert "Traceback" not in error
     assert main(["run", "g.yaml", "--frames", "1-2", "--workers", "0"]) == 2
     assert "--workers 0: at least 1 worker" in capsys.readouterr().err
+    assert main(["run", "g.yaml", "--frames", "1-2", "--workers", "2", "--scheduler",
+                 "tcp://127.0.0.1:9"]) == 2
+    assert "give one of them" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
