@@ -227,3 +227,24 @@ def test_a_chain_shape_compiles_once_into_the_kernel_folder(tmp_path, monkeypatc
     edited[..., :3] *= edited[..., 3:]
     expected = doubled + (edited - doubled) * np.float64(0.5)
     assert np.allclose(out.reshape(3, 2, 4), expected, atol=1e-6)
+
+
+def test_cli_stats_mark_the_fused_nodes(tmp_path, capsys):
+    import json
+
+    from graph.cli import main
+    (tmp_path / "g.yaml").write_text(
+        "maskgraph: 1\nnodes:\n"
+        "  plate: {type: constant, width: 16, height: 8, color: [0.2, 0.4, 0.6, 1]}\n"
+        "  lift: {type: grade, input: plate, add: 0.05}\n"
+        "  warm: {type: exposure, input: lift, stops: 0.5}\n"
+        "  out: {type: write, input: warm, path: out.png}\n")
+    assert main(["run", str(tmp_path / "g.yaml"), "--stats", "json"]) == 0
+    stats = {s["name"]: s for s in json.loads(capsys.readouterr().out)["nodes"]}
+    assert stats["lift"]["status"] == "fused" and stats["lift"]["chain"] == ["lift", "warm"]
+    assert stats["warm"]["status"] == "computed"
+    assert (tmp_path / "out.png").exists()
+    assert main(["run", str(tmp_path / "g.yaml"), "--stats", "json", "--output", "lift",
+                 "--output", "warm"]) == 0
+    stats = {s["name"]: s for s in json.loads(capsys.readouterr().out)["nodes"]}
+    assert stats["lift"]["status"] in ("computed", "memory") and "chain" not in stats["warm"]
