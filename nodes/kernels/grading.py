@@ -77,16 +77,14 @@ def fma(typingctx, a, b, c):
 def fast_log2(value):
     """log2 of a positive finite float32 (absolute error ~1e-7); subnormals are scaled."""
     subnormal = value < SMALLEST_NORMAL
-    if subnormal:
-        value = value * SUBNORMAL_SCALE
-    bits = float32_bits(value)
-    exponent = np.float32((bits >> 23) - 127)
-    if subnormal:
-        exponent = exponent - SUBNORMAL_BITS
-    mantissa = bits_float32(np.int32((bits & 0x7FFFFF) | 0x3F800000))
-    if mantissa > SQRT2:
-        mantissa = mantissa * np.float32(0.5)
-        exponent = exponent + ONE
+    scaled = value * SUBNORMAL_SCALE if subnormal else value  # selects, no branches:
+    bits = float32_bits(scaled)                               # loops that inline this
+    unbiased = np.float32((bits >> 23) - 127)                 # vectorise (a branch here
+    exponent = unbiased - SUBNORMAL_BITS if subnormal else unbiased  # stopped fused ones)
+    whole = bits_float32(np.int32((bits & 0x7FFFFF) | 0x3F800000))
+    large = whole > SQRT2
+    mantissa = whole * np.float32(0.5) if large else whole
+    exponent = exponent + ONE if large else exponent
     u = mantissa - ONE
     poly = fma(fma(fma(fma(fma(fma(fma(fma(L8, u, L7), u, L6), u, L5), u, L4), u, L3), u, L2),
                    u, L1), u, L0)
@@ -306,6 +304,14 @@ def repremultiplied(graded, original, alpha):
 
 
 @scalar
+def grade_colour_power(red, green, blue, values):
+    """grade_value of three channels; values as in `grade_pixel`."""
+    return (grade_value(red, values[0], values[3], values[6], values[9], values[12]),
+            grade_value(green, values[1], values[4], values[7], values[10], values[13]),
+            grade_value(blue, values[2], values[5], values[8], values[11], values[14]))
+
+
+@scalar
 def grade_colour_linear(red, green, blue, values):
     """grade_linear of three channels (no power); values as in `grade_pixel`."""
     return (grade_linear(red, values[0], values[3], values[9], values[12]),
@@ -324,11 +330,9 @@ def through_straight(red, green, blue, alpha, values, correct):
 
 
 # The grade's per-pixel variants. values: slope[3], offset[3], power[3], lower[3],
-# upper[3]. Unpremult is fixed per variant: a constant, not a branch in the loop (a
-# branch there stops the loop vectorising). Only grades without a power have a per-pixel
-# form: fast_pow inside a tuple-returning pixel function did not vectorise (a 4K fused
-# grade took ~350-700 ms against ~50 ms for grade_rows), so a grade with a gamma runs
-# grade_rows on its own.
+# upper[3]. Power and unpremult are fixed per variant: a constant, not a branch in the
+# loop (a branch there stops the loop vectorising; so did the branches fast_log2 had
+# before it used selects: a fused 4K grade with a gamma took 350-700 ms, now ~20 ms).
 
 @scalar
 def grade_pixel(red, green, blue, alpha, values):
@@ -338,13 +342,27 @@ def grade_pixel(red, green, blue, alpha, values):
 
 
 @scalar
+def grade_pixel_power(red, green, blue, alpha, values):
+    """Grade with a power, on stored colour."""
+    new_red, new_green, new_blue = grade_colour_power(red, green, blue, values)
+    return new_red, new_green, new_blue, alpha
+
+
+@scalar
 def grade_pixel_straight(red, green, blue, alpha, values):
     """Grade without a power, on straight colour."""
     return through_straight(red, green, blue, alpha, values, grade_colour_linear)
 
 
-GRADE_PIXELS = {False: grade_pixel, True: grade_pixel_straight}
-"""unpremult -> the grade's per-pixel variant."""
+@scalar
+def grade_pixel_straight_power(red, green, blue, alpha, values):
+    """Grade with a power, on straight colour."""
+    return through_straight(red, green, blue, alpha, values, grade_colour_power)
+
+
+GRADE_PIXELS = {(False, False): grade_pixel, (True, False): grade_pixel_power,
+                (False, True): grade_pixel_straight, (True, True): grade_pixel_straight_power}
+"""(use_power, unpremult) -> the grade's per-pixel variant."""
 
 
 @scalar
@@ -357,19 +375,29 @@ def cdl_saturated(red, green, blue, saturation, lower, upper):
 
 
 @scalar
-def cdl_colour_linear(red, green, blue, values):
-    """The CDL of three channels without a power; values as in `cdl_pixel`."""
+def cdl_colour_with(red, green, blue, values, use_power):
+    """The CDL of three channels; values as in `cdl_pixel`."""
     clamp = values[10] != ZERO
     lower = ZERO if clamp else NEGATIVE_INFINITY
     upper = ONE if clamp else INFINITY
-    red = cdl_channel(red, values[0], values[3], values[6], lower, upper, False)
-    green = cdl_channel(green, values[1], values[4], values[7], lower, upper, False)
-    blue = cdl_channel(blue, values[2], values[5], values[8], lower, upper, False)
+    red = cdl_channel(red, values[0], values[3], values[6], lower, upper, use_power)
+    green = cdl_channel(green, values[1], values[4], values[7], lower, upper, use_power)
+    blue = cdl_channel(blue, values[2], values[5], values[8], lower, upper, use_power)
     return cdl_saturated(red, green, blue, values[9], lower, upper)
 
 
+@scalar
+def cdl_colour_power(red, green, blue, values):
+    return cdl_colour_with(red, green, blue, values, True)
+
+
+@scalar
+def cdl_colour_linear(red, green, blue, values):
+    return cdl_colour_with(red, green, blue, values, False)
+
+
 # The CDL's per-pixel variants. values: slope[3], offset[3], power[3], saturation, clamp
-# (1 or 0); unpremult fixed per variant; only without a power, as for the grade.
+# (1 or 0); power (some power != 1) and unpremult fixed per variant, as for the grade.
 
 @scalar
 def cdl_pixel(red, green, blue, alpha, values):
@@ -379,13 +407,27 @@ def cdl_pixel(red, green, blue, alpha, values):
 
 
 @scalar
+def cdl_pixel_power(red, green, blue, alpha, values):
+    """CDL with a power, on stored colour."""
+    new_red, new_green, new_blue = cdl_colour_power(red, green, blue, values)
+    return new_red, new_green, new_blue, alpha
+
+
+@scalar
 def cdl_pixel_straight(red, green, blue, alpha, values):
     """CDL without a power, on straight colour."""
     return through_straight(red, green, blue, alpha, values, cdl_colour_linear)
 
 
-CDL_PIXELS = {False: cdl_pixel, True: cdl_pixel_straight}
-"""unpremult -> the CDL's per-pixel variant (only without a power, as for the grade)."""
+@scalar
+def cdl_pixel_straight_power(red, green, blue, alpha, values):
+    """CDL with a power, on straight colour."""
+    return through_straight(red, green, blue, alpha, values, cdl_colour_power)
+
+
+CDL_PIXELS = {(False, False): cdl_pixel, (True, False): cdl_pixel_power,
+              (False, True): cdl_pixel_straight, (True, True): cdl_pixel_straight_power}
+"""(use_power, unpremult) -> the CDL's per-pixel variant."""
 
 
 @scalar
