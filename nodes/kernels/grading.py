@@ -303,131 +303,106 @@ def repremultiplied(graded, original, alpha):
     return value if alpha != ZERO else original
 
 
-@scalar
-def grade_colour_power(red, green, blue, values):
-    """grade_value of three channels; values as in `grade_pixel`."""
-    return (grade_value(red, values[0], values[3], values[6], values[9], values[12]),
-            grade_value(green, values[1], values[4], values[7], values[10], values[13]),
-            grade_value(blue, values[2], values[5], values[8], values[11], values[14]))
-
-
-@scalar
-def grade_colour_linear(red, green, blue, values):
-    """grade_linear of three channels (no power); values as in `grade_pixel`."""
-    return (grade_linear(red, values[0], values[3], values[9], values[12]),
-            grade_linear(green, values[1], values[4], values[10], values[13]),
-            grade_linear(blue, values[2], values[5], values[11], values[14]))
-
-
-@scalar
-def through_straight(red, green, blue, alpha, values, correct):
-    """`correct(r, g, b, values)` applied to the straight colour of a premultiplied
-    pixel, premultiplied again (alpha-0 pixels keep their colour)."""
-    scale = straight_scale(alpha)
-    new_red, new_green, new_blue = correct(red * scale, green * scale, blue * scale, values)
-    return (repremultiplied(new_red, red, alpha), repremultiplied(new_green, green, alpha),
-            repremultiplied(new_blue, blue, alpha), alpha)
-
-
 # The grade's per-pixel variants. values: slope[3], offset[3], power[3], lower[3],
-# upper[3]. Power and unpremult are fixed per variant: a constant, not a branch in the
-# loop (a branch there stops the loop vectorising; so did the branches fast_log2 had
-# before it used selects: a fused 4K grade with a gamma took 350-700 ms, now ~20 ms).
+# upper[3]. Unpremult is fixed per variant (a constant, not a branch in the loop). Only
+# grades without a power have one: with fast_pow inlined, the fused kernels measured
+# slower than grade_rows plus a separate pass (a fused 4K grade with a gamma: 160-700 ms,
+# though the same pixel function written in a test kernel ran in ~9 ms; not understood
+# yet), so a grade with a gamma runs grade_rows on its own.
 
 @scalar
 def grade_pixel(red, green, blue, alpha, values):
     """Grade without a power, on stored colour."""
-    new_red, new_green, new_blue = grade_colour_linear(red, green, blue, values)
-    return new_red, new_green, new_blue, alpha
-
-
-@scalar
-def grade_pixel_power(red, green, blue, alpha, values):
-    """Grade with a power, on stored colour."""
-    new_red, new_green, new_blue = grade_colour_power(red, green, blue, values)
-    return new_red, new_green, new_blue, alpha
+    return (grade_linear(red, values[0], values[3], values[9], values[12]),
+            grade_linear(green, values[1], values[4], values[10], values[13]),
+            grade_linear(blue, values[2], values[5], values[11], values[14]), alpha)
 
 
 @scalar
 def grade_pixel_straight(red, green, blue, alpha, values):
-    """Grade without a power, on straight colour."""
-    return through_straight(red, green, blue, alpha, values, grade_colour_linear)
+    """Grade without a power, on straight colour (premultiplied again)."""
+    scale = straight_scale(alpha)
+    return (repremultiplied(grade_linear(red * scale, values[0], values[3], values[9],
+                                         values[12]), red, alpha),
+            repremultiplied(grade_linear(green * scale, values[1], values[4], values[10],
+                                         values[13]), green, alpha),
+            repremultiplied(grade_linear(blue * scale, values[2], values[5], values[11],
+                                         values[14]), blue, alpha), alpha)
+
+
+GRADE_PIXELS = {False: grade_pixel, True: grade_pixel_straight}
+"""unpremult -> the grade's per-pixel variant (grades without a power only)."""
 
 
 @scalar
-def grade_pixel_straight_power(red, green, blue, alpha, values):
-    """Grade with a power, on straight colour."""
-    return through_straight(red, green, blue, alpha, values, grade_colour_power)
-
-
-GRADE_PIXELS = {(False, False): grade_pixel, (True, False): grade_pixel_power,
-                (False, True): grade_pixel_straight, (True, True): grade_pixel_straight_power}
-"""(use_power, unpremult) -> the grade's per-pixel variant."""
+def cdl_bound(values, bound):
+    """The CDL's clamp bound (0 lower, 1 upper) for clamp = values[10] (1 or 0)."""
+    if bound == 0:
+        return ZERO if values[10] != ZERO else NEGATIVE_INFINITY
+    return ONE if values[10] != ZERO else INFINITY
 
 
 @scalar
-def cdl_saturated(red, green, blue, saturation, lower, upper):
-    """(r, g, b) after the CDL saturation and its clamp, as `saturate_into` writes them."""
-    luma = LUMA_RED * red + LUMA_GREEN * green + LUMA_BLUE * blue
-    return (min(max(luma + saturation * (red - luma), lower), upper),
-            min(max(luma + saturation * (green - luma), lower), upper),
-            min(max(luma + saturation * (blue - luma), lower), upper))
+def cdl_graded(value, slope, offset, power, values, use_power):
+    """Slope, offset, clamp and power of one channel, as cdl_rows."""
+    return cdl_channel(value, slope, offset, power, cdl_bound(values, 0),
+                       cdl_bound(values, 1), use_power)
 
 
 @scalar
-def cdl_colour_with(red, green, blue, values, use_power):
-    """The CDL of three channels; values as in `cdl_pixel`."""
-    clamp = values[10] != ZERO
-    lower = ZERO if clamp else NEGATIVE_INFINITY
-    upper = ONE if clamp else INFINITY
-    red = cdl_channel(red, values[0], values[3], values[6], lower, upper, use_power)
-    green = cdl_channel(green, values[1], values[4], values[7], lower, upper, use_power)
-    blue = cdl_channel(blue, values[2], values[5], values[8], lower, upper, use_power)
-    return cdl_saturated(red, green, blue, values[9], lower, upper)
+def cdl_luma(red, green, blue):
+    return LUMA_RED * red + LUMA_GREEN * green + LUMA_BLUE * blue
 
 
 @scalar
-def cdl_colour_power(red, green, blue, values):
-    return cdl_colour_with(red, green, blue, values, True)
-
-
-@scalar
-def cdl_colour_linear(red, green, blue, values):
-    return cdl_colour_with(red, green, blue, values, False)
+def cdl_saturate(value, luma, values):
+    """One channel after the CDL saturation (values[9]) and its clamp, as saturate_into."""
+    return min(max(luma + values[9] * (value - luma), cdl_bound(values, 0)),
+               cdl_bound(values, 1))
 
 
 # The CDL's per-pixel variants. values: slope[3], offset[3], power[3], saturation, clamp
-# (1 or 0); power (some power != 1) and unpremult fixed per variant, as for the grade.
+# (1 or 0); unpremult fixed per variant; without a power only, as for the grade.
+
+@scalar
+def cdl_pixel_variant(red, green, blue, alpha, values, use_power):
+    """The CDL of stored colour (use_power a constant)."""
+    graded_red = cdl_graded(red, values[0], values[3], values[6], values, use_power)
+    graded_green = cdl_graded(green, values[1], values[4], values[7], values, use_power)
+    graded_blue = cdl_graded(blue, values[2], values[5], values[8], values, use_power)
+    luma = cdl_luma(graded_red, graded_green, graded_blue)
+    return (cdl_saturate(graded_red, luma, values), cdl_saturate(graded_green, luma, values),
+            cdl_saturate(graded_blue, luma, values), alpha)
+
+
+@scalar
+def cdl_straight_variant(red, green, blue, alpha, values, use_power):
+    """The CDL of straight colour, premultiplied again (use_power a constant)."""
+    scale = straight_scale(alpha)
+    graded_red = cdl_graded(red * scale, values[0], values[3], values[6], values, use_power)
+    graded_green = cdl_graded(green * scale, values[1], values[4], values[7], values,
+                              use_power)
+    graded_blue = cdl_graded(blue * scale, values[2], values[5], values[8], values, use_power)
+    luma = cdl_luma(graded_red, graded_green, graded_blue)
+    return (repremultiplied(cdl_saturate(graded_red, luma, values), red, alpha),
+            repremultiplied(cdl_saturate(graded_green, luma, values), green, alpha),
+            repremultiplied(cdl_saturate(graded_blue, luma, values), blue, alpha), alpha)
+
 
 @scalar
 def cdl_pixel(red, green, blue, alpha, values):
     """CDL without a power, on stored colour."""
-    new_red, new_green, new_blue = cdl_colour_linear(red, green, blue, values)
-    return new_red, new_green, new_blue, alpha
-
-
-@scalar
-def cdl_pixel_power(red, green, blue, alpha, values):
-    """CDL with a power, on stored colour."""
-    new_red, new_green, new_blue = cdl_colour_power(red, green, blue, values)
-    return new_red, new_green, new_blue, alpha
+    return cdl_pixel_variant(red, green, blue, alpha, values, False)
 
 
 @scalar
 def cdl_pixel_straight(red, green, blue, alpha, values):
     """CDL without a power, on straight colour."""
-    return through_straight(red, green, blue, alpha, values, cdl_colour_linear)
+    return cdl_straight_variant(red, green, blue, alpha, values, False)
 
 
-@scalar
-def cdl_pixel_straight_power(red, green, blue, alpha, values):
-    """CDL with a power, on straight colour."""
-    return through_straight(red, green, blue, alpha, values, cdl_colour_power)
-
-
-CDL_PIXELS = {(False, False): cdl_pixel, (True, False): cdl_pixel_power,
-              (False, True): cdl_pixel_straight, (True, True): cdl_pixel_straight_power}
-"""(use_power, unpremult) -> the CDL's per-pixel variant."""
+CDL_PIXELS = {False: cdl_pixel, True: cdl_pixel_straight}
+"""unpremult -> the CDL's per-pixel variant (without a power only, as for the grade)."""
 
 
 @scalar

@@ -82,7 +82,7 @@ EVERY_TYPE = """
 
 @pytest.mark.parametrize("gamma, unpremult, clamp, power, mode", [
     (1.0, "false", "true", 1.0, "replace"),
-    (1.7, "true", "false", 0.8, "multiply"),
+    (1.0, "true", "false", 1.0, "multiply"),
     (0.6, "false", "false", 1.25, "replace"),
 ])
 def test_every_pointwise_node_type_fused_equals_unfused(gamma, unpremult, clamp, power,
@@ -90,9 +90,13 @@ def test_every_pointwise_node_type_fused_equals_unfused(gamma, unpremult, clamp,
     text = SOURCES + EVERY_TYPE.format(gamma=gamma, unpremult=unpremult, clamp=clamp, power=power,
                              mode=mode)
     fused, unfused = fused_and_unfused(text, "n9", 3, monkeypatch)
-    chain = [f"n{index}" for index in range(1, 10)]
-    assert {s["name"]: s.get("chain") for s in fused.stats if s["name"] in chain} == \
-        {name: chain for name in chain}
+    chains = {s["name"]: s.get("chain") for s in fused.stats if s["name"].startswith("n")}
+    if gamma == 1.0 and power == 1.0:
+        chain = [f"n{index}" for index in range(1, 10)]
+        assert chains == {name: chain for name in chain}
+    else:  # a grade with a gamma, a CDL with a power: their own kernels, in the middle
+        assert chains["n3"] is None and chains["n4"] is None
+        assert chains["n1"] == ["n1", "n2"] and chains["n9"] == ["n5", "n6", "n7", "n8", "n9"]
     assert all("chain" not in s for s in unfused.stats)
     assert ulps(fused.results["n9"], unfused.results["n9"]) <= 1
 
@@ -108,7 +112,7 @@ def test_the_chain_covers_every_pointwise_type_of_the_library():
 @pytest.mark.parametrize("op", ["matte", "divide", "conjoint-over", "color-dodge"])
 def test_merge_operations_fused_equal_unfused(op, monkeypatch):
     text = SOURCES + f"""
-  g: {{type: grade, input: src, multiply: 1.4, add: 0.05, gamma: 1.2}}
+  g: {{type: grade, input: src, multiply: 1.4, add: 0.05}}
   m: {{type: merge, op: {op}, a: fg, b: g, mask: mk}}
 """
     fused, unfused = fused_and_unfused(text, "m", 5, monkeypatch)
@@ -117,9 +121,7 @@ def test_merge_operations_fused_equal_unfused(op, monkeypatch):
 
 STEPS = [  # node templates for random chains; {p} is the previous node
     "{{type: grade, input: {p}, multiply: {b:.3f}, add: {c:.3f}, white_clamp: true}}",
-    "{{type: grade, input: {p}, black: {c:.3f}, gamma: {a:.3f}, unpremult: true}}",
-    "{{type: grade, input: {p}, gamma: {a:.3f}, white: {b:.3f}}}",
-    "{{type: cdl, input: {p}, power: {a:.3f}, saturation: {b:.3f}}}",
+    "{{type: grade, input: {p}, black: {c:.3f}, unpremult: true}}",
     "{{type: cdl, input: {p}, slope: {b:.3f}, offset: {c:.3f}, saturation: {b:.3f}}}",
     "{{type: cdl, input: {p}, slope: {a:.3f}, clamp: false, unpremult: true}}",
     "{{type: saturation, input: {p}, amount: {b:.3f}}}",
