@@ -5,11 +5,12 @@ imports numba, and the CLI's `--threads` goes through `set_threads`).
 Policy (chosen by measurement on a shared 2-core machine, see README "Performance"):
 - Layer: numba's OpenMP layer first (`NUMBA_THREADING_LAYER_PRIORITY`: omp, then tbb,
   then workqueue), with `OMP_WAIT_POLICY=passive`: between parallel regions the threads
-  sleep instead of spin-waiting. Spinning threads fight any other busy process for the
-  cores (a 4K grade measured 530 ms instead of 22 ms next to one busy neighbour); passive
-  waiting costs nothing measurable on a quiet machine. The workqueue layer does not spin
-  either but was slower (~1.7x on a 4K grade); TBB is not a dependency (not installed
-  here, so not measured).
+  sleep instead of spin-waiting. Spinning threads can fight any other busy process for
+  the cores (the project's performance notes measured a 4K grade at 530 ms instead of
+  22 ms next to one busy neighbour; bench/bench_threads.py did not reproduce that trap in
+  this session's runs); passive waiting cost nothing measurable quiet. The workqueue
+  layer does not spin either; the notes measured it at ~1.7x on a 4K grade (here it was
+  level with OpenMP). TBB is not a dependency (not installed here, so not measured).
 - Threads: every core by default; `MASKGRAPH_THREADS=N` or `maskgraph run --threads N`
   caps it (numba.set_num_threads). Dask workers run their kernels single-threaded
   (graph/distributed.py, `MASKGRAPH_WORKER_THREADS`).
