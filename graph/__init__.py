@@ -14,12 +14,16 @@ CLI commands. The engine is handed a registry and never imports nodes/.
 """
 from __future__ import annotations
 
-import functools
-from importlib.metadata import entry_points
+from graph import threads as _threads
 
-from graph.errors import GraphError, MaskgraphError, NodeFailure, Problem
-from graph.model import Graph, Handle
-from graph.spec import Registry
+_threads.apply_policy()  # before any engine module imports numba (see graph/threads.py)
+
+import functools  # noqa: E402
+from importlib.metadata import entry_points  # noqa: E402
+
+from graph.errors import GraphError, MaskgraphError, NodeFailure, Problem  # noqa: E402
+from graph.model import Graph, Handle  # noqa: E402
+from graph.spec import Registry  # noqa: E402
 
 ENTRY_POINT_GROUP = "maskgraph.nodes"
 

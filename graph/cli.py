@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="render on a local Dask cluster of N single-threaded processes")
     run.add_argument("-q", "--quiet", action="store_true",
                      help="print only errors and warnings (no progress, no list of files)")
+    run.add_argument("--threads", type=int, metavar="N",
+                     help="use at most N threads for the kernels (or $MASKGRAPH_THREADS; "
+                          "default: every core)")
     validate = commands.add_parser("validate", help="check a graph without running it")
     _graph_arguments(validate)
     nodes = commands.add_parser("nodes", help="list node types and templates, or document one")
@@ -197,6 +200,11 @@ def parse_frames(text: str | None) -> range:
 
 
 def command_run(arguments) -> int:
+    if arguments.threads is not None:
+        if arguments.threads < 1:
+            raise UsageError(Problem(f"--threads {arguments.threads}: at least 1 thread"))
+        from graph.threads import set_threads
+        set_threads(arguments.threads)
     from graph.outputs import animated_range, check_frame_range
     frames = parse_frames(arguments.frames)
     if arguments.workers is not None and arguments.workers < 1:

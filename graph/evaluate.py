@@ -6,8 +6,10 @@ graph.distributed for a Dask cluster).
   frame, planned then executed locally with the memory and disk cache tiers.
 - `render(graph, frames, ...)` -> Render: a frame range as one plan (a static subgraph
   is computed once), locally or on a Dask client; `on_frame(frame_run)` after each frame.
-Stats records: {name, type, status, seconds[, reason][, frame][, worker]} with status
-computed | memory | disk | written | passthrough | fed.
+Stats records: {name, type, status, seconds[, reason][, chain][, frame][, worker]} with
+status computed | memory | disk | written | passthrough | fed | fused; `chain` lists the
+nodes of the fused kernel a node ran in (graph/fusion.py): the chain's last node is
+`computed`, the others `fused` (their results were never made, nor cached).
 """
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from graph import fusion
 from graph import task as tasks
 from graph.tiers import Tiers
 
@@ -49,11 +50,13 @@ def execute(plan, tiers: Tiers | None = None, on_node=None, on_frame=None,
         started = time.perf_counter()
         stats: list = []
 
-        def record(site, status, seconds, reason=None):
+        def record(site, status, seconds, reason=None, chain=None):
             stat = {"name": site[0], "type": plan.graph.nodes[site[0]].type,
                     "status": status, "seconds": round(seconds, 6)}
             if reason is not None:
                 stat["reason"] = reason
+            if chain is not None:
+                stat["chain"] = chain
             stats.append(stat)
             if on_node is not None:
                 on_node(stat)
@@ -114,20 +117,31 @@ def _run_schedule(plan, schedule, held, tiers, record, keep) -> None:
     consumers = Counter()
     for site in schedule:
         consumers.update(plan.task(site).input_keys)
+    chains = fusion.plan_chains(plan, schedule, consumers, keep)
     for site in schedule:
         key = plan.sites[site]
         task = plan.tasks[key]
+        chain = chains.get(site)
+        if chain is not None and chain[-1].site != site:
+            continue  # runs inside the fused kernel, at the chain's last site
         started = time.perf_counter()
-        result = tasks.run_task(plan, task, held)
+        if chain is not None:
+            result = fusion.run_chain(plan, chain, held)
+        else:
+            result = tasks.run_task(plan, task, held)
         seconds = time.perf_counter() - started
         held[key] = result
+        names = [found.site[0] for found in chain] if chain is not None else None
+        for found in (chain or [])[:-1]:
+            record(found.site, "fused", 0.0, chain=names)
         if task.kind == "compute":
             reason = tasks.reason(plan, task, tiers)
             tiers.put(key, result)
-            record(site, "computed", seconds, reason)
+            record(site, "computed", seconds, reason, chain=names)
         else:
             record(site, "written" if task.kind == "sink" else "passthrough", seconds)
-        for used in task.input_keys:
-            consumers[used] -= 1
-            if consumers[used] == 0 and used not in keep:
-                held.pop(used, None)
+        for ran in [found.task for found in chain] if chain is not None else [task]:
+            for used in ran.input_keys:
+                consumers[used] -= 1
+                if consumers[used] == 0 and used not in keep:
+                    held.pop(used, None)

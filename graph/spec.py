@@ -127,6 +127,30 @@ class Param:
         return PARAM_TYPES[self.type][1](self)
 
 
+@dataclass(frozen=True)
+class Pointwise:
+    """The per-pixel form of a node whose every output pixel depends only on the same
+    pixel of its inputs: what lets the engine fuse a chain of such nodes into one
+    generated kernel (graph/fusion.py).
+
+    kernel(params) -> (pixel, values) for the node's params at a frame, or None when these
+    params are not pointwise (a merge with an offset). `pixel` is a numba scalar function
+    (inlined into the generated kernel; it must be a module-level name of its module)
+    taking (r, g, b, a, *side values, values) and returning the pixel (r, g, b, a) as
+    float32; `values` holds whatever the pixel reads from the params (the kernel returns
+    them as a 1-D float32 array; the pixel receives them as a tuple of float32).
+    through: the image input the chain flows through (the previous node's output);
+    sides: the other inputs, in the order `pixel` takes their values (an image input gives
+    its four channels, a mask input its one value). The framework's stencil (maskable
+    nodes) is applied inside the fused kernel too. The result must equal the node's own
+    compute bit for bit (tests/graph/test_fusion.py checks every such node type).
+    """
+
+    kernel: Callable
+    through: str
+    sides: tuple = ()
+
+
 @dataclass
 class NodeSpec:
     """The declaration of one node type. Build it with the `node` decorator."""
@@ -148,6 +172,7 @@ class NodeSpec:
     reads_frames: Callable | None = None
     finish: Callable | None = None
     receives_keys: bool = False
+    pointwise: Pointwise | None = None
     _inputs_by_name: dict = field(default_factory=dict, repr=False)
     _params_by_name: dict = field(default_factory=dict, repr=False)
 
@@ -207,7 +232,8 @@ def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=Fa
          check: Callable | None = None, category: str = "", takes_frame=False,
          reads_frames: Callable | None = None,
          finish: Callable | None = None,
-         receives_keys: bool = False) -> Callable[[Callable], NodeSpec]:
+         receives_keys: bool = False,
+         pointwise: Pointwise | None = None) -> Callable[[Callable], NodeSpec]:
     """Declare a node type on its compute function; returns the NodeSpec.
 
     maskable: the framework adds a `mask` input and `mix`, `invert_mask` params and
@@ -233,6 +259,8 @@ def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=Fa
     finish(params, frames): for a sink that collects a frame range into one file (a
     video): called once after every frame of a render (or a single-frame run) has run,
     with the params at the first frame and the frames rendered, in order.
+    pointwise: the node's per-pixel form (see `Pointwise`), so chains of such nodes run
+    as one fused kernel.
     """
     def declare(compute: Callable) -> NodeSpec:
         all_inputs = list(inputs)
@@ -247,7 +275,7 @@ def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=Fa
                         maskable=maskable, original=original_name, reads_files=reads_files,
                         sink=sink, check=check, category=category,
                         takes_frame=takes_frame, reads_frames=reads_frames, finish=finish,
-                        receives_keys=receives_keys)
+                        receives_keys=receives_keys, pointwise=pointwise)
         DECLARED[(compute.__module__, id)] = spec
         return spec
     return declare

@@ -5,15 +5,35 @@ inverted). Where w == 0 the original is copied bit for bit; where w == 1 the edi
 copied bit for bit.
 
 The engine's own jit policy (the library's kernels have theirs in nodes/kernels/jit.py):
-compiled once and cached on disk, no fastmath, outer loop parallel.
+compiled once and cached on disk, no fastmath, outer loop parallel. `stencil_weight` and
+`stencil_blend` are the per-pixel stencil, inlined both here and into the fused kernels
+of graph/fusion.py, so a fused chain applies exactly the same arithmetic.
 """
 import numba
 import numpy as np
+from numba.extending import register_jitable
 
 from graph.errors import NodeInputError
 
 parallel_kernel = numba.njit(cache=True, nogil=True, parallel=True)
 prange = numba.prange
+# Compiled into each calling kernel (LLVM inlines them); not numba-IR inlined, whose
+# ternaries trip numba's SSA checks.
+scalar = register_jitable
+
+
+@scalar
+def stencil_weight(mask_value, use_mask, mix, invert):
+    """The stencil weight of one pixel (float64): mix, times the mask (or 1 - mask)."""
+    masked = (1.0 - mask_value) if invert else np.float64(mask_value)
+    return mix * masked if use_mask else np.float64(mix)
+
+
+@scalar
+def stencil_blend(original, edited, weight):
+    """One channel: the original where weight is 0, the edit where 1, else the blend."""
+    blended = np.float32(original + (edited - original) * weight)
+    return original if weight == 0.0 else (edited if weight == 1.0 else blended)
 
 
 @parallel_kernel
@@ -22,18 +42,10 @@ def apply_stencil(original, edited, mask, use_mask, mix, invert, out):
     height, width, channels = original.shape
     for y in prange(height):
         for x in range(width):
-            weight = mix
-            if use_mask:
-                value = mask[y, x]
-                weight = mix * ((1.0 - value) if invert else value)
+            weight = stencil_weight(mask[y, x] if use_mask else np.float32(0.0), use_mask,
+                                    mix, invert)
             for c in range(channels):
-                if weight == 0.0:
-                    out[y, x, c] = original[y, x, c]
-                elif weight == 1.0:
-                    out[y, x, c] = edited[y, x, c]
-                else:
-                    base = original[y, x, c]
-                    out[y, x, c] = base + (edited[y, x, c] - base) * weight
+                out[y, x, c] = stencil_blend(original[y, x, c], edited[y, x, c], weight)
 
 
 def stencil(original: np.ndarray, edited: np.ndarray, mask, mix: float,

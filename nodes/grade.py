@@ -11,11 +11,13 @@ import math
 
 import numpy as np
 
-from graph.spec import Input, Output, Param, node
+from graph.spec import Input, Output, Param, Pointwise, node
 from nodes.common import require_same_size
-from nodes.kernels.color import REC709_WEIGHTS, premultiply_into, unpremultiply_into
-from nodes.kernels.grading import (cdl_rows, grade_rows, matrix_rows, repremultiply_rows,
-                                   set_alpha_rows)
+from nodes.kernels.color import (REC709_WEIGHTS, premultiply_into, premultiply_pixel,
+                                 unpremultiply_into, unpremultiply_pixel)
+from nodes.kernels.grading import (CDL_PIXELS, GRADE_PIXELS, cdl_rows, grade_rows,
+                                   matrix_pixel, matrix_rows, repremultiply_rows,
+                                   set_alpha_pixel, set_alpha_rows)
 
 IMAGE_IN = [Input("input", "image", doc="the picture to correct")]
 IMAGE_OUT = [Output("output", "image", doc="the corrected picture")]
@@ -89,6 +91,46 @@ def grade_coefficients(blackpoint, whitepoint, black, white, multiply, add, gamm
     return _channels(slope), _channels(offset), _channels(1.0 / gamma)
 
 
+def _grade_arrays(blackpoint, whitepoint, black, white, multiply, add, gamma, black_clamp,
+                  white_clamp):
+    """slope, offset, power, lower and upper clamp bounds: five (3,) float32 arrays."""
+    slope, offset, power = grade_coefficients(blackpoint, whitepoint, black, white,
+                                              multiply, add, gamma)
+    lower = np.full(3, 0.0 if black_clamp else -np.inf, np.float32)
+    upper = np.full(3, 1.0 if white_clamp else np.inf, np.float32)
+    return slope, offset, power, lower, upper
+
+
+def _grade_pixel(*, unpremult, **params):
+    """grade's per-pixel form: grade_pixel and its values (see nodes/kernels/grading.py)."""
+    arrays = _grade_arrays(**params)
+    if np.any(arrays[2] != 1.0):
+        return None  # a gamma: grade_rows on its own (see nodes/kernels/grading.py)
+    return GRADE_PIXELS[bool(unpremult)], np.concatenate(arrays)
+
+
+def _cdl_pixel(*, slope, offset, power, saturation, clamp, unpremult):
+    """cdl's per-pixel form: the variant for its power and unpremult, and its values."""
+    power = _channels(power)
+    if np.any(power != 1.0):
+        return None  # a power: cdl_rows on its own (see nodes/kernels/grading.py)
+    values = np.concatenate([_channels(slope), _channels(offset), power,
+                             np.float32([saturation, clamp])])
+    return CDL_PIXELS[bool(unpremult)], values
+
+
+def _matrix_form(make_matrix):
+    """A per-pixel form `kernel(**params)` for a node that applies make_matrix(**params)."""
+    def kernel(**params):
+        return matrix_pixel, np.ascontiguousarray(make_matrix(**params), np.float32).ravel()
+    return kernel
+
+
+def _fixed_form(pixel):
+    """The per-pixel form of a node without params."""
+    return lambda: (pixel, np.zeros(1, np.float32))
+
+
 def _per_channel(name, default, doc, **limits):
     return Param(name, "floats", default, length=3, doc=doc, **limits)
 
@@ -105,7 +147,7 @@ def _per_channel(name, default, doc, **limits):
               Param("white_clamp", "bool", False, doc="clamp results above 1 to 1"),
               Param("unpremult", "bool", False,
                     doc="grade the unpremultiplied colour, then premultiply again")],
-      check=_grade_check)
+      check=_grade_check, pointwise=Pointwise(_grade_pixel, "input"))
 def grade(input, *, blackpoint, whitepoint, black, white, multiply, add, gamma, black_clamp,
           white_clamp, unpremult):
     """Levels, lift, gain, offset and gamma, as Nuke's Grade.
@@ -123,10 +165,9 @@ def grade(input, *, blackpoint, whitepoint, black, white, multiply, add, gamma, 
     they are). Note that a grade at its defaults is not an identity: the black clamp sets
     negative values to 0.
     """
-    slope, offset, power = grade_coefficients(blackpoint, whitepoint, black, white,
-                                              multiply, add, gamma)
-    lower = np.full(3, 0.0 if black_clamp else -np.inf, np.float32)
-    upper = np.full(3, 1.0 if white_clamp else np.inf, np.float32)
+    slope, offset, power, lower, upper = _grade_arrays(blackpoint, whitepoint, black, white,
+                                                       multiply, add, gamma, black_clamp,
+                                                       white_clamp)
     use_power = bool(np.any(power != 1.0))
 
     def correct(rows, out_rows):
@@ -147,7 +188,7 @@ def grade(input, *, blackpoint, whitepoint, black, white, multiply, add, gamma, 
                     doc="ASC v1.2 clamps to [0, 1]; false: no clamps, negatives skip power"),
               Param("unpremult", "bool", False,
                     doc="correct the unpremultiplied colour, then premultiply again")],
-      check=_positive_check("power"))
+      check=_positive_check("power"), pointwise=Pointwise(_cdl_pixel, "input"))
 def cdl(input, *, slope, offset, power, saturation, clamp, unpremult):
     """ASC CDL v1.2 (slope, offset, power, saturation), as OpenColorIO applies it.
 
@@ -194,7 +235,8 @@ def hue_rotation_matrix(degrees: float) -> np.ndarray:
 @node("saturation", version=1, category="color", maskable=True, inputs=IMAGE_IN,
       outputs=IMAGE_OUT,
       params=[Param("amount", "float", 1.0, min=0.0,
-                    doc="0 = grey (Rec.709 luma), 1 = unchanged, > 1 more saturated")])
+                    doc="0 = grey (Rec.709 luma), 1 = unchanged, > 1 more saturated")],
+      pointwise=Pointwise(_matrix_form(saturation_matrix), "input"))
 def saturation(input, *, amount):
     """Scale saturation while keeping Rec.709 luma.
 
@@ -207,7 +249,8 @@ def saturation(input, *, amount):
 @node("hue_shift", version=1, category="color", maskable=True, inputs=IMAGE_IN,
       outputs=IMAGE_OUT,
       params=[Param("degrees", "float", 0.0, doc="hue rotation in degrees (+ = red towards "
-                                                 "yellow and green)")])
+                                                 "yellow and green)")],
+      pointwise=Pointwise(_matrix_form(hue_rotation_matrix), "input"))
 def hue_shift(input, *, degrees):
     """Rotate hues about the grey axis.
 
@@ -222,15 +265,22 @@ def hue_shift(input, *, degrees):
 
 @node("exposure", version=1, category="color", maskable=True, inputs=IMAGE_IN,
       outputs=IMAGE_OUT,
-      params=[Param("stops", "float", 0.0, doc="exposure change in stops: RGB * 2 ** stops")])
+      params=[Param("stops", "float", 0.0, doc="exposure change in stops: RGB * 2 ** stops")],
+      pointwise=Pointwise(_matrix_form(lambda stops: exposure_matrix(stops)), "input"))
 def exposure(input, *, stops):
     """Change exposure by a number of stops (RGB multiplied by 2 ** stops; alpha kept)."""
-    return _apply_matrix(input, np.eye(3) * 2.0 ** stops)
+    return _apply_matrix(input, exposure_matrix(stops))
+
+
+def exposure_matrix(stops: float) -> np.ndarray:
+    """(3, 3) matrix multiplying RGB by 2 ** stops."""
+    return np.eye(3) * 2.0 ** stops
 
 
 # ---------------------------------------------------------------- alpha state
 
-@node("premultiply", version=1, category="alpha", inputs=IMAGE_IN, outputs=IMAGE_OUT)
+@node("premultiply", version=1, category="alpha", inputs=IMAGE_IN, outputs=IMAGE_OUT,
+      pointwise=Pointwise(_fixed_form(premultiply_pixel), "input"))
 def premultiply(input):
     """Multiply RGB by alpha: for an image that arrived with straight (unpremultiplied)
     colour although it was read as premultiplied."""
@@ -240,7 +290,8 @@ def premultiply(input):
     return out
 
 
-@node("unpremultiply", version=1, category="alpha", inputs=IMAGE_IN, outputs=IMAGE_OUT)
+@node("unpremultiply", version=1, category="alpha", inputs=IMAGE_IN, outputs=IMAGE_OUT,
+      pointwise=Pointwise(_fixed_form(unpremultiply_pixel), "input"))
 def unpremultiply(input):
     """Divide RGB by alpha (pixels with alpha 0 keep their colour): for an image that is
     premultiplied twice, or to hand straight colour to a node that expects it."""
@@ -255,7 +306,9 @@ def unpremultiply(input):
               Input("alpha", "mask", doc="the new alpha (or the factor, mode multiply)")],
       outputs=[Output("output", "image", doc="the picture with its new alpha")],
       params=[Param("mode", "choice", "replace", choices=("replace", "multiply"),
-                    doc="replace: alpha = mask; multiply: alpha = alpha * mask")])
+                    doc="replace: alpha = mask; multiply: alpha = alpha * mask")],
+      pointwise=Pointwise(lambda mode: (set_alpha_pixel, np.float32([mode == "multiply"])),
+                          "input", sides=("alpha",)))
 def set_alpha(input, alpha, *, mode):
     """Make a mask the image's alpha channel ("alpha channel export").
 

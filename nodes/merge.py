@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from graph.errors import NodeInputError
-from graph.spec import Input, Output, Param, node
-from nodes.kernels.blend import OPS, merge_kernel
+from graph.spec import Input, Output, Param, Pointwise, node
+from nodes.kernels.blend import MERGE_PIXELS, OPS, merge_kernel
 
 MERGE_OPS = tuple(OPS)
 
@@ -38,6 +38,14 @@ def place(a: np.ndarray, b_shape: tuple, offset_x: int, offset_y: int) -> np.nda
     return placed
 
 
+def _merge_pixel(*, op, offset):
+    """merge's per-pixel form: only without an offset (`a` then lies on `b` pixel for
+    pixel; an `a` of another size makes the engine run the node on its own)."""
+    if offset[0] or offset[1]:
+        return None
+    return MERGE_PIXELS[op], np.zeros(1, np.float32)
+
+
 @node("merge", version=1, category="merge", maskable=True, original="b",
       inputs=[Input("a", "image", doc="the foreground (A)"),
               Input("b", "image", doc="the background (B); defines the output size")],
@@ -45,7 +53,7 @@ def place(a: np.ndarray, b_shape: tuple, offset_x: int, offset_y: int) -> np.nda
       params=[Param("op", "choice", "over", choices=MERGE_OPS, doc="the merge operation"),
               Param("offset", "vec2", (0, 0),
                     doc="[x, y] position of a's top-left corner in b, whole pixels")],
-      check=_merge_check)
+      check=_merge_check, pointwise=Pointwise(_merge_pixel, "b", sides=("a",)))
 def merge(a, b, *, op, offset):
     """Combine `a` with `b` by one of Nuke's merge operations.
 

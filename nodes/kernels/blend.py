@@ -258,6 +258,27 @@ def _specialise(name, scalar_op):
 MERGE_KERNELS = {name: _specialise(name, scalar_op) for name, scalar_op in OPS.items()}
 
 
+def _merge_pixel(red, green, blue, alpha, a_red, a_green, a_blue, a_alpha, values):
+    """Template: one pixel of the merge of A (a_*) onto B (the other four); `op` bound
+    per operation. values unused."""
+    return (op(a_red, red, a_alpha, alpha), op(a_green, green, a_alpha, alpha),  # noqa: F821
+            op(a_blue, blue, a_alpha, alpha), op(a_alpha, alpha, a_alpha, alpha))  # noqa: F821
+
+
+def _pixel_form(name, scalar_op):
+    """`_merge_pixel` with `op` bound, a scalar helper named merge_pixel_<op> here."""
+    pixel_name = "merge_pixel_" + name.replace("-", "_")
+    function = types.FunctionType(_merge_pixel.__code__, dict(globals(), op=scalar_op),
+                                  pixel_name)
+    function.__qualname__ = pixel_name
+    function.__doc__ = f"One pixel of the `{name}` merge, for the engine's fused chains."
+    globals()[pixel_name] = scalar(function)
+    return globals()[pixel_name]
+
+
+MERGE_PIXELS = {name: _pixel_form(name, scalar_op) for name, scalar_op in OPS.items()}
+
+
 def merge_kernel(name):
     """The compiled row kernel `(a_rows, b_rows, out_rows)` for operation `name`."""
     return MERGE_KERNELS[name]

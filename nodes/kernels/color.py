@@ -122,3 +122,16 @@ def premultiply_rows(image, source, premultiply):
                 for channel in range(3):
                     image[y, x, channel] = image[y, x, channel] * alpha
             image[y, x, 3] = alpha
+
+
+@scalar
+def premultiply_pixel(red, green, blue, alpha, values):
+    """One pixel of `premultiply_into` (values unused), for the engine's fused chains."""
+    return red * alpha, green * alpha, blue * alpha, alpha
+
+
+@scalar
+def unpremultiply_pixel(red, green, blue, alpha, values):
+    """One pixel of `unpremultiply_into` (values unused), for the engine's fused chains."""
+    scale = np.float32(1.0) / alpha if alpha != 0 else np.float32(1.0)
+    return red * scale, green * scale, blue * scale, alpha

@@ -77,16 +77,14 @@ def fma(typingctx, a, b, c):
 def fast_log2(value):
     """log2 of a positive finite float32 (absolute error ~1e-7); subnormals are scaled."""
     subnormal = value < SMALLEST_NORMAL
-    if subnormal:
-        value = value * SUBNORMAL_SCALE
-    bits = float32_bits(value)
-    exponent = np.float32((bits >> 23) - 127)
-    if subnormal:
-        exponent = exponent - SUBNORMAL_BITS
-    mantissa = bits_float32(np.int32((bits & 0x7FFFFF) | 0x3F800000))
-    if mantissa > SQRT2:
-        mantissa = mantissa * np.float32(0.5)
-        exponent = exponent + ONE
+    scaled = value * SUBNORMAL_SCALE if subnormal else value  # selects, no branches:
+    bits = float32_bits(scaled)                               # loops that inline this
+    unbiased = np.float32((bits >> 23) - 127)                 # vectorise (a branch here
+    exponent = unbiased - SUBNORMAL_BITS if subnormal else unbiased  # stopped fused ones)
+    whole = bits_float32(np.int32((bits & 0x7FFFFF) | 0x3F800000))
+    large = whole > SQRT2
+    mantissa = whole * np.float32(0.5) if large else whole
+    exponent = exponent + ONE if large else exponent
     u = mantissa - ONE
     poly = fma(fma(fma(fma(fma(fma(fma(fma(L8, u, L7), u, L6), u, L5), u, L4), u, L3), u, L2),
                    u, L1), u, L0)
@@ -285,3 +283,142 @@ def set_alpha_rows(rows, mask, multiply, out_rows):
             for channel in range(3):
                 out_row[base + channel] = row[base + channel] * scale
             out_row[base + 3] = alpha * coverage if multiply else coverage
+
+
+# ---------------------------------------------------------------- per-pixel forms
+# One pixel (r, g, b, a) -> (r, g, b, a), for the engine's fused chains (graph/fusion.py).
+# Each gives exactly what the row kernel above (and the node's unpremultiply /
+# repremultiply steps) give for that pixel; `values` is a float32 array of the params.
+
+@scalar
+def straight_scale(alpha):
+    """The factor that unpremultiplies a pixel (1 where alpha is 0), as unpremultiply_into."""
+    return ONE / alpha if alpha != ZERO else ONE
+
+
+@scalar
+def repremultiplied(graded, original, alpha):
+    """Straight graded colour times the original alpha; alpha-0 pixels keep the original."""
+    value = graded * alpha
+    return value if alpha != ZERO else original
+
+
+# The grade's per-pixel variants. values: slope[3], offset[3], power[3], lower[3],
+# upper[3]. Unpremult is fixed per variant (a constant, not a branch in the loop). Only
+# grades without a power have one: with fast_pow inlined, the fused kernels measured
+# slower than grade_rows plus a separate pass (a fused 4K grade with a gamma: 160-700 ms,
+# though the same pixel function written in a test kernel ran in ~9 ms; not understood
+# yet), so a grade with a gamma runs grade_rows on its own.
+
+@scalar
+def grade_pixel(red, green, blue, alpha, values):
+    """Grade without a power, on stored colour."""
+    return (grade_linear(red, values[0], values[3], values[9], values[12]),
+            grade_linear(green, values[1], values[4], values[10], values[13]),
+            grade_linear(blue, values[2], values[5], values[11], values[14]), alpha)
+
+
+@scalar
+def grade_pixel_straight(red, green, blue, alpha, values):
+    """Grade without a power, on straight colour (premultiplied again)."""
+    scale = straight_scale(alpha)
+    return (repremultiplied(grade_linear(red * scale, values[0], values[3], values[9],
+                                         values[12]), red, alpha),
+            repremultiplied(grade_linear(green * scale, values[1], values[4], values[10],
+                                         values[13]), green, alpha),
+            repremultiplied(grade_linear(blue * scale, values[2], values[5], values[11],
+                                         values[14]), blue, alpha), alpha)
+
+
+GRADE_PIXELS = {False: grade_pixel, True: grade_pixel_straight}
+"""unpremult -> the grade's per-pixel variant (grades without a power only)."""
+
+
+@scalar
+def cdl_bound(values, bound):
+    """The CDL's clamp bound (0 lower, 1 upper) for clamp = values[10] (1 or 0)."""
+    if bound == 0:
+        return ZERO if values[10] != ZERO else NEGATIVE_INFINITY
+    return ONE if values[10] != ZERO else INFINITY
+
+
+@scalar
+def cdl_graded(value, slope, offset, power, values, use_power):
+    """Slope, offset, clamp and power of one channel, as cdl_rows."""
+    return cdl_channel(value, slope, offset, power, cdl_bound(values, 0),
+                       cdl_bound(values, 1), use_power)
+
+
+@scalar
+def cdl_luma(red, green, blue):
+    return LUMA_RED * red + LUMA_GREEN * green + LUMA_BLUE * blue
+
+
+@scalar
+def cdl_saturate(value, luma, values):
+    """One channel after the CDL saturation (values[9]) and its clamp, as saturate_into."""
+    return min(max(luma + values[9] * (value - luma), cdl_bound(values, 0)),
+               cdl_bound(values, 1))
+
+
+# The CDL's per-pixel variants. values: slope[3], offset[3], power[3], saturation, clamp
+# (1 or 0); unpremult fixed per variant; without a power only, as for the grade.
+
+@scalar
+def cdl_pixel_variant(red, green, blue, alpha, values, use_power):
+    """The CDL of stored colour (use_power a constant)."""
+    graded_red = cdl_graded(red, values[0], values[3], values[6], values, use_power)
+    graded_green = cdl_graded(green, values[1], values[4], values[7], values, use_power)
+    graded_blue = cdl_graded(blue, values[2], values[5], values[8], values, use_power)
+    luma = cdl_luma(graded_red, graded_green, graded_blue)
+    return (cdl_saturate(graded_red, luma, values), cdl_saturate(graded_green, luma, values),
+            cdl_saturate(graded_blue, luma, values), alpha)
+
+
+@scalar
+def cdl_straight_variant(red, green, blue, alpha, values, use_power):
+    """The CDL of straight colour, premultiplied again (use_power a constant)."""
+    scale = straight_scale(alpha)
+    graded_red = cdl_graded(red * scale, values[0], values[3], values[6], values, use_power)
+    graded_green = cdl_graded(green * scale, values[1], values[4], values[7], values,
+                              use_power)
+    graded_blue = cdl_graded(blue * scale, values[2], values[5], values[8], values, use_power)
+    luma = cdl_luma(graded_red, graded_green, graded_blue)
+    return (repremultiplied(cdl_saturate(graded_red, luma, values), red, alpha),
+            repremultiplied(cdl_saturate(graded_green, luma, values), green, alpha),
+            repremultiplied(cdl_saturate(graded_blue, luma, values), blue, alpha), alpha)
+
+
+@scalar
+def cdl_pixel(red, green, blue, alpha, values):
+    """CDL without a power, on stored colour."""
+    return cdl_pixel_variant(red, green, blue, alpha, values, False)
+
+
+@scalar
+def cdl_pixel_straight(red, green, blue, alpha, values):
+    """CDL without a power, on straight colour."""
+    return cdl_straight_variant(red, green, blue, alpha, values, False)
+
+
+CDL_PIXELS = {False: cdl_pixel, True: cdl_pixel_straight}
+"""unpremult -> the CDL's per-pixel variant (without a power only, as for the grade)."""
+
+
+@scalar
+def matrix_pixel(red, green, blue, alpha, values):
+    """RGB' = M @ RGB for one pixel; values: the (3, 3) matrix M row by row."""
+    return (values[0] * red + values[1] * green + values[2] * blue,
+            values[3] * red + values[4] * green + values[5] * blue,
+            values[6] * red + values[7] * green + values[8] * blue, alpha)
+
+
+@scalar
+def set_alpha_pixel(red, green, blue, alpha, coverage, values):
+    """set_alpha of one pixel with mask value `coverage`; values: [multiply (1 or 0)]."""
+    multiply = values[0] != ZERO
+    scale = coverage
+    if not multiply and alpha != ZERO:
+        scale = coverage / alpha
+    return (red * scale, green * scale, blue * scale,
+            alpha * coverage if multiply else coverage)

@@ -12,7 +12,14 @@ into each calling kernel and cached with it, so LLVM can vectorise the loop. (A 
 cached `kernel` is linked as object code: a kernel compiled later cannot inline it, which
 measured 20-60x slower in tight loops.)
 """
-import numba
+import os
+
+# The threading policy's wait policy, for kernels imported without the engine (the engine
+# applies the whole policy, graph/threads.py, before it imports numba): numba's OpenMP
+# threads sleep between parallel regions instead of spinning against other processes.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import numba  # noqa: E402
 from numba.extending import register_jitable
 
 kernel = numba.njit(cache=True, nogil=True)
