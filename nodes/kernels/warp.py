@@ -24,6 +24,16 @@ def _cubic(t):
     return 0.0
 
 
+@scalar
+def _source_point(inverse, column, row):
+    """The input position (pixel centres at i + 0.5 mapped to i) shown by output pixel
+    (column, row): inverse @ (column + .5, row + .5, 1), divided by its third component."""
+    x, y = column + 0.5, row + 0.5
+    w = inverse[2, 0] * x + inverse[2, 1] * y + inverse[2, 2]
+    return ((inverse[0, 0] * x + inverse[0, 1] * y + inverse[0, 2]) / w - 0.5,
+            (inverse[1, 0] * x + inverse[1, 1] * y + inverse[1, 2]) / w - 0.5)
+
+
 @parallel_kernel
 def warp_bilinear(source, inverse, out):
     """out (h, w, C) = source (H, W, C) sampled bilinearly at inverse @ (x+.5, y+.5, 1)."""
@@ -31,10 +41,7 @@ def warp_bilinear(source, inverse, out):
     height, width = source.shape[0], source.shape[1]
     for i in prange(rows):
         for j in range(columns):
-            x, y = j + 0.5, i + 0.5
-            w = inverse[2, 0] * x + inverse[2, 1] * y + inverse[2, 2]
-            sx = (inverse[0, 0] * x + inverse[0, 1] * y + inverse[0, 2]) / w - 0.5
-            sy = (inverse[1, 0] * x + inverse[1, 1] * y + inverse[1, 2]) / w - 0.5
+            sx, sy = _source_point(inverse, j, i)
             for c in range(channels):
                 out[i, j, c] = 0.0
             if not (sx > -1.0 and sy > -1.0 and sx < width and sy < height):
@@ -62,10 +69,7 @@ def warp_bicubic(source, inverse, out):
     height, width = source.shape[0], source.shape[1]
     for i in prange(rows):
         for j in range(columns):
-            x, y = j + 0.5, i + 0.5
-            w = inverse[2, 0] * x + inverse[2, 1] * y + inverse[2, 2]
-            sx = (inverse[0, 0] * x + inverse[0, 1] * y + inverse[0, 2]) / w - 0.5
-            sy = (inverse[1, 0] * x + inverse[1, 1] * y + inverse[1, 2]) / w - 0.5
+            sx, sy = _source_point(inverse, j, i)
             for c in range(channels):
                 out[i, j, c] = 0.0
             if not (sx > -2.0 and sy > -2.0 and sx < width + 1.0 and sy < height + 1.0):
