@@ -157,7 +157,14 @@ def _worker_address() -> str:
 
 
 def _single_threaded() -> None:
-    """Kernels in a worker use MASKGRAPH_WORKER_THREADS threads (default 1)."""
+    """Kernels in a worker use MASKGRAPH_WORKER_THREADS threads (default 1): numba's, and
+    OpenCV's own pool when OpenCV is installed (its image codecs and conversions would
+    otherwise start a thread per core in every worker)."""
     import numba
     wanted = int(os.environ.get(THREADS_ENV, "1") or 1)
     numba.set_num_threads(max(1, min(wanted, numba.config.NUMBA_NUM_THREADS)))
+    try:
+        import cv2
+    except ImportError:
+        return
+    cv2.setNumThreads(max(1, wanted))
