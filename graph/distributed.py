@@ -34,7 +34,7 @@ import time
 from graph import local
 from graph.errors import GraphError, MaskgraphError, NodeFailure, Problem
 from graph.local import FrameRun
-from graph.tiers import MemoryTier, OnlyKeys, Tiers, default_tiers
+from graph.tiers import Tiers, default_tiers, memory_only_for
 
 CONNECT_TIMEOUT_S = 4
 THREADS_ENV = "MASKGRAPH_WORKER_THREADS"
@@ -143,8 +143,7 @@ def _worker_tiers(cache_dir: str | None, shared) -> Tiers:
     cache (when asked): see graph.tiers.OnlyKeys for why not every frame's results."""
     tiers = default_tiers(cache_dir)
     if shared is not None:
-        tiers = Tiers([OnlyKeys(tier, shared) if isinstance(tier, MemoryTier) else tier
-                       for tier in tiers.tiers])
+        tiers = memory_only_for(tiers, shared)
     return tiers
 
 
