@@ -13,7 +13,8 @@ Policy:
   to the plan's absolute output paths: they must be on a filesystem the workers share.
 - Static subgraph: a subgraph with nothing animated upstream has one key for the whole
   range. Each worker computes it the first time one of its frames needs it and keeps it
-  in its process memory cache, so it is computed once per worker (not once per frame);
+  in its process memory cache (which takes only such shared keys, `Plan.shared_keys`:
+  a frame's own results are freed as on a local render, so their memory is reused), so it is computed once per worker (not once per frame);
   with --cache-dir on a shared path, a worker that finds it in the disk cache reads it
   instead. Cost: (workers - 1) extra computations of the static part, measured in
   bench/bench_engine.py.
@@ -33,7 +34,7 @@ import time
 from graph import local
 from graph.errors import GraphError, MaskgraphError, NodeFailure, Problem
 from graph.local import FrameRun
-from graph.tiers import default_tiers
+from graph.tiers import Tiers, default_tiers, memory_only_for
 
 CONNECT_TIMEOUT_S = 4
 THREADS_ENV = "MASKGRAPH_WORKER_THREADS"
@@ -90,8 +91,13 @@ def execute(plan, client=None, workers: int | None = None, cache_dir: str | None
     if cache_dir:
         cache_dir = os.path.abspath(cache_dir)
     try:
-        futures = {client.submit(render_frame, plan.for_frames([frame]), frame, cache_dir,
-                                 pure=False): frame for frame in plan.frames}
+        shared = plan.shared_keys()
+        futures = {}
+        for frame in plan.frames:
+            part = plan.for_frames([frame])
+            keep = frozenset(key for key in part.tasks if key in shared)
+            futures[client.submit(render_frame, part, frame, cache_dir, keep,
+                                  pure=False)] = frame
         runs = []
         for future in distributed.as_completed(list(futures), loop=client.loop):
             try:
@@ -113,15 +119,15 @@ def execute(plan, client=None, workers: int | None = None, cache_dir: str | None
             cluster.close()
 
 
-def render_frame(plan, frame: int, cache_dir: str | None):
+def render_frame(plan, frame: int, cache_dir: str | None, shared=None):
     """Run on a worker: render one frame, write its sinks; a FrameRun whose stats carry
-    the worker's address, or the MaskgraphError that stopped it (named after the worker)."""
+    the worker's address, or the MaskgraphError that stopped it (named after the worker).
+    The worker's memory cache takes only the `shared` keys (None: every key)."""
     _single_threaded()
     worker = _worker_address()
     started = time.perf_counter()
     try:
-        run, = local.execute(plan, default_tiers(cache_dir),
-                             keep_results=False)
+        run, = local.execute(plan, _worker_tiers(cache_dir, shared), keep_results=False)
     except NodeFailure as error:
         return NodeFailure(error.node, error.node_type,
                            f"{error.message} (on Dask worker {worker})", error.location,
@@ -130,6 +136,15 @@ def render_frame(plan, frame: int, cache_dir: str | None):
         return error
     stats = [{**stat, "worker": worker} for stat in run.stats]
     return FrameRun(frame, {}, stats, time.perf_counter() - started)
+
+
+def _worker_tiers(cache_dir: str | None, shared) -> Tiers:
+    """The process memory cache, limited to the keys several frames share, then the disk
+    cache (when asked): see graph.tiers.OnlyKeys for why not every frame's results."""
+    tiers = default_tiers(cache_dir)
+    if shared is not None:
+        tiers = memory_only_for(tiers, shared)
+    return tiers
 
 
 def _worker_address() -> str:
@@ -141,7 +156,14 @@ def _worker_address() -> str:
 
 
 def _single_threaded() -> None:
-    """Kernels in a worker use MASKGRAPH_WORKER_THREADS threads (default 1)."""
+    """Kernels in a worker use MASKGRAPH_WORKER_THREADS threads (default 1): numba's, and
+    OpenCV's own pool when OpenCV is installed (its image codecs and conversions would
+    otherwise start a thread per core in every worker)."""
     import numba
     wanted = int(os.environ.get(THREADS_ENV, "1") or 1)
     numba.set_num_threads(max(1, min(wanted, numba.config.NUMBA_NUM_THREADS)))
+    try:
+        import cv2
+    except ImportError:
+        return
+    cv2.setNumThreads(max(1, wanted))

@@ -22,7 +22,7 @@ from graph import local
 from graph.model import Graph
 from graph.plan import make_plan
 from graph.task import explain_change  # noqa: F401  (public: reasons of a recompute)
-from graph.tiers import default_tiers
+from graph.tiers import default_tiers, memory_only_for
 
 
 
@@ -79,8 +79,9 @@ def render(graph: Graph, frames, outputs=None, client=None, workers: int | None 
            on_node=None, feed: dict | None = None) -> Render:
     """Render `frames` (an iterable of frame numbers): locally, on a Dask `client`, or on
     a LocalCluster of `workers` single-threaded processes. Sinks write their files; no
-    results are kept. `on_frame(frame_run)` runs after each finished frame (in finishing
-    order on a cluster)."""
+    results are kept; over several frames the memory cache takes only the results several
+    frames share (graph.tiers.OnlyKeys). `on_frame(frame_run)` runs after each finished
+    frame (in finishing order on a cluster)."""
     started = time.perf_counter()
     frames = list(frames)
     plan = make_plan(graph, outputs, frames, feed)
@@ -89,7 +90,10 @@ def render(graph: Graph, frames, outputs=None, client=None, workers: int | None 
         runs = distributed.execute(plan, client=client, workers=workers,
                                    cache_dir=cache_dir, on_frame=on_frame)
     else:
-        runs = local.execute(plan, default_tiers(cache_dir, memory), on_node=on_node,
+        tiers = default_tiers(cache_dir, memory)
+        if len(plan.frames) > 1:  # see graph.tiers.OnlyKeys
+            tiers = memory_only_for(tiers, plan.shared_keys())
+        runs = local.execute(plan, tiers, on_node=on_node,
                              on_frame=on_frame, keep_results=False)
     finish_sinks(plan)
     stats = []

@@ -134,3 +134,24 @@ def test_cli_workers_starts_a_local_cluster(tmp_path, monkeypatch, capsys):
     report = json.loads(capsys.readouterr().out)
     assert len({s["worker"] for s in report["nodes"]}) == 1
     assert sorted(os.listdir(tmp_path / "out")) == ["c.0001.png", "c.0002.png", "c.0003.png"]
+
+
+def test_a_worker_memory_cache_keeps_only_the_keys_several_frames_share(tmp_path):
+    from graph import distributed as executor
+    from graph.cache import MemoryCache
+    from graph.plan import make_plan
+    from graph.tiers import MemoryTier, OnlyKeys
+    plan = make_plan(load(str(tmp_path)), None, range(1, 4))
+    shared = plan.shared_keys()
+    part = plan.for_frames([2])
+    memory = MemoryCache(2**30)
+    tier = OnlyKeys(MemoryTier(memory), [key for key in part.tasks if key in shared])
+    result = {"output": np.zeros((2, 2), np.float32)}
+    for key in part.tasks:
+        tier.put(key, result)
+    held = {key for key in part.tasks if memory.get(key) is not None}
+    assert held and held == {key for key in part.tasks if key in shared}
+    assert all(tier.get(key) is None for key in part.tasks if key not in shared)
+    # render_frame takes the shared keys and still renders the frame
+    run = executor.render_frame(part, 2, None, frozenset(held))
+    assert run.frame == 2 and os.path.exists(os.path.join(str(tmp_path), "f.0002.png"))

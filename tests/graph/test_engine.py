@@ -186,3 +186,21 @@ def test_task_keys_are_the_hash_of_their_canonical_parts():
         parts = json.loads(task.record)
         assert make_key(parts) == task.key
         assert json.dumps(canonical(parts), sort_keys=True, separators=(",", ":")) == task.record
+
+
+def test_a_range_render_caches_in_memory_only_what_several_frames_share(tmp_path):
+    g = load("maskgraph: 1\nnodes:\n  still: {type: ramp, level: 0.5}\n"
+             "  src: {type: ramp, level: {keys: {1: 0.0, 11: 1.0}}}\n"
+             "  both: {type: gain, input: src, amount: 1.0}\n"
+             f"  out: {{type: write, input: both, path: {tmp_path}/o.####.png}}\n"
+             f"  out2: {{type: write, input: still, path: {tmp_path}/s.####.png}}\n")
+    memory = MemoryCache(2**30)
+    g.render(range(1, 4), memory=memory)
+    plan = make_plan(g, None, range(1, 4))
+    shared = plan.shared_keys()
+    held = {key for key in plan.tasks if memory.get(key) is not None}
+    assert held and held <= set(shared)
+    assert memory.get(plan.sites[("both", 2)]) is None
+    # a one-frame render caches as before
+    g.render([5], memory=memory)
+    assert memory.get(make_plan(g, None, [5]).sites[("both", 5)]) is not None
