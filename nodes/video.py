@@ -79,12 +79,24 @@ class _Decoder:
     def __init__(self, path: str):
         self.path = path
         self.identity = _identity(path)
-        self.count = _frame_count(path)
-        self._open()
+        av = _av()
+        try:
+            self._open()
+        except av.error.FFmpegError as error:
+            raise NodeInputError(f"cannot read video {path}: {error.strerror or error}",
+                                 hint="the file is damaged, truncated, or not a video") from None
+        try:
+            self.count = _frame_count(self.container, path)
+        except BaseException:
+            self.container.close()
+            raise
 
     def _open(self):
         av = _av()
         self.container = av.open(self.path)
+        if not self.container.streams.video:
+            self.container.close()
+            raise NodeInputError(f"{self.path} has no video stream")
         stream = self.container.streams.video[0]
         stream.thread_type = "AUTO"
         self.frames = self.container.decode(stream)
@@ -117,22 +129,22 @@ def _identity(path: str) -> tuple:
     return (status.st_size, status.st_mtime_ns)
 
 
-def _frame_count(path: str) -> int:
-    """Frames in the first video stream: the container's count, else packets counted
-    (demuxing only, no decoding). Damaged files and unknown codecs raise NodeInputError."""
+def _frame_count(container, path: str) -> int:
+    """Frames in the first video stream of the open `container`: its count, else packets
+    counted in a second open of `path` (demuxing only, no decoding). Damaged files and
+    unknown codecs raise NodeInputError."""
+    stream = container.streams.video[0]
+    codec = stream.codec_context
+    if codec is None or codec.name in (None, "", "none"):
+        raise NodeInputError(f"{path}: its video codec is not in this FFmpeg build",
+                             hint="transcode it (e.g. to H.264 .mp4 or ProRes .mov)")
+    if stream.frames:
+        return int(stream.frames)
     av = _av()
     try:
-        with av.open(path) as container:
-            if not container.streams.video:
-                raise NodeInputError(f"{path} has no video stream")
-            stream = container.streams.video[0]
-            codec = stream.codec_context
-            if codec is None or codec.name in (None, "", "none"):
-                raise NodeInputError(f"{path}: its video codec is not in this FFmpeg build",
-                                     hint="transcode it (e.g. to H.264 .mp4 or ProRes .mov)")
-            if stream.frames:
-                return int(stream.frames)
-            return sum(1 for packet in container.demux(stream) if packet.size)
+        with av.open(path) as counting:
+            video = counting.streams.video[0]
+            return sum(1 for packet in counting.demux(video) if packet.size)
     except av.error.FFmpegError as error:
         raise NodeInputError(f"cannot read video {path}: {error.strerror or error}",
                              hint="the file is damaged, truncated, or not a video") from None
