@@ -45,7 +45,7 @@ def _root_luma(row, x):
 @kernel
 def blur(source, weights, scratch, out):
     """out = source blurred by the separable kernel `weights` (odd length), edges held;
-    scratch has source's shape. Each output sums its taps in kernel order from 0.0; the
+    scratch has source's shape (allocates one padded row). Each output sums its taps in kernel order from 0.0; the
     loops run tap by tap over whole rows so that they vectorise."""
     rows, columns = source.shape
     reach = weights.shape[0] // 2
@@ -57,18 +57,17 @@ def blur(source, weights, scratch, out):
             above = source[min(max(i + k, 0), rows - 1)]
             for j in range(columns):
                 line[j] += weight * above[j]
+    padded = np.empty(columns + 2 * reach)  # one row of scratch, edges held
     for i in range(rows):
         line = scratch[i]
+        for j in range(columns + 2 * reach):
+            padded[j] = line[min(max(j - reach, 0), columns - 1)]
         target = out[i]
         target[:] = 0.0
-        for k in range(-reach, reach + 1):
-            weight = weights[k + reach]
-            for j in range(min(reach, columns)):
-                target[j] += weight * line[min(max(j + k, 0), columns - 1)]
-            for j in range(reach, columns - reach):
-                target[j] += weight * line[j + k]
-            for j in range(max(columns - reach, reach), columns):
-                target[j] += weight * line[min(max(j + k, 0), columns - 1)]
+        for k in range(2 * reach + 1):
+            weight = weights[k]
+            for j in range(columns):
+                target[j] += weight * padded[j + k]
 
 
 @kernel
