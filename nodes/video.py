@@ -5,7 +5,8 @@ clip hold its first frame, frames after it its last. Each process keeps one open
 per file (keyed by path, size and mtime): asking for the next frame decodes forward from
 where the decoder stands; asking for an earlier frame reopens the file and decodes from
 the start. Nothing seeks per frame, so a frame range read in order costs one decode per
-frame. Pixels are converted as FFmpeg's swscale does (Rec.709 matrix unless the stream
+frame; and while the caller converts frame f, one background thread already decodes frame
+f + 1 (to its B,G,R codes), so decoding overlaps the rest of the render. Pixels are converted as FFmpeg's swscale does (Rec.709 matrix unless the stream
 is tagged otherwise, the stream's range, bilinear chroma with accurate rounding) to 8-bit
 B,G,R (16-bit for deeper sources) and then go through the usual sRGB-to-linear
 decode of `read`, like a PNG frame would.
@@ -23,6 +24,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 
 import cv2
@@ -102,26 +105,60 @@ class _Decoder:
         self.frames = self.container.decode(stream)
         self.position = 0  # index of the next frame the decoder gives
         self.last = None
+        self.ahead = None  # Future: the next frame's codes, decoding in the background
 
     def frame(self, index: int) -> np.ndarray:
         if index < self.position - 1 or (index == self.position - 1 and self.last is None):
-            self.container.close()
+            self.close()
             self._open()
         if index == self.position - 1:
             return self.last
         while self.position <= index:
-            decoded = next(self.frames, None)
-            if decoded is None:
+            codes = self._take(convert=self.position == index)
+            if codes is None:
                 raise NodeInputError(f"{self.path}: frame {index + 1} of {self.count} does "
                                      f"not decode (the file ends after {self.position})",
                                      hint="the file is truncated or damaged")
             self.position += 1
-            if self.position > index:
-                self.last = bgr_from_frame(decoded)
+        self.last = codes
+        if self.position < self.count:  # read in order: the next frame is likely asked next
+            self.ahead = _prefetcher().submit(self._decode_next, True)
         return self.last
 
+    def _take(self, convert: bool):
+        """The next frame's codes (the prefetched ones when there are), _SKIPPED when not
+        `convert`, None past the end."""
+        if self.ahead is not None:
+            ahead, self.ahead = self.ahead, None
+            return ahead.result()
+        return self._decode_next(convert)
+
+    def _decode_next(self, convert: bool):
+        decoded = next(self.frames, None)
+        if decoded is None:
+            return None
+        return bgr_from_frame(decoded) if convert else _SKIPPED
+
     def close(self):
+        if self.ahead is not None:
+            try:
+                self.ahead.result()
+            except Exception:  # noqa: BLE001 - the frame is not wanted; closing anyway
+                pass
+            self.ahead = None
         self.container.close()
+
+
+_SKIPPED = object()  # a frame decoded on the way to a later one, never converted
+_PREFETCH: list = []  # the one background thread that decodes ahead (made on first use)
+_LOCK = threading.Lock()  # one caller at a time per process drives the decoders
+
+
+def _prefetcher() -> ThreadPoolExecutor:
+    if not _PREFETCH:
+        _PREFETCH.append(ThreadPoolExecutor(max_workers=1,
+                                            thread_name_prefix="maskgraph-video"))
+    return _PREFETCH[0]
 
 
 def _identity(path: str) -> tuple:
@@ -154,6 +191,11 @@ def read_video_frame(path: str, frame: int, first_frame: int) -> np.ndarray:
     """Graph frame `frame` of the clip as (H, W, C) B,G,R(,A) codes (uint8 or uint16)."""
     if not os.path.isfile(path):
         raise NodeInputError(f"no such file: {path}", hint="check the path")
+    with _LOCK:
+        return _read_locked(path, frame, first_frame)
+
+
+def _read_locked(path: str, frame: int, first_frame: int) -> np.ndarray:
     decoder = _DECODERS.get(path)
     if decoder is None or decoder.identity != _identity(path):
         if decoder is not None:
