@@ -154,6 +154,19 @@ _PREFETCH: list = []  # the one background thread that decodes ahead (made on fi
 _LOCK = threading.Lock()  # one caller at a time per process drives the decoders
 
 
+def _forget_in_child() -> None:
+    """A forked process has neither the parent's decode thread nor a usable copy of its
+    decoders: it starts with none."""
+    global _LOCK
+    _DECODERS.clear()
+    _PREFETCH.clear()
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
+
+
 def _prefetcher() -> ThreadPoolExecutor:
     if not _PREFETCH:
         _PREFETCH.append(ThreadPoolExecutor(max_workers=1,
