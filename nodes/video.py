@@ -5,7 +5,8 @@ clip hold its first frame, frames after it its last. Each process keeps one open
 per file (keyed by path, size and mtime): asking for the next frame decodes forward from
 where the decoder stands; asking for an earlier frame reopens the file and decodes from
 the start. Nothing seeks per frame, so a frame range read in order costs one decode per
-frame. Pixels are converted as FFmpeg's swscale does (Rec.709 matrix unless the stream
+frame; and while the caller converts frame f, one background thread already decodes frame
+f + 1 (to its B,G,R codes), so decoding overlaps the rest of the render. Pixels are converted as FFmpeg's swscale does (Rec.709 matrix unless the stream
 is tagged otherwise, the stream's range, bilinear chroma with accurate rounding) to 8-bit
 B,G,R (16-bit for deeper sources) and then go through the usual sRGB-to-linear
 decode of `read`, like a PNG frame would.
@@ -23,6 +24,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 
 import cv2
@@ -79,37 +82,96 @@ class _Decoder:
     def __init__(self, path: str):
         self.path = path
         self.identity = _identity(path)
-        self.count = _frame_count(path)
-        self._open()
+        av = _av()
+        try:
+            self._open()
+        except av.error.FFmpegError as error:
+            raise NodeInputError(f"cannot read video {path}: {error.strerror or error}",
+                                 hint="the file is damaged, truncated, or not a video") from None
+        try:
+            self.count = _frame_count(self.container, path)
+        except BaseException:
+            self.container.close()
+            raise
 
     def _open(self):
         av = _av()
         self.container = av.open(self.path)
+        if not self.container.streams.video:
+            self.container.close()
+            raise NodeInputError(f"{self.path} has no video stream")
         stream = self.container.streams.video[0]
         stream.thread_type = "AUTO"
         self.frames = self.container.decode(stream)
         self.position = 0  # index of the next frame the decoder gives
         self.last = None
+        self.ahead = None  # Future: the next frame's codes, decoding in the background
 
     def frame(self, index: int) -> np.ndarray:
         if index < self.position - 1 or (index == self.position - 1 and self.last is None):
-            self.container.close()
+            self.close()
             self._open()
         if index == self.position - 1:
             return self.last
         while self.position <= index:
-            decoded = next(self.frames, None)
-            if decoded is None:
+            codes = self._take(convert=self.position == index)
+            if codes is None:
                 raise NodeInputError(f"{self.path}: frame {index + 1} of {self.count} does "
                                      f"not decode (the file ends after {self.position})",
                                      hint="the file is truncated or damaged")
             self.position += 1
-            if self.position > index:
-                self.last = bgr_from_frame(decoded)
+        self.last = codes
+        if self.position < self.count:  # read in order: the next frame is likely asked next
+            self.ahead = _prefetcher().submit(self._decode_next, True)
         return self.last
 
+    def _take(self, convert: bool):
+        """The next frame's codes (the prefetched ones when there are), _SKIPPED when not
+        `convert`, None past the end."""
+        if self.ahead is not None:
+            ahead, self.ahead = self.ahead, None
+            return ahead.result()
+        return self._decode_next(convert)
+
+    def _decode_next(self, convert: bool):
+        decoded = next(self.frames, None)
+        if decoded is None:
+            return None
+        return bgr_from_frame(decoded) if convert else _SKIPPED
+
     def close(self):
+        if self.ahead is not None:
+            try:
+                self.ahead.result()
+            except Exception:  # noqa: BLE001 - the frame is not wanted; closing anyway
+                pass
+            self.ahead = None
         self.container.close()
+
+
+_SKIPPED = object()  # a frame decoded on the way to a later one, never converted
+_PREFETCH: list = []  # the one background thread that decodes ahead (made on first use)
+_LOCK = threading.Lock()  # one caller at a time per process drives the decoders
+
+
+def _forget_in_child() -> None:
+    """A forked process has neither the parent's decode thread nor a usable copy of its
+    decoders: it starts with none."""
+    global _LOCK
+    _DECODERS.clear()
+    _PREFETCH.clear()
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
+
+
+def _prefetcher() -> ThreadPoolExecutor:
+    if not _PREFETCH:
+        _PREFETCH.append(ThreadPoolExecutor(max_workers=1,
+                                            thread_name_prefix="maskgraph-video"))
+    return _PREFETCH[0]
 
 
 def _identity(path: str) -> tuple:
@@ -117,22 +179,22 @@ def _identity(path: str) -> tuple:
     return (status.st_size, status.st_mtime_ns)
 
 
-def _frame_count(path: str) -> int:
-    """Frames in the first video stream: the container's count, else packets counted
-    (demuxing only, no decoding). Damaged files and unknown codecs raise NodeInputError."""
+def _frame_count(container, path: str) -> int:
+    """Frames in the first video stream of the open `container`: its count, else packets
+    counted in a second open of `path` (demuxing only, no decoding). Damaged files and
+    unknown codecs raise NodeInputError."""
+    stream = container.streams.video[0]
+    codec = stream.codec_context
+    if codec is None or codec.name in (None, "", "none"):
+        raise NodeInputError(f"{path}: its video codec is not in this FFmpeg build",
+                             hint="transcode it (e.g. to H.264 .mp4 or ProRes .mov)")
+    if stream.frames:
+        return int(stream.frames)
     av = _av()
     try:
-        with av.open(path) as container:
-            if not container.streams.video:
-                raise NodeInputError(f"{path} has no video stream")
-            stream = container.streams.video[0]
-            codec = stream.codec_context
-            if codec is None or codec.name in (None, "", "none"):
-                raise NodeInputError(f"{path}: its video codec is not in this FFmpeg build",
-                                     hint="transcode it (e.g. to H.264 .mp4 or ProRes .mov)")
-            if stream.frames:
-                return int(stream.frames)
-            return sum(1 for packet in container.demux(stream) if packet.size)
+        with av.open(path) as counting:
+            video = counting.streams.video[0]
+            return sum(1 for packet in counting.demux(video) if packet.size)
     except av.error.FFmpegError as error:
         raise NodeInputError(f"cannot read video {path}: {error.strerror or error}",
                              hint="the file is damaged, truncated, or not a video") from None
@@ -142,6 +204,11 @@ def read_video_frame(path: str, frame: int, first_frame: int) -> np.ndarray:
     """Graph frame `frame` of the clip as (H, W, C) B,G,R(,A) codes (uint8 or uint16)."""
     if not os.path.isfile(path):
         raise NodeInputError(f"no such file: {path}", hint="check the path")
+    with _LOCK:
+        return _read_locked(path, frame, first_frame)
+
+
+def _read_locked(path: str, frame: int, first_frame: int) -> np.ndarray:
     decoder = _DECODERS.get(path)
     if decoder is None or decoder.identity != _identity(path):
         if decoder is not None:

@@ -4,18 +4,24 @@ Decoding uses a lookup table per code value (256 or 65536 entries), so reading n
 calls `pow`. Encoding to 8-bit uses the 255 decision thresholds of the sRGB curve
 (binary search), which rounds exactly like round(encode(v) * 255).
 """
+from functools import lru_cache
+
 import numpy as np
 
 from nodes.kernels.jit import parallel_kernel, prange, scalar
 from nodes.kernels.color import srgb_decode_into, srgb_encode
 
 
+@lru_cache(maxsize=8)
 def decode_table(bits: int, transfer: str) -> np.ndarray:
-    """float32 table code -> linear value for `bits`-deep codes ('srgb' or 'raw')."""
+    """float32 table code -> linear value for `bits`-deep codes ('srgb' or 'raw'); built
+    once per (bits, transfer) and shared, so read-only."""
     codes = np.arange(2**bits, dtype=np.float64) / (2**bits - 1)
     if transfer == "srgb":
         codes = np.where(codes <= 0.04045, codes / 12.92, ((codes + 0.055) / 1.055) ** 2.4)
-    return codes.astype(np.float32)
+    table = codes.astype(np.float32)
+    table.flags.writeable = False
+    return table
 
 
 def srgb8_thresholds() -> np.ndarray:

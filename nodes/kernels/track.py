@@ -23,32 +23,51 @@ def gray_region(image, x0, y0, out):
     """out (h, w) = sqrt(clamp(Rec.709 luma)) of image (H, W, 4) from (x0, y0), edges held."""
     rows, columns = out.shape
     height, width = image.shape[0], image.shape[1]
+    inside_from = min(max(-x0, 0), columns)  # columns j whose x0 + j needs no clamping
+    inside_to = max(min(width - x0, columns), inside_from)
     for i in range(rows):
         y = min(max(y0 + i, 0), height - 1)
-        for j in range(columns):
-            x = min(max(x0 + j, 0), width - 1)
-            luma = 0.2126 * image[y, x, 0] + 0.7152 * image[y, x, 1] + 0.0722 * image[y, x, 2]
-            out[i, j] = math.sqrt(min(max(luma, 0.0), 1.0))
+        source, target = image[y], out[i]
+        for j in range(inside_from, inside_to):
+            target[j] = _root_luma(source, x0 + j)
+        for j in range(inside_from):
+            target[j] = _root_luma(source, min(max(x0 + j, 0), width - 1))
+        for j in range(inside_to, columns):
+            target[j] = _root_luma(source, min(max(x0 + j, 0), width - 1))
+
+
+@scalar
+def _root_luma(row, x):
+    luma = 0.2126 * row[x, 0] + 0.7152 * row[x, 1] + 0.0722 * row[x, 2]
+    return math.sqrt(min(max(luma, 0.0), 1.0))
 
 
 @kernel
 def blur(source, weights, scratch, out):
     """out = source blurred by the separable kernel `weights` (odd length), edges held;
-    scratch has source's shape."""
+    scratch has source's shape (allocates one padded row). Each output sums its taps in kernel order from 0.0; the
+    loops run tap by tap over whole rows so that they vectorise."""
     rows, columns = source.shape
     reach = weights.shape[0] // 2
     for i in range(rows):
-        for j in range(columns):
-            total = 0.0
-            for k in range(-reach, reach + 1):
-                total += weights[k + reach] * source[min(max(i + k, 0), rows - 1), j]
-            scratch[i, j] = total
+        line = scratch[i]
+        line[:] = 0.0
+        for k in range(-reach, reach + 1):
+            weight = weights[k + reach]
+            above = source[min(max(i + k, 0), rows - 1)]
+            for j in range(columns):
+                line[j] += weight * above[j]
+    padded = np.empty(columns + 2 * reach)  # one row of scratch, edges held
     for i in range(rows):
-        for j in range(columns):
-            total = 0.0
-            for k in range(-reach, reach + 1):
-                total += weights[k + reach] * scratch[i, min(max(j + k, 0), columns - 1)]
-            out[i, j] = total
+        line = scratch[i]
+        for j in range(columns + 2 * reach):
+            padded[j] = line[min(max(j - reach, 0), columns - 1)]
+        target = out[i]
+        target[:] = 0.0
+        for k in range(2 * reach + 1):
+            weight = weights[k]
+            for j in range(columns):
+                target[j] += weight * padded[j + k]
 
 
 @kernel
@@ -129,19 +148,23 @@ def ncc_search(template, radius, image, origin_x, origin_y, cx, cy, reach, best)
             area[i, j] = sample(image, origin_x, origin_y, cx - reach - half + j,
                                 cy - reach - half + i)
     scores = np.full((span, span), -1.0)
+    total, squares, cross = np.empty(span), np.empty(span), np.empty(span)
     for oy in range(span):
+        # every offset ox of the row at once (each sums its taps in (i, j) order)
+        total[:], squares[:], cross[:] = 0.0, 0.0, 0.0
+        for i in range(size):
+            line = area[oy + i]
+            for j in range(size):
+                weight, centred_weight = weights[i, j], centred[i, j]
+                for ox in range(span):
+                    value = line[ox + j]
+                    total[ox] += weight * value
+                    squares[ox] += weight * value * value
+                    cross[ox] += centred_weight * value
         for ox in range(span):
-            total, squares, cross = 0.0, 0.0, 0.0
-            for i in range(size):
-                for j in range(size):
-                    value = area[oy + i, ox + j]
-                    weight = weights[i, j]
-                    total += weight * value
-                    squares += weight * value * value
-                    cross += centred[i, j] * value
-            energy = squares - total * total / weight_sum
+            energy = squares[ox] - total[ox] * total[ox] / weight_sum
             if energy > 1e-12 and template_energy > 0.0:
-                scores[oy, ox] = cross / math.sqrt(energy * template_energy)
+                scores[oy, ox] = cross[ox] / math.sqrt(energy * template_energy)
     taken = np.zeros((span, span), np.bool_)
     for rank in range(best.shape[0]):  # the best local maxima, highest first
         top = -1
