@@ -188,12 +188,8 @@ def plain(value):
 
 def read_document(text: str, source: str) -> tuple[Located, list[Problem]]:
     """Parse YAML text into a Located mapping; syntax errors raise GraphError."""
-    _check_nesting(text, source)
     try:
-        root = yaml.compose(text, Loader=_LOADER)
-    except RecursionError:
-        raise GraphError(Problem(f"values nested more than {limits.MAX_NESTING} levels deep",
-                                 Location(source))) from None
+        root = _compose(text, source)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = Location(source, mark.line + 1, mark.column + 1) if mark else Location(source)
@@ -222,20 +218,22 @@ def read_document(text: str, source: str) -> tuple[Located, list[Problem]]:
     return document, reader.problems
 
 
-def _check_nesting(text: str, source: str) -> None:
+def _compose(text: str, source: str):
+    """The YAML node tree of text, refused when nested too deep; YAML errors propagate."""
+    too_deep = Problem(f"values nested more than {limits.MAX_NESTING} levels deep",
+                       Location(source), hint="a graph needs a few levels at most")
     if limits.flow_nesting(text) > limits.MAX_NESTING:
-        raise GraphError(Problem(f"values nested more than {limits.MAX_NESTING} levels deep",
-                                 Location(source), hint="a graph needs a few levels at most"))
+        raise GraphError(too_deep)
+    try:
+        return yaml.compose(text, Loader=_LOADER)
+    except RecursionError:
+        raise GraphError(too_deep) from None
 
 
 def read_value(text: str, source: str):
     """A plain value from YAML text (a --set value), with the loader's limits."""
-    _check_nesting(text, source)
     try:
-        root = yaml.compose(text, Loader=_LOADER)
-    except RecursionError:
-        raise GraphError(Problem(f"values nested more than {limits.MAX_NESTING} levels deep",
-                                 Location(source))) from None
+        root = _compose(text, source)
     except yaml.YAMLError as error:
         raise GraphError(Problem(f"cannot read the value as YAML: "
                                  f"{getattr(error, 'problem', None) or error}",
