@@ -216,36 +216,50 @@ def _transpose_rows_out(filtered, first, rows, channels, out):
 
 
 @kernel
-def _horizontal_strips(src, out, channels, coefficients, recursive, worker, workers):
+def _horizontal_strips(src, out, channels, coefficients, recursive, across, across_view,
+                       filtered, history, worker, workers):
     """Filter the rows of a (H, W * C) float32 array (C interleaved channels) into `out`
     (which may be `src`): the strips of ROW_STRIP / C rows numbered worker,
-    worker + workers, ..., each transposed into a (W, rows * C) buffer so that the filter
-    runs down its lanes."""
+    worker + workers, ..., each transposed into `across` (W, rows * C) so that the filter
+    runs down its lanes. `across_view` is a read-only view of `across`: the filter reads
+    its input read-only in both passes, so it compiles once."""
     height = src.shape[0]
-    width = src.shape[1] // channels
-    rows = min(max(1, ROW_STRIP // channels), height)
-    lanes = rows * channels
+    rows = across.shape[1] // channels
     strips = (height + rows - 1) // rows
-    across = np.empty((width, lanes), dtype=np.float32)
-    filtered = np.empty((width, lanes), dtype=np.float32)
-    history = np.empty((8, lanes), dtype=np.float64)
     for strip in range(worker, strips, workers):
         first = strip * rows
         strip_rows = min(rows, height - first)
         _transpose_rows_in(src, first, strip_rows, channels, across)
-        _filter_axis0(across, filtered, np.int64(0), strip_rows * channels, coefficients,
-                      recursive, np.float32(0.0), history)   # int64 0: no literal re-typing
+        _filter_axis0(across_view, filtered, np.int64(0), strip_rows * channels,
+                      coefficients, recursive, np.float32(0.0), history)
         _transpose_rows_out(filtered, first, strip_rows, channels, out)
 
 
-def _run_threads(function, *arguments):
-    """Run function(*arguments, worker, workers) on numba's thread count of threads (the
-    kernels release the GIL), and wait for all of them."""
+def _horizontal_buffers(height, width, channels):
+    """One thread's buffers for _horizontal_strips: across, its read-only view, filtered,
+    history."""
+    lanes = min(max(1, ROW_STRIP // channels), height) * channels
+    across = np.empty((width, lanes), dtype=np.float32)
+    return across, read_only(across), np.empty_like(across), np.empty((8, lanes))
+
+
+def read_only(array):
+    """A read-only view of `array` (kernels take their inputs read-only, so that a cached
+    engine result and a fresh array share one compiled specialisation)."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+def _run_threads(function, arguments, buffers=lambda: ()):
+    """Run function(*arguments, *buffers(), worker, workers) on numba's thread count of
+    threads (the kernels release the GIL), each with its own buffers, and wait for all."""
     workers = max(1, numba.get_num_threads())
     if workers == 1:
-        function(*arguments, 0, 1)
+        function(*arguments, *buffers(), 0, 1)
         return
-    futures = [_POOL.submit(function, *arguments, worker, workers) for worker in range(workers)]
+    futures = [_POOL.submit(function, *arguments, *buffers(), worker, workers)
+               for worker in range(workers)]
     for future in futures:
         future.result()
 
@@ -261,11 +275,12 @@ def gaussian_blur_into(src, out, sigma):
     """
     recursive, coefficients = gaussian_plan(float(sigma))
     height, width, channels = src.shape
-    flat_src = src.reshape(height, width * channels)
+    flat_src = read_only(src.reshape(height, width * channels))
     flat_out = out.reshape(height, width * channels)
-    _run_threads(_vertical_strips, flat_src, flat_out, coefficients, recursive)
+    _run_threads(_vertical_strips, (flat_src, flat_out, coefficients, recursive))
     # in place: each strip of rows is copied into a buffer before it is overwritten
-    _run_threads(_horizontal_strips, flat_out, flat_out, channels, coefficients, recursive)
+    _run_threads(_horizontal_strips, (flat_out, flat_out, channels, coefficients, recursive),
+                 lambda: _horizontal_buffers(height, width, channels))
 
 
 def sigma_is_noop(sigma: float) -> bool:
