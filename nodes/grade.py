@@ -13,6 +13,7 @@ import numpy as np
 
 from graph.spec import Input, Output, Param, Pointwise, node
 from nodes.common import require_same_size
+from nodes.kernels.bands import run_bands
 from nodes.kernels.color import (REC709_WEIGHTS, premultiply_into, premultiply_pixel,
                                  unpremultiply_into, unpremultiply_pixel)
 from nodes.kernels.grading import (CDL_PIXELS, GRADE_PIXELS, cdl_rows, grade_rows,
@@ -322,7 +323,8 @@ def set_alpha(input, alpha, *, mode):
     image = np.ascontiguousarray(input, dtype=np.float32)
     mask = np.ascontiguousarray(alpha, dtype=np.float32)
     out = np.empty_like(image)
-    set_alpha_rows(_rows(image), mask, mode == "multiply", _rows(out))
+    run_bands(set_alpha_rows, image.shape[0], image.shape[1] * 4,
+              _rows(image), mask, mode == "multiply", _rows(out))
     return out
 
 

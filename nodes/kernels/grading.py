@@ -21,7 +21,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from nodes.kernels.jit import parallel_kernel, prange, scalar
+from nodes.kernels.jit import kernel, parallel_kernel, prange, scalar
 
 ZERO = np.float32(0.0)
 ONE = np.float32(1.0)
@@ -260,16 +260,17 @@ def repremultiply_rows(graded_rows, original_rows, out_rows):
             out_row[base + 3] = alpha
 
 
-@parallel_kernel
-def set_alpha_rows(rows, mask, multiply, out_rows):
+@kernel
+def set_alpha_rows(rows, mask, multiply, out_rows, first, stop):
     """Give (H, W*4) premultiplied rows the alpha `mask` (H, W), premultiplying to match.
 
     multiply False: the new alpha is the mask; colour = straight colour * mask (a pixel
     with alpha 0 has its stored colour taken as straight colour).
     multiply True: the new alpha is alpha * mask; every channel is scaled by the mask.
+    Rows first:stop (a band kernel, nodes/kernels/bands.py).
     """
-    height, width = rows.shape[0], rows.shape[1] // 4
-    for y in prange(height):
+    width = rows.shape[1] // 4
+    for y in range(first, stop):
         row = rows[y]
         out_row = out_rows[y]
         mask_row = mask[y]
