@@ -105,19 +105,16 @@ def _grade_arrays(blackpoint, whitepoint, black, white, multiply, add, gamma, bl
 def _grade_pixel(*, unpremult, **params):
     """grade's per-pixel form: grade_pixel and its values (see nodes/kernels/grading.py)."""
     arrays = _grade_arrays(**params)
-    if np.any(arrays[2] != 1.0):
-        return None  # a gamma: grade_rows on its own (see nodes/kernels/grading.py)
-    return GRADE_PIXELS[bool(unpremult)], np.concatenate(arrays)
+    has_power = bool(np.any(arrays[2] != 1.0))
+    return GRADE_PIXELS[bool(unpremult), has_power], np.concatenate(arrays)
 
 
 def _cdl_pixel(*, slope, offset, power, saturation, clamp, unpremult):
     """cdl's per-pixel form: the variant for its power and unpremult, and its values."""
     power = _channels(power)
-    if np.any(power != 1.0):
-        return None  # a power: cdl_rows on its own (see nodes/kernels/grading.py)
     values = np.concatenate([_channels(slope), _channels(offset), power,
                              np.float32([saturation, clamp])])
-    return CDL_PIXELS[bool(unpremult)], values
+    return CDL_PIXELS[bool(unpremult), bool(np.any(power != 1.0))], values
 
 
 def _matrix_form(make_matrix):
