@@ -20,7 +20,8 @@ Policy (decided from spec metadata only: the engine knows no node type):
    ($MASKGRAPH_KERNEL_DIR, default ~/.cache/maskgraph/kernels) under a name hashed from
    its source and the source of every module it imports, and compiled by numba with
    cache=True: one chain shape compiles once per machine, and editing a pixel function
-   gives a new module (no stale cache).
+   gives a new module (no stale cache). The folder is kept under a size limit, least
+   recently used kernels first (graph/kernel_folder.py).
 5. When the inputs do not line up (sizes differ), the chain runs node by node through
    graph.task.run_task, which reports the usual placed errors.
 The result is the unfused graph's, bit for bit: the pixel functions compute what the
@@ -37,10 +38,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from graph import kernel_folder as folders
 from graph import task as tasks
 from graph.errors import GraphError, NodeFailure
-
-KERNEL_DIR_ENV = "MASKGRAPH_KERNEL_DIR"
+from graph.kernel_folder import KERNEL_DIR_ENV, MODULE_PREFIX, kernel_folder  # noqa: F401
 FUSION_ENV = "MASKGRAPH_FUSION"  # "0" turns fusion off (every node runs its own kernel)
 CHANNELS = ("red", "green", "blue", "alpha")
 
@@ -261,26 +262,24 @@ def kernel_source(shape: tuple) -> str:
     return "\n".join(lines)
 
 
-def kernel_folder() -> str:
-    return os.environ.get(KERNEL_DIR_ENV) or os.path.join(
-        os.path.expanduser("~"), ".cache", "maskgraph", "kernels")
-
-
 def _load(source: str):
     """Write `source` as a module named by its hash (once, atomically) and import it."""
     digest = hashlib.sha256(source.encode())
     for line in source.splitlines():
         if line.startswith("from ") and " import " in line:
             digest.update(_module_text(line.split()[1]))
-    name = "maskgraph_fused_" + digest.hexdigest()[:24]
+    name = MODULE_PREFIX + digest.hexdigest()[:24]
     folder = kernel_folder()
     path = os.path.join(folder, name + ".py")
-    if not os.path.exists(path):
+    if os.path.exists(path):
+        folders.touch(path)
+    else:
         os.makedirs(folder, exist_ok=True)
         partial = f"{path}.{os.getpid()}.tmp"
         with open(partial, "w", encoding="utf-8") as handle:
             handle.write(source)
         os.replace(partial, path)
+        folders.prune(folder, keep=name)
     module = sys.modules.get(name)
     if module is None:
         found = importlib.util.spec_from_file_location(name, path)
