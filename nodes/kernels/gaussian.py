@@ -28,7 +28,7 @@ import types
 import numba
 import numpy as np
 
-from nodes.kernels.bands import POOL
+from nodes.kernels.bands import BANDS_PER_THREAD, POOL
 from nodes.kernels.jit import kernel
 
 FIR_SIGMA_LIMIT = 1.0
@@ -257,14 +257,16 @@ def read_only(array):
 
 
 def _run_threads(function, arguments, buffers=lambda: ()):
-    """Run function(*arguments, *buffers(), worker, workers) on numba's thread count of
-    threads (the kernels release the GIL), each with its own buffers, and wait for all."""
-    workers = max(1, numba.get_num_threads())
-    if workers == 1:
+    """Run function(*arguments, *buffers(), share, shares) for BANDS_PER_THREAD shares per
+    thread of numba's thread count (the kernels release the GIL; threads take the shares
+    as they come free), each share with its own buffers, and wait for all."""
+    threads = max(1, numba.get_num_threads())
+    if threads == 1:
         function(*arguments, *buffers(), 0, 1)
         return
-    futures = [POOL.submit(function, *arguments, *buffers(), worker, workers)
-               for worker in range(workers)]
+    shares = threads * BANDS_PER_THREAD
+    futures = [POOL.submit(function, *arguments, *buffers(), share, shares)
+               for share in range(shares)]
     for future in futures:
         future.result()
 

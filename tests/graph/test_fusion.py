@@ -222,7 +222,7 @@ def test_a_chain_shape_compiles_once_into_the_kernel_folder(tmp_path, monkeypatc
     rows = np.random.default_rng(0).random((3, 8), dtype=np.float32)
     out = np.empty_like(rows)
     kernel(rows, tuple(np.eye(3, dtype=np.float32).ravel() * 2), (np.float32(0),),
-           np.float32(0.5), False, out)
+           np.float32(0.5), False, out, 0, 3)   # rows 0:3
     doubled = rows.reshape(3, 2, 4).copy()
     doubled[..., :3] *= 2
     edited = doubled.copy()
