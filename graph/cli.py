@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     nodes.add_argument("--markdown", action="store_true", help="the full reference as Markdown")
     dot = commands.add_parser("dot", help="print the graph as Graphviz DOT text")
     _graph_arguments(dot)
-    cache = commands.add_parser("cache", help="inspect or clear the disk cache")
+    cache = commands.add_parser("cache", help="inspect or clear the disk cache and the "
+                                "compiled-kernel folder")
     cache.add_argument("action", choices=["info", "clear"])
     cache.add_argument("--cache-dir", metavar="DIR")
     preview = commands.add_parser("preview", help="write an HTML page showing every node's result")
@@ -307,28 +308,45 @@ def command_dot(arguments) -> int:
 
 
 def command_cache(arguments) -> int:
+    """info / clear the disk cache (--cache-dir or $MASKGRAPH_CACHE_DIR, when given) and
+    the fused-kernel folder (always)."""
+    from graph import kernel_folder
+    disk = _disk_cache(arguments)
+    if arguments.action == "clear":
+        if disk is not None:
+            temporary = disk.info()["temporary_files"]
+            print(f"removed {disk.clear()} entries and {temporary} temporary files from "
+                  f"{disk.directory}", file=sys.stderr)
+        print(f"removed {kernel_folder.clear()} compiled kernels from "
+              f"{kernel_folder.kernel_folder()}", file=sys.stderr)
+        return EXIT_OK
+    info = disk.info() if disk is not None else {}
+    info["kernels"] = kernel_folder.info()
+    if not sys.stdout.isatty():
+        print(json.dumps(info))
+        return EXIT_OK
+    if disk is not None:
+        print(f"{info['directory']}: {info['entries']} entries, "
+              f"{info['bytes'] / 2**20:.1f} MiB (limit {info['limit'] / 2**30:.1f} GiB), "
+              f"{info['temporary_files']} temporary files "
+              f"({info['temporary_bytes'] / 2**20:.1f} MiB, from interrupted writes)")
+    kernels = info["kernels"]
+    print(f"{kernels['directory']}: {kernels['kernels']} compiled kernels, "
+          f"{kernels['bytes'] / 2**20:.1f} MiB (limit {kernels['limit'] / 2**20:.0f} MiB)")
+    return EXIT_OK
+
+
+def _disk_cache(arguments):
+    """The DiskCache that --cache-dir or $MASKGRAPH_CACHE_DIR names, or None."""
     from graph.cache import CACHE_DIR_ENV, DiskCache
     directory = arguments.cache_dir or os.environ.get(CACHE_DIR_ENV)
     if not directory:
-        raise UsageError(Problem("no disk cache: pass --cache-dir DIR or set "
-                                 f"${CACHE_DIR_ENV}"))
+        return None
     if not os.path.exists(directory):
         raise UsageError(Problem(f"no disk cache at {directory}: the folder does not exist"))
     if not os.path.isdir(directory):
         raise UsageError(Problem(f"--cache-dir {directory} is a file, not a folder"))
-    disk = DiskCache(directory)
-    if arguments.action == "clear":
-        temporary = disk.info()["temporary_files"]
-        print(f"removed {disk.clear()} entries and {temporary} temporary files from "
-              f"{disk.directory}", file=sys.stderr)
-    else:
-        info = disk.info()
-        print(json.dumps(info) if not sys.stdout.isatty() else
-              f"{info['directory']}: {info['entries']} entries, "
-              f"{info['bytes'] / 2**20:.1f} MiB (limit {info['limit'] / 2**30:.1f} GiB), "
-              f"{info['temporary_files']} temporary files "
-              f"({info['temporary_bytes'] / 2**20:.1f} MiB, from interrupted writes)")
-    return EXIT_OK
+    return DiskCache(directory)
 
 
 def command_preview(arguments) -> int:

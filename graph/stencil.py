@@ -5,7 +5,8 @@ inverted). Where w == 0 the original is copied bit for bit; where w == 1 the edi
 copied bit for bit.
 
 The engine's own jit policy (the library's kernels have theirs in nodes/kernels/jit.py):
-compiled once and cached on disk, no fastmath, outer loop parallel. `stencil_weight` and
+compiled once and cached on disk, no fastmath, serial over a band of rows that
+graph.threads.run_bands runs on threads. `stencil_weight` and
 `stencil_blend` are the per-pixel stencil, inlined both here and into the fused kernels
 of graph/fusion.py, so a fused chain applies exactly the same arithmetic.
 """
@@ -14,9 +15,9 @@ import numpy as np
 from numba.extending import register_jitable
 
 from graph.errors import NodeInputError
+from graph.threads import run_bands
 
-parallel_kernel = numba.njit(cache=True, nogil=True, parallel=True)
-prange = numba.prange
+kernel = numba.njit(cache=True, nogil=True)
 # Compiled into each calling kernel (LLVM inlines them); not numba-IR inlined, whose
 # ternaries trip numba's SSA checks.
 scalar = register_jitable
@@ -36,11 +37,12 @@ def stencil_blend(original, edited, weight):
     return original if weight == 0.0 else (edited if weight == 1.0 else blended)
 
 
-@parallel_kernel
-def apply_stencil(original, edited, mask, use_mask, mix, invert, out):
-    """original, edited, out: (H, W, C) float32; mask: (H, W) float32 (ignored unless use_mask)."""
-    height, width, channels = original.shape
-    for y in prange(height):
+@kernel
+def apply_stencil(original, edited, mask, use_mask, mix, invert, out, first, stop):
+    """original, edited, out: (H, W, C) float32; mask: (H, W) float32 (ignored unless
+    use_mask); rows first:stop."""
+    width, channels = original.shape[1], original.shape[2]
+    for y in range(first, stop):
         for x in range(width):
             weight = stencil_weight(mask[y, x] if use_mask else np.float32(0.0), use_mask,
                                     mix, invert)
@@ -63,8 +65,9 @@ def stencil(original: np.ndarray, edited: np.ndarray, mask, mix: float,
     shape3 = original.shape[:2] + (original.shape[2] if original.ndim == 3 else 1,)
     out = np.empty(shape3, np.float32)
     dummy = np.zeros((1, 1), np.float32)
-    apply_stencil(np.ascontiguousarray(original).reshape(shape3),
-                  np.ascontiguousarray(edited).reshape(shape3),
-                  dummy if mask is None else np.ascontiguousarray(mask), mask is not None,
-                  np.float32(mix), bool(invert), out)
+    run_bands(apply_stencil, shape3[0], shape3[1] * shape3[2],
+              np.ascontiguousarray(original).reshape(shape3),
+              np.ascontiguousarray(edited).reshape(shape3),
+              dummy if mask is None else np.ascontiguousarray(mask), mask is not None,
+              np.float32(mix), bool(invert), out)
     return out.reshape(original.shape)

@@ -64,3 +64,44 @@ def set_threads(count: int) -> int:
     count = min(count, numba.config.NUMBA_NUM_THREADS)
     numba.set_num_threads(count)
     return count
+
+
+# ---------------------------------------------------------------- row bands
+
+BANDS_PER_THREAD = 4
+MIN_BAND_ELEMENTS = 1 << 16   # rows of fewer elements than this, in all, run inline
+_POOL = []   # the engine's thread pool, made on first use
+
+
+def band_edges(rows: int, row_size: int, threads: int) -> list[int]:
+    """Row boundaries [0, ..., rows] of the bands for `threads` threads."""
+    by_size = max(1, rows * max(1, row_size) // MIN_BAND_ELEMENTS)
+    count = max(1, min(rows, threads * BANDS_PER_THREAD, by_size))
+    return [rows * index // count for index in range(count + 1)]
+
+
+def run_bands(kernel, rows: int, row_size: int, *arguments) -> None:
+    """Run the serial nogil kernel(*arguments, first, stop) over bands of rows [0, rows)
+    on numba's thread count of threads, and wait for them (the engine's kernels: fused
+    chains and the stencil).
+
+    Bands, not a prange kernel: a serial kernel compiles ~0.7 s faster (a first run
+    compiles every kernel on its path), and the bands go to threads as they come free
+    (BANDS_PER_THREAD per thread), so a thread that shares its core with another process
+    takes fewer (OpenMP's static schedule waits for the slowest thread). The library's
+    kernels do the same in nodes/kernels/bands.py (the layers share no module).
+    """
+    import numba
+    threads = max(1, numba.get_num_threads())
+    edges = band_edges(rows, row_size, threads)
+    if threads == 1 or len(edges) == 2:
+        kernel(*arguments, 0, rows)
+        return
+    if not _POOL:
+        from concurrent.futures import ThreadPoolExecutor
+        _POOL.append(ThreadPoolExecutor(max_workers=numba.config.NUMBA_NUM_THREADS,
+                                        thread_name_prefix="maskgraph-engine"))
+    futures = [_POOL[0].submit(kernel, *arguments, first, stop)
+               for first, stop in zip(edges[:-1], edges[1:])]
+    for future in futures:
+        future.result()

@@ -13,6 +13,7 @@ import numpy as np
 
 from graph.spec import Input, Output, Param, Pointwise, node
 from nodes.common import require_same_size
+from nodes.kernels.bands import run_bands
 from nodes.kernels.color import (REC709_WEIGHTS, premultiply_into, premultiply_pixel,
                                  unpremultiply_into, unpremultiply_pixel)
 from nodes.kernels.grading import (CDL_PIXELS, GRADE_PIXELS, cdl_rows, grade_rows,
@@ -104,19 +105,16 @@ def _grade_arrays(blackpoint, whitepoint, black, white, multiply, add, gamma, bl
 def _grade_pixel(*, unpremult, **params):
     """grade's per-pixel form: grade_pixel and its values (see nodes/kernels/grading.py)."""
     arrays = _grade_arrays(**params)
-    if np.any(arrays[2] != 1.0):
-        return None  # a gamma: grade_rows on its own (see nodes/kernels/grading.py)
-    return GRADE_PIXELS[bool(unpremult)], np.concatenate(arrays)
+    has_power = bool(np.any(arrays[2] != 1.0))
+    return GRADE_PIXELS[bool(unpremult), has_power], np.concatenate(arrays)
 
 
 def _cdl_pixel(*, slope, offset, power, saturation, clamp, unpremult):
     """cdl's per-pixel form: the variant for its power and unpremult, and its values."""
     power = _channels(power)
-    if np.any(power != 1.0):
-        return None  # a power: cdl_rows on its own (see nodes/kernels/grading.py)
     values = np.concatenate([_channels(slope), _channels(offset), power,
                              np.float32([saturation, clamp])])
-    return CDL_PIXELS[bool(unpremult)], values
+    return CDL_PIXELS[bool(unpremult), bool(np.any(power != 1.0))], values
 
 
 def _matrix_form(make_matrix):
@@ -322,7 +320,8 @@ def set_alpha(input, alpha, *, mode):
     image = np.ascontiguousarray(input, dtype=np.float32)
     mask = np.ascontiguousarray(alpha, dtype=np.float32)
     out = np.empty_like(image)
-    set_alpha_rows(_rows(image), mask, mode == "multiply", _rows(out))
+    run_bands(set_alpha_rows, image.shape[0], image.shape[1] * 4,
+              _rows(image), mask, mode == "multiply", _rows(out))
     return out
 
 

@@ -23,6 +23,7 @@ from graph import limits
 from nodes import colour, exr_layers, imageinfo, video
 from nodes.common import canvas_check, canvas_size, captured_stderr
 from nodes.kernels import convert
+from nodes.kernels.bands import run_bands
 from nodes.kernels.color import REC709_WEIGHTS
 
 import cv2
@@ -184,7 +185,8 @@ def decode_image(pixels: np.ndarray, colorspace: str, alpha_mode: str,
         raise NodeInputError(f"unsupported pixel type {pixels.dtype}")
     table = convert.decode_table(bits, "srgb" if colorspace == "srgb" else "raw")
     out = np.empty(pixels.shape[:2] + (4,), np.float32)
-    convert.codes_to_rgba(np.ascontiguousarray(pixels), table, premultiply, out)
+    run_bands(convert.codes_to_rgba, out.shape[0], out.shape[1] * 4,
+              np.ascontiguousarray(pixels), table, premultiply, out)
     return out
 
 
@@ -393,15 +395,17 @@ def _encode_image(image, extension, depth, colorspace, channels) -> np.ndarray:
     height, width = image.shape[:2]
     if depth == "float":
         out = np.empty((height, width, count), np.float32)
-        convert.rgba_to_float(image, srgb, count == 4, count, out)
+        run_bands(convert.rgba_to_float, height, width * 4, image, srgb, count == 4, count, out)
         return out
     if depth == "8" and srgb:
         out = np.empty((height, width, count), np.uint8)
-        convert.rgba_to_srgb8(image, SRGB8_TABLE, SRGB8_THRESHOLDS, count == 4, count, out)
+        run_bands(convert.rgba_to_srgb8, height, width * 4, image, SRGB8_TABLE, SRGB8_THRESHOLDS,
+                  count == 4, count, out)
         return out
     maximum = 255.0 if depth == "8" else 65535.0
     out = np.empty((height, width, count), np.uint8 if depth == "8" else np.uint16)
-    convert.rgba_to_codes(image, maximum, srgb, count == 4, count, out)
+    run_bands(convert.rgba_to_codes, height, width * 4, image, maximum, srgb, count == 4, count,
+              out)
     return out
 
 

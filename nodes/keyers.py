@@ -14,6 +14,7 @@ from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
 from nodes.common import require_same_size
 from nodes.kernels import keying
+from nodes.kernels.bands import run_bands
 from nodes.kernels.color import REC709_WEIGHTS
 
 SCREEN_PRIMARIES = {"green": 1, "blue": 2}
@@ -129,7 +130,8 @@ def local_screen_differences(image, screen, channels, max_weight, local: bool):
         return np.full(grid_shape, global_difference, np.float32), cell
     step = max(1, cell // 8)
     sums = np.zeros(grid_shape + (4,))
-    keying.backing_cell_sums(image, screen, channels, float(max_weight), cell, step, sums)
+    run_bands(keying.backing_cell_sums, grid_shape[0], width * cell // (step * step),
+              image, screen, channels, float(max_weight), cell, step, sums)
     counts = sums[..., 3]
     known = counts >= max(3.0, 0.1 * (cell / step) ** 2)
     colors = sums[..., :3] / np.maximum(counts, 1)[..., None]
@@ -197,9 +199,10 @@ def chroma_key(input, garbage=None, core=None, *, screen, tolerance, softness, b
     garbage_mask, use_garbage = optional_mask(garbage)
     core_mask, use_core = optional_mask(core)
     out = np.empty(image.shape[:2], np.float32)
-    keying.chroma_key_into(image, differences, float(cell), channels, float(balance),
-                           float(tolerance), float(softness), garbage_mask, core_mask,
-                           use_garbage, use_core, bool(invert), out)
+    run_bands(keying.chroma_key_into, out.shape[0], out.shape[1] * 4,
+              image, differences, float(cell), channels, float(balance), float(tolerance),
+              float(softness), garbage_mask, core_mask, use_garbage, use_core, bool(invert),
+              out)
     return out
 
 
@@ -234,7 +237,8 @@ def despill(input, *, screen, method, amount):
     if float(color_differences(screen_color.astype(np.float64), channels, max_weight)) <= 0:
         return input
     out = np.empty_like(image)
-    keying.despill_into(image, screen_color, channels, max_weight, float(amount), out)
+    run_bands(keying.despill_into, out.shape[0], out.shape[1] * 4,
+              image, screen_color, channels, max_weight, float(amount), out)
     return out
 
 
@@ -275,9 +279,9 @@ def luma_key(input, *, low, high, softness, weights, space, invert):
     """
     image = as_kernel_array(input)
     out = np.empty(image.shape[:2], np.float32)
-    keying.luma_key_into(image, np.array(weights, np.float32), float(low), float(high),
-                         float(softness), space == "encoded", bool(invert),
-                         encode_table(), out)
+    run_bands(keying.luma_key_into, out.shape[0], out.shape[1] * 4,
+              image, np.array(weights, np.float32), float(low), float(high),
+              float(softness), space == "encoded", bool(invert), encode_table(), out)
     return out
 
 
@@ -311,8 +315,8 @@ def color_range(input, *, hue, saturation, value, softness, space, invert):
     windows = np.array([*hue, *saturation, *value], np.float32)
     out = np.empty(image.shape[:2], np.float32)
     flat = image.reshape(image.shape[0], image.shape[1] * 4)
-    keying.color_range_into(flat, windows, float(softness), space == "encoded",
-                            bool(invert), out)
+    run_bands(keying.color_range_into, out.shape[0], flat.shape[1],
+              flat, windows, float(softness), space == "encoded", bool(invert), out)
     return out
 
 
@@ -395,6 +399,6 @@ def difference_key(input, reference=None, backing=None, *, tolerance, softness, 
     clean = as_kernel_array(reference) if reference is not None \
         else clean_plate(image, backing, float(tolerance))
     out = np.empty(image.shape[:2], np.float32)
-    keying.difference_key_into(image, clean, float(tolerance), float(softness), bool(invert),
-                               out)
+    run_bands(keying.difference_key_into, out.shape[0], out.shape[1] * 4,
+              image, clean, float(tolerance), float(softness), bool(invert), out)
     return {"output": out, "clean": clean}

@@ -16,6 +16,7 @@ from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
 from nodes.common import require_same_size
 from nodes.kernels import distance, gaussian, maskops
+from nodes.kernels.bands import run_bands
 
 CATEGORY = "mask math"
 # A Gaussian edge goes from 1% to 99% across 4.65 sigma: feather widths are full widths.
@@ -28,8 +29,9 @@ BAND = 64
 # ---------------------------------------------------------------- shared helpers
 
 def require_finite(name: str, array: np.ndarray) -> None:
-    """Refuse NaN or inf in an input (a parallel count, no temporary arrays)."""
-    bad = maskops.count_nonfinite(np.ascontiguousarray(array).reshape(-1))  # one signature
+    """Refuse NaN or inf in an input (a count on threads, no temporary arrays)."""
+    values = np.ascontiguousarray(array).reshape(-1)  # one signature
+    bad = sum(run_bands(maskops.count_nonfinite, values.size, 1, values))
     if bad:
         raise NodeInputError(f"input '{name}' has {bad} NaN or infinite values",
                              hint="clamp or fix the upstream node that produced them")

@@ -15,8 +15,6 @@ from typing import NamedTuple
 
 import cv2
 import numpy as np
-import scipy.sparse
-import scipy.sparse.linalg
 
 from nodes.kernels import matting
 
@@ -114,8 +112,9 @@ class BandSystem:
         matting.laplacian_rows(self.guide, values, self.unknown, self.coeffs, out)
         return out
 
-    def matrix(self) -> scipy.sparse.csc_matrix:
+    def matrix(self) -> "scipy.sparse.csc_matrix":  # noqa: F821
         """L_UU + diag(prior weights) as a sparse matrix (25 entries per row at most)."""
+        import scipy.sparse   # here, not at import: 0.3 s that graphs without `refine` skip
         height, width = self.values.shape
         count = self.unknown.size
         position = np.full(height * width, -1, np.int64)
@@ -178,6 +177,7 @@ def direct_solve(system: BandSystem) -> np.ndarray:
     """The band's exact solution by sparse LU (SuperLU, symmetric mode, minimum-degree
     ordering of A + A^T, diagonal pivots: the matrix is symmetric positive definite):
     the band is a thin strip, so the factors stay sparse."""
+    import scipy.sparse.linalg   # here, not at import (see BandSystem.matrix)
     factors = scipy.sparse.linalg.splu(system.matrix(), permc_spec="MMD_AT_PLUS_A",
                                        diag_pivot_thresh=0.0,
                                        options={"SymmetricMode": True})

@@ -5,6 +5,7 @@ import numpy as np
 
 from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, Pointwise, node
+from nodes.kernels.bands import run_bands
 from nodes.kernels.blend import MERGE_PIXELS, OPS, merge_kernel
 
 MERGE_OPS = tuple(OPS)
@@ -93,6 +94,6 @@ def merge(a, b, *, op, offset):
         a_image = place(a_image, b_image.shape, offset_x, offset_y)
     out = np.empty_like(b_image)
     height = b_image.shape[0]
-    merge_kernel(op)(a_image.reshape(height, -1), b_image.reshape(height, -1),
-                     out.reshape(height, -1))
+    run_bands(merge_kernel(op), height, out[0].size, a_image.reshape(height, -1),
+              b_image.reshape(height, -1), out.reshape(height, -1))
     return out

@@ -24,7 +24,7 @@ import types
 
 import numpy as np
 
-from nodes.kernels.jit import parallel_kernel, prange, scalar
+from nodes.kernels.jit import kernel, scalar
 
 ZERO = np.float32(0.0)
 HALF = np.float32(0.5)
@@ -227,13 +227,14 @@ OPS = {
 }
 
 
-def _merge_rows(a_rows, b_rows, out_rows):
+def _merge_rows(a_rows, b_rows, out_rows, first, stop):
     """Template: out = op(A, B, a, b) per channel; `op` is bound per operation.
 
-    a_rows, b_rows, out_rows: (H, W * 4) float32 C-contiguous views of RGBA images.
+    a_rows, b_rows, out_rows: (H, W * 4) float32 C-contiguous views of RGBA images; rows
+    first:stop (a band kernel, nodes/kernels/bands.py).
     """
-    height, width = b_rows.shape[0], b_rows.shape[1] // 4
-    for y in prange(height):
+    width = b_rows.shape[1] // 4
+    for y in range(first, stop):
         a_row = a_rows[y]
         b_row = b_rows[y]
         out_row = out_rows[y]
@@ -246,13 +247,13 @@ def _merge_rows(a_rows, b_rows, out_rows):
 
 
 def _specialise(name, scalar_op):
-    """A parallel kernel `_merge_rows` with `op` bound to `scalar_op`, named per op."""
+    """A band kernel `_merge_rows` with `op` bound to `scalar_op`, named per op."""
     kernel_name = "merge_rows_" + name.replace("-", "_")
     namespace = dict(globals(), op=scalar_op)
     function = types.FunctionType(_merge_rows.__code__, namespace, kernel_name)
     function.__qualname__ = kernel_name
     function.__doc__ = f"`{name}` merge of (H, W*4) rows into `out_rows`."
-    return parallel_kernel(function)
+    return kernel(function)
 
 
 MERGE_KERNELS = {name: _specialise(name, scalar_op) for name, scalar_op in OPS.items()}
@@ -280,5 +281,6 @@ MERGE_PIXELS = {name: _pixel_form(name, scalar_op) for name, scalar_op in OPS.it
 
 
 def merge_kernel(name):
-    """The compiled row kernel `(a_rows, b_rows, out_rows)` for operation `name`."""
+    """The compiled band kernel `(a_rows, b_rows, out_rows, first, stop)` for operation
+    `name` (run it with nodes.kernels.bands.run_bands)."""
     return MERGE_KERNELS[name]

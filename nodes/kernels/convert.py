@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from nodes.kernels.jit import parallel_kernel, prange, scalar
+from nodes.kernels.jit import kernel, scalar
 from nodes.kernels.color import srgb_decode_into, srgb_encode
 
 
@@ -32,16 +32,17 @@ def srgb8_thresholds() -> np.ndarray:
     return linear.astype(np.float32)
 
 
-@parallel_kernel
-def codes_to_rgba(codes, table, premultiply, out):
-    """(H, W, C) integer codes in B,G,R[,A] order (C = 1..4) -> (H, W, 4) float32 RGBA.
+@kernel
+def codes_to_rgba(codes, table, premultiply, out, first, stop):
+    """(H, W, C) integer codes in B,G,R[,A] order (C = 1..4) -> (H, W, 4) float32 RGBA,
+    rows first:stop (a band kernel: nodes/kernels/bands.py).
 
     Colour goes through `table`; alpha is code / max (never a transfer curve). Gray (C=1,2)
     fills R, G and B. premultiply: multiply colour by alpha.
     """
-    height, width, channels = codes.shape
+    width, channels = codes.shape[1], codes.shape[2]
     alpha_scale = np.float32(1.0 / (table.size - 1))
-    for y in prange(height):
+    for y in range(first, stop):
         for x in range(width):
             alpha = np.float32(1.0)
             if channels == 4:
@@ -83,11 +84,12 @@ def _encode8(value, table, thresholds):
     return code
 
 
-@parallel_kernel
-def rgba_to_srgb8(image, table, thresholds, unpremultiply, channels, out):
-    """(H, W, 4) float32 -> (H, W, channels) uint8 B,G,R[,A]; colour sRGB-encoded exactly."""
-    height, width = image.shape[0], image.shape[1]
-    for y in prange(height):
+@kernel
+def rgba_to_srgb8(image, table, thresholds, unpremultiply, channels, out, first, stop):
+    """(H, W, 4) float32 -> (H, W, channels) uint8 B,G,R[,A]; colour sRGB-encoded exactly;
+    rows first:stop."""
+    width = image.shape[1]
+    for y in range(first, stop):
         for x in range(width):
             alpha = image[y, x, 3]
             scale = _straight_scale(alpha, unpremultiply)
@@ -110,11 +112,12 @@ def _quantize(value, maximum):
     return min(np.floor(value * maximum + 0.5), maximum)
 
 
-@parallel_kernel
-def rgba_to_codes(image, maximum, srgb, unpremultiply, channels, out):
-    """(H, W, 4) float32 -> (H, W, channels) codes scaled to `maximum` (B,G,R[,A] order)."""
-    height, width = image.shape[0], image.shape[1]
-    for y in prange(height):
+@kernel
+def rgba_to_codes(image, maximum, srgb, unpremultiply, channels, out, first, stop):
+    """(H, W, 4) float32 -> (H, W, channels) codes scaled to `maximum` (B,G,R[,A] order);
+    rows first:stop."""
+    width = image.shape[1]
+    for y in range(first, stop):
         for x in range(width):
             alpha = image[y, x, 3]
             scale = _straight_scale(alpha, unpremultiply)
@@ -127,11 +130,12 @@ def rgba_to_codes(image, maximum, srgb, unpremultiply, channels, out):
                 out[y, x, 3] = _quantize(alpha, maximum)
 
 
-@parallel_kernel
-def rgba_to_float(image, srgb, unpremultiply, channels, out):
-    """(H, W, 4) float32 -> (H, W, channels) float32 B,G,R[,A], optionally sRGB-encoded."""
-    height, width = image.shape[0], image.shape[1]
-    for y in prange(height):
+@kernel
+def rgba_to_float(image, srgb, unpremultiply, channels, out, first, stop):
+    """(H, W, 4) float32 -> (H, W, channels) float32 B,G,R[,A], optionally sRGB-encoded;
+    rows first:stop."""
+    width = image.shape[1]
+    for y in range(first, stop):
         for x in range(width):
             alpha = image[y, x, 3]
             scale = _straight_scale(alpha, unpremultiply)

@@ -24,11 +24,11 @@ among threads that run serial nogil kernels: that compiles several times faster 
 prange kernel of the same loops and scales as well.
 """
 import math
-from concurrent.futures import ThreadPoolExecutor
-
+import types
 import numba
 import numpy as np
 
+from nodes.kernels.bands import BANDS_PER_THREAD, POOL
 from nodes.kernels.jit import kernel
 
 FIR_SIGMA_LIMIT = 1.0
@@ -38,10 +38,6 @@ FLUSH_BELOW = 1e-17
 STRIP_LANES = 64
 ROW_STRIP = 32     # lanes of the horizontal pass: 32 mask rows, 8 RGBA rows
 
-# Threads for the two passes: the kernels are compiled serial (nogil) and split by strips,
-# which compiles several times faster than a parallel (prange) kernel of the same loops.
-_POOL = ThreadPoolExecutor(max_workers=max(1, numba.config.NUMBA_NUM_THREADS),
-                           thread_name_prefix="maskgraph-gaussian")
 
 # Deriche 1993, 4th order: h(t) = sum_k alpha_k exp(-lambda_k t / sigma), t >= 0, complex.
 DERICHE_ALPHA = (0.84 + 1.8675j, 0.84 - 1.8675j, -0.34015 - 0.1299j, -0.34015 + 0.1299j)
@@ -144,9 +140,10 @@ def _iir_axis0(src, out, start, stop, coefficients, offset, history):
 
 
 @kernel
-def _fir_axis0(src, out, start, stop, weights):
+def _fir_axis0(src, out, start, stop, weights, offset, history):
     """Symmetric FIR down axis 0 of columns start:stop of C-contiguous (n, M) float32
-    arrays, src -> out; edge rows repeat."""
+    arrays, src -> out; edge rows repeat. (offset and history unused: the arguments of
+    `_iir_axis0`.)"""
     n = src.shape[0]
     lanes = stop - start
     radius = (weights.size - 1) // 2
@@ -162,27 +159,17 @@ def _fir_axis0(src, out, start, stop, weights):
                 target[lane] += weight * (before[lane] + after[lane])
 
 
-@kernel
-def _filter_axis0(src, out, start, stop, coefficients, recursive, offset, history):
-    if recursive:
-        _iir_axis0(src, out, start, stop, coefficients, offset, history)
-    else:
-        _fir_axis0(src, out, start, stop, coefficients)
-
-
-@kernel
-def _vertical_strips(src, out, coefficients, recursive, worker, workers):
+def _vertical_strips(src, out, coefficients, offset, history, worker, workers):
     """Filter the columns of a (H, M) float32 array into `out` (H, M): the strips of
-    STRIP_LANES columns numbered worker, worker + workers, ... (one thread's share)."""
+    `history.shape[1]` columns numbered worker, worker + workers, ... (one thread's
+    share). Template: `filter_axis0` is bound per filter (`STRIP_KERNELS`)."""
     columns = src.shape[1]
-    lanes = min(STRIP_LANES, columns)
+    lanes = history.shape[1]
     strips = (columns + lanes - 1) // lanes
-    offset = np.float32(DENORMAL_OFFSET if recursive else 0.0)
-    history = np.empty((8, lanes), dtype=np.float64)
     for strip in range(worker, strips, workers):
         start = strip * lanes
-        _filter_axis0(src, out, start, min(start + lanes, columns), coefficients, recursive,
-                      offset, history)
+        filter_axis0(src, out, start, min(start + lanes, columns), coefficients,  # noqa: F821
+                     offset, history)
 
 
 @kernel
@@ -215,37 +202,71 @@ def _transpose_rows_out(filtered, first, rows, channels, out):
                 line[column * channels + channel] = filtered[column, row * channels + channel]
 
 
-@kernel
-def _horizontal_strips(src, out, channels, coefficients, recursive, worker, workers):
+def _horizontal_strips(src, out, channels, coefficients, across, across_view, filtered,
+                       history, worker, workers):
     """Filter the rows of a (H, W * C) float32 array (C interleaved channels) into `out`
     (which may be `src`): the strips of ROW_STRIP / C rows numbered worker,
-    worker + workers, ..., each transposed into a (W, rows * C) buffer so that the filter
-    runs down its lanes."""
+    worker + workers, ..., each transposed into `across` (W, rows * C) so that the filter
+    runs down its lanes. `across_view` is a read-only view of `across`: the filter reads
+    its input read-only in both passes, so it compiles once. Template: `filter_axis0` is
+    bound per filter (`STRIP_KERNELS`)."""
     height = src.shape[0]
-    width = src.shape[1] // channels
-    rows = min(max(1, ROW_STRIP // channels), height)
-    lanes = rows * channels
+    rows = across.shape[1] // channels
     strips = (height + rows - 1) // rows
-    across = np.empty((width, lanes), dtype=np.float32)
-    filtered = np.empty((width, lanes), dtype=np.float32)
-    history = np.empty((8, lanes), dtype=np.float64)
     for strip in range(worker, strips, workers):
         first = strip * rows
         strip_rows = min(rows, height - first)
         _transpose_rows_in(src, first, strip_rows, channels, across)
-        _filter_axis0(across, filtered, np.int64(0), strip_rows * channels, coefficients,
-                      recursive, np.float32(0.0), history)   # int64 0: no literal re-typing
+        filter_axis0(across_view, filtered, np.int64(0), strip_rows * channels,  # noqa: F821
+                     coefficients, np.float32(0.0), history)
         _transpose_rows_out(filtered, first, strip_rows, channels, out)
 
 
-def _run_threads(function, *arguments):
-    """Run function(*arguments, worker, workers) on numba's thread count of threads (the
-    kernels release the GIL), and wait for all of them."""
-    workers = max(1, numba.get_num_threads())
-    if workers == 1:
-        function(*arguments, 0, 1)
+def _bound(template, filter_axis0, name):
+    """A serial kernel of `template` with `filter_axis0` bound, named `name` (one compiled
+    kernel per filter, so a blur compiles only the filter its sigma uses)."""
+    function = types.FunctionType(template.__code__, dict(globals(), filter_axis0=filter_axis0),
+                                  name)
+    function.__qualname__ = name
+    function.__doc__ = template.__doc__
+    return kernel(function)
+
+
+# recursive -> (vertical pass kernel, horizontal pass kernel)
+STRIP_KERNELS = {
+    recursive: (_bound(_vertical_strips, filter_axis0, f"vertical_strips_{kind}"),
+                _bound(_horizontal_strips, filter_axis0, f"horizontal_strips_{kind}"))
+    for recursive, filter_axis0, kind in ((True, _iir_axis0, "iir"), (False, _fir_axis0, "fir"))
+}
+
+
+def _horizontal_buffers(height, width, channels):
+    """One thread's buffers for _horizontal_strips: across, its read-only view, filtered,
+    history."""
+    lanes = min(max(1, ROW_STRIP // channels), height) * channels
+    across = np.empty((width, lanes), dtype=np.float32)
+    return across, read_only(across), np.empty_like(across), np.empty((8, lanes))
+
+
+def read_only(array):
+    """A read-only view of `array` (kernels take their inputs read-only, so that a cached
+    engine result and a fresh array share one compiled specialisation)."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+def _run_threads(function, arguments, buffers=lambda: ()):
+    """Run function(*arguments, *buffers(), share, shares) for BANDS_PER_THREAD shares per
+    thread of numba's thread count (the kernels release the GIL; threads take the shares
+    as they come free), each share with its own buffers, and wait for all."""
+    threads = max(1, numba.get_num_threads())
+    if threads == 1:
+        function(*arguments, *buffers(), 0, 1)
         return
-    futures = [_POOL.submit(function, *arguments, worker, workers) for worker in range(workers)]
+    shares = threads * BANDS_PER_THREAD
+    futures = [POOL.submit(function, *arguments, *buffers(), share, shares)
+               for share in range(shares)]
     for future in futures:
         future.result()
 
@@ -261,11 +282,16 @@ def gaussian_blur_into(src, out, sigma):
     """
     recursive, coefficients = gaussian_plan(float(sigma))
     height, width, channels = src.shape
-    flat_src = src.reshape(height, width * channels)
+    flat_src = read_only(src.reshape(height, width * channels))
     flat_out = out.reshape(height, width * channels)
-    _run_threads(_vertical_strips, flat_src, flat_out, coefficients, recursive)
+    vertical, horizontal = STRIP_KERNELS[recursive]
+    offset = np.float32(DENORMAL_OFFSET if recursive else 0.0)
+    lanes = min(STRIP_LANES, width * channels)
+    _run_threads(vertical, (flat_src, flat_out, coefficients, offset),
+                 lambda: (np.empty((8, lanes)),))
     # in place: each strip of rows is copied into a buffer before it is overwritten
-    _run_threads(_horizontal_strips, flat_out, flat_out, channels, coefficients, recursive)
+    _run_threads(horizontal, (flat_out, flat_out, channels, coefficients),
+                 lambda: _horizontal_buffers(height, width, channels))
 
 
 def sigma_is_noop(sigma: float) -> bool:

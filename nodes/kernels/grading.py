@@ -21,7 +21,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from nodes.kernels.jit import parallel_kernel, prange, scalar
+from nodes.kernels.jit import kernel, parallel_kernel, pixel_form, prange, scalar
 
 ZERO = np.float32(0.0)
 ONE = np.float32(1.0)
@@ -260,16 +260,17 @@ def repremultiply_rows(graded_rows, original_rows, out_rows):
             out_row[base + 3] = alpha
 
 
-@parallel_kernel
-def set_alpha_rows(rows, mask, multiply, out_rows):
+@kernel
+def set_alpha_rows(rows, mask, multiply, out_rows, first, stop):
     """Give (H, W*4) premultiplied rows the alpha `mask` (H, W), premultiplying to match.
 
     multiply False: the new alpha is the mask; colour = straight colour * mask (a pixel
     with alpha 0 has its stored colour taken as straight colour).
     multiply True: the new alpha is alpha * mask; every channel is scaled by the mask.
+    Rows first:stop (a band kernel, nodes/kernels/bands.py).
     """
-    height, width = rows.shape[0], rows.shape[1] // 4
-    for y in prange(height):
+    width = rows.shape[1] // 4
+    for y in range(first, stop):
         row = rows[y]
         out_row = out_rows[y]
         mask_row = mask[y]
@@ -304,11 +305,9 @@ def repremultiplied(graded, original, alpha):
 
 
 # The grade's per-pixel variants. values: slope[3], offset[3], power[3], lower[3],
-# upper[3]. Unpremult is fixed per variant (a constant, not a branch in the loop). Only
-# grades without a power have one: with fast_pow inlined, the fused kernels measured
-# slower than grade_rows plus a separate pass (a fused 4K grade with a gamma: 160-700 ms,
-# though the same pixel function written in a test kernel ran in ~9 ms; not understood
-# yet), so a grade with a gamma runs grade_rows on its own.
+# upper[3]. Unpremult and the power are fixed per variant (constants, not branches in the
+# loop). The variants with a power are `pixel_form`s (see nodes/kernels/jit.py: as
+# `scalar`s they were left as calls, and a fused grade with a gamma ran 13x slower).
 
 @scalar
 def grade_pixel(red, green, blue, alpha, values):
@@ -330,8 +329,29 @@ def grade_pixel_straight(red, green, blue, alpha, values):
                                          values[14]), blue, alpha), alpha)
 
 
-GRADE_PIXELS = {False: grade_pixel, True: grade_pixel_straight}
-"""unpremult -> the grade's per-pixel variant (grades without a power only)."""
+@pixel_form
+def grade_pixel_power(red, green, blue, alpha, values):
+    """Grade with a power, on stored colour."""
+    return (grade_value(red, values[0], values[3], values[6], values[9], values[12]),
+            grade_value(green, values[1], values[4], values[7], values[10], values[13]),
+            grade_value(blue, values[2], values[5], values[8], values[11], values[14]), alpha)
+
+
+@pixel_form
+def grade_pixel_power_straight(red, green, blue, alpha, values):
+    """Grade with a power, on straight colour (premultiplied again)."""
+    scale = straight_scale(alpha)
+    return (repremultiplied(grade_value(red * scale, values[0], values[3], values[6],
+                                        values[9], values[12]), red, alpha),
+            repremultiplied(grade_value(green * scale, values[1], values[4], values[7],
+                                        values[10], values[13]), green, alpha),
+            repremultiplied(grade_value(blue * scale, values[2], values[5], values[8],
+                                        values[11], values[14]), blue, alpha), alpha)
+
+
+GRADE_PIXELS = {(False, False): grade_pixel, (True, False): grade_pixel_straight,
+                (False, True): grade_pixel_power, (True, True): grade_pixel_power_straight}
+"""(unpremult, has a power) -> the grade's per-pixel variant."""
 
 
 @scalar
@@ -362,9 +382,9 @@ def cdl_saturate(value, luma, values):
 
 
 # The CDL's per-pixel variants. values: slope[3], offset[3], power[3], saturation, clamp
-# (1 or 0); unpremult fixed per variant; without a power only, as for the grade.
+# (1 or 0); unpremult and the power fixed per variant; `pixel_form`s, as the grade's.
 
-@scalar
+@pixel_form
 def cdl_pixel_variant(red, green, blue, alpha, values, use_power):
     """The CDL of stored colour (use_power a constant)."""
     graded_red = cdl_graded(red, values[0], values[3], values[6], values, use_power)
@@ -375,7 +395,7 @@ def cdl_pixel_variant(red, green, blue, alpha, values, use_power):
             cdl_saturate(graded_blue, luma, values), alpha)
 
 
-@scalar
+@pixel_form
 def cdl_straight_variant(red, green, blue, alpha, values, use_power):
     """The CDL of straight colour, premultiplied again (use_power a constant)."""
     scale = straight_scale(alpha)
@@ -401,8 +421,21 @@ def cdl_pixel_straight(red, green, blue, alpha, values):
     return cdl_straight_variant(red, green, blue, alpha, values, False)
 
 
-CDL_PIXELS = {False: cdl_pixel, True: cdl_pixel_straight}
-"""unpremult -> the CDL's per-pixel variant (without a power only, as for the grade)."""
+@pixel_form
+def cdl_pixel_power(red, green, blue, alpha, values):
+    """CDL with a power, on stored colour."""
+    return cdl_pixel_variant(red, green, blue, alpha, values, True)
+
+
+@pixel_form
+def cdl_pixel_power_straight(red, green, blue, alpha, values):
+    """CDL with a power, on straight colour."""
+    return cdl_straight_variant(red, green, blue, alpha, values, True)
+
+
+CDL_PIXELS = {(False, False): cdl_pixel, (True, False): cdl_pixel_straight,
+              (False, True): cdl_pixel_power, (True, True): cdl_pixel_power_straight}
+"""(unpremult, has a power) -> the CDL's per-pixel variant."""
 
 
 @scalar

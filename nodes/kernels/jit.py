@@ -11,6 +11,12 @@ milliseconds instead of compiling again. No `fastmath`: NaN and inf must behave.
 into each calling kernel and cached with it, so LLVM can vectorise the loop. (A separately
 cached `kernel` is linked as object code: a kernel compiled later cannot inline it, which
 measured 20-60x slower in tight loops.)
+
+`pixel_form` marks a per-pixel function that calls the same `scalar` helper several times
+(a grade's three channels, each with a power): numba's overload inliner, which `scalar`
+uses, left such a function as a call that the loop cannot vectorise (a fused 4K grade
+with a gamma ran 13x slower than its own kernel); `njit(inline="always")` inlines it at
+the IR level, before typing, and the fused loop vectorises.
 """
 import os
 
@@ -26,3 +32,4 @@ kernel = numba.njit(cache=True, nogil=True)
 parallel_kernel = numba.njit(cache=True, nogil=True, parallel=True)
 prange = numba.prange
 scalar = register_jitable(inline="always")
+pixel_form = numba.njit(inline="always")

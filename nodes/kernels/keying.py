@@ -6,7 +6,7 @@ interpolation (`encode_table`), which avoids one `pow` per channel (error < 2e-5
 """
 import numpy as np
 
-from nodes.kernels.jit import kernel, parallel_kernel, prange, scalar
+from nodes.kernels.jit import kernel, scalar
 from nodes.kernels.color import srgb_encode, srgb_encode_into
 
 ENCODE_TABLE_SIZE = 4096
@@ -56,15 +56,15 @@ def window_weight(value, low, high, softness):
     return 1.0 - distance / softness
 
 
-@parallel_kernel
-def luma_key_into(image, weights, low, high, softness, encoded, invert, table, out):
+@kernel
+def luma_key_into(image, weights, low, high, softness, encoded, invert, table, out, first, stop):
     """Luma key: 1 where the weighted sum of the straight colour lies in [low, high].
 
     image: (H, W, 4) premultiplied; weights: (3,) float32; encoded: use sRGB-encoded
-    channel values; out: (H, W) float32.
+    channel values; out: (H, W) float32. Rows first:stop (a band kernel).
     """
-    height, width = out.shape
-    for y in prange(height):
+    width = out.shape[1]
+    for y in range(first, stop):
         pixels = image[y]
         for x in range(width):
             red, green, blue = straight_rgb(pixels, x)
@@ -157,16 +157,17 @@ def hsv_weight(red, green, blue, hue_low, hue_high, wrap, saturation_low, satura
     return min(weight, ramp(hue_distance, hue_gain))
 
 
-@parallel_kernel
-def color_range_into(flat, windows, softness, encoded, invert, out):
+@kernel
+def color_range_into(flat, windows, softness, encoded, invert, out, first, stop):
     """HSV qualifier: the minimum of the hue, saturation and value window weights.
 
     flat: (H, W * 4) premultiplied RGBA rows; windows: (6,) float32 = hue low, hue high
     (degrees), saturation low, high, value low, high; softness in [0, 1] units (360
     degrees for hue). Rows are computed branch free with the table; a row holding a NaN
-    or a straight value above 1 is then redone pixel by pixel with the exact curve.
+    or a straight value above 1 is then redone pixel by pixel with the exact curve. Rows
+    first:stop (a band kernel).
     """
-    height, width = out.shape
+    width = out.shape[1]
     soft = np.float32(softness)
     gain = F1 / soft if soft > F0 else np.float32(np.inf)
     hue_gain = F1 / (soft * F360) if soft > F0 else np.float32(np.inf)
@@ -174,7 +175,7 @@ def color_range_into(flat, windows, softness, encoded, invert, out):
     wrap = hue_low > hue_high
     saturation_low, saturation_high = windows[2], windows[3]
     value_low, value_high = windows[4], windows[5]
-    for y in prange(height):
+    for y in range(first, stop):
         row = flat[y]
         out_row = out[y]
         channels = np.empty((6, width), np.float32)
@@ -220,21 +221,22 @@ def color_difference(primary, other_a, other_b, max_weight):
     return primary - (max_weight * high + (1.0 - max_weight) * low)
 
 
-@parallel_kernel
-def despill_into(image, screen, channels, max_weight, amount, out):
+@kernel
+def despill_into(image, screen, channels, max_weight, amount, out, first, stop):
     """Remove spill of the screen colour, keeping Rec.709 luminance.
 
     The spill fraction t = D(pixel) / D(screen) (D: `color_difference` with the screen's
     primary channel `channels[0]`) is removed along the screen colour, and the luminance
     removed is added back to every channel. image, out: (H, W, 4) premultiplied;
-    screen: (3,) float32; channels: (3,) int64 = primary, other, other.
+    screen: (3,) float32; channels: (3,) int64 = primary, other, other. Rows first:stop
+    (a band kernel, nodes/kernels/bands.py).
     """
-    height, width = out.shape[0], out.shape[1]
+    width = out.shape[1]
     screen_difference = color_difference(screen[channels[0]], screen[channels[1]],
                                          screen[channels[2]], max_weight)
     screen_luma = 0.2126 * screen[0] + 0.7152 * screen[1] + 0.0722 * screen[2]
     primary, other_a, other_b = channels[0], channels[1], channels[2]
-    for y in prange(height):
+    for y in range(first, stop):
         pixels = image[y]
         out_row = out[y]
         for x in range(width):
@@ -247,23 +249,23 @@ def despill_into(image, screen, channels, max_weight, amount, out):
             out_row[x, 3] = pixels[x, 3]
 
 
-@parallel_kernel
-def backing_cell_sums(image, screen, channels, max_weight, cell, step, sums):
+@kernel
+def backing_cell_sums(image, screen, channels, max_weight, cell, step, sums, first, stop):
     """Sum the colour of confident backing pixels per grid cell (every `step` pixel).
 
     A pixel is confident backing when its colour difference is >= 25% of the screen's,
     its difference-to-primary ratio is >= 80% of the screen's and each other channel,
     relative to the primary, is within 0.1 of the screen's (brightness-free tests).
-    sums: (GH, GW, 4) float64 zeroed: red, green, blue sums and the count.
+    sums: (GH, GW, 4) float64 zeroed: red, green, blue sums and the count. Grid rows
+    first:stop (a band kernel).
     """
     height, width = image.shape[0], image.shape[1]
-    grid_height = sums.shape[0]
     screen_difference = color_difference(screen[channels[0]], screen[channels[1]],
                                          screen[channels[2]], max_weight)
     screen_ratio = screen_difference / max(screen[channels[0]], 1e-6)
     ratio_a = screen[channels[1]] / max(screen[channels[0]], 1e-6)
     ratio_b = screen[channels[2]] / max(screen[channels[0]], 1e-6)
-    for grid_y in prange(grid_height):
+    for grid_y in range(first, stop):
         for y in range(grid_y * cell + step // 2, min((grid_y + 1) * cell, height), step):
             for x in range(step // 2, width, step):
                 primary = image[y, x, channels[0]]
@@ -282,18 +284,18 @@ def backing_cell_sums(image, screen, channels, max_weight, cell, step, sums):
                 sums[grid_y, grid_x, 3] += 1.0
 
 
-@parallel_kernel
+@kernel
 def chroma_key_into(image, difference_grid, cell, channels, max_weight, tolerance, softness,
-                    garbage, core, use_garbage, use_core, invert, out):
+                    garbage, core, use_garbage, use_core, invert, out, first, stop):
     """Colour-difference key against the local screen's difference (bilinear over a grid).
 
     raw alpha = 1 - D(pixel) / D(local screen) (1 where D(local screen) <= 1e-6); then
     clamp((raw - tolerance) / softness) (a step where softness is 0), core forces 1, garbage
     forces 0, invert last. difference_grid: (GH, GW) float32, D of the screen colour per
     cell, cell centres at ((i + 0.5) * cell); garbage, core: (H, W) float32 (ignored
-    unless use_*); out: (H, W) float32.
+    unless use_*); out: (H, W) float32. Rows first:stop (a band kernel).
     """
-    height, width = out.shape
+    width = out.shape[1]
     grid_height, grid_width = difference_grid.shape
     primary, other_a, other_b = channels[0], channels[1], channels[2]
     gain = 1.0 / softness if softness > 0.0 else 1e30
@@ -303,7 +305,7 @@ def chroma_key_into(image, difference_grid, cell, channels, max_weight, toleranc
         position = min(max((x + 0.5) / cell - 0.5, 0.0), grid_width - 1.0)
         left[x] = min(int(position), max(grid_width - 2, 0))
         fraction_x[x] = position - left[x]
-    for y in prange(height):
+    for y in range(first, stop):
         pixels = image[y]
         out_row = out[y]
         row = np.empty(grid_width + 1, np.float32)
@@ -335,19 +337,19 @@ def chroma_key_into(image, difference_grid, cell, channels, max_weight, toleranc
                 out_row[x] = 1.0 - out_row[x]
 
 
-@parallel_kernel
-def difference_key_into(image, reference, tolerance, softness, invert, out):
+@kernel
+def difference_key_into(image, reference, tolerance, softness, invert, out, first, stop):
     """Relative difference key: raw = sum_c |I_c - R_c| / sum_c R_c, mapped by
     (raw - tolerance) / softness to [0, 1] (1 = differs from the reference).
 
     For a structure of colour D covering a fraction a of a pixel of a clean background
     R, I = a D + (1 - a) R, so raw = a |D - R| / R: a dark structure (D << R) gives
     raw = a, its own coverage. image, reference: (H, W, 4) float32 premultiplied
-    linear; out: (H, W) float32.
+    linear; out: (H, W) float32. Rows first:stop (a band kernel).
     """
-    height, width = out.shape
+    width = out.shape[1]
     floor = np.float32(1e-4)
-    for y in prange(height):
+    for y in range(first, stop):
         for x in range(width):
             difference = (abs(image[y, x, 0] - reference[y, x, 0])
                           + abs(image[y, x, 1] - reference[y, x, 1])

@@ -27,11 +27,12 @@ INSIDE_GRADIENT_MIN = 1e-4
 BLOCK_WIDTH = 64
 
 
-@parallel_kernel
-def count_nonfinite(values):
-    """Number of NaN or infinite values in a 1D float32 array (pass array.reshape(-1))."""
+@kernel
+def count_nonfinite(values, first, stop):
+    """Number of NaN or infinite values in values[first:stop] of a 1D float32 array (pass
+    array.reshape(-1)); a band kernel (nodes/kernels/bands.py)."""
     total = 0
-    for index in prange(values.size):
+    for index in range(first, stop):
         if not math.isfinite(values[index]):
             total += 1
     return total

@@ -115,12 +115,15 @@ def test_frames_render_a_sequence(project, capsys):
     assert middle[0, 0, 0] == round(255 * (1.055 * 0.5 ** (1 / 2.4) - 0.055))
 
 
-def test_cache_info_and_clear(project, capsys):
+def test_cache_info_and_clear(project, capsys, monkeypatch):
+    monkeypatch.setenv("MASKGRAPH_KERNEL_DIR", str(project / "kernels"))
     stats(capsys, "run", "g.yaml", "--cache-dir", "cache", "--stats", "json")
     assert main(["cache", "info", "--cache-dir", "cache"]) == 0
-    assert json.loads(capsys.readouterr().out)["entries"] == 2
+    info = json.loads(capsys.readouterr().out)
+    assert info["entries"] == 2 and info["kernels"]["directory"] == str(project / "kernels")
     assert main(["cache", "clear", "--cache-dir", "cache"]) == 0
-    assert "removed 2 entries" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "removed 2 entries" in err and "compiled kernels from" in err
 
 
 # ------------------------------------------------------------------ talking

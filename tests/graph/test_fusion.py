@@ -83,7 +83,9 @@ EVERY_TYPE = """
 @pytest.mark.parametrize("gamma, unpremult, clamp, power, mode", [
     (1.0, "false", "true", 1.0, "replace"),
     (1.0, "true", "false", 1.0, "multiply"),
-    (0.6, "false", "false", 1.25, "replace"),
+    (0.6, "false", "false", 1.25, "replace"),   # a grade with a gamma, a CDL with a power
+    (1.7, "true", "true", 0.8, "multiply"),     # the same, on straight colour
+    (0.6, "false", "true", 1.0, "replace"),     # a gamma, a CDL without a power
 ])
 def test_every_pointwise_node_type_fused_equals_unfused(gamma, unpremult, clamp, power,
                                                         mode, monkeypatch):
@@ -91,12 +93,8 @@ def test_every_pointwise_node_type_fused_equals_unfused(gamma, unpremult, clamp,
                              mode=mode)
     fused, unfused = fused_and_unfused(text, "n9", 3, monkeypatch)
     chains = {s["name"]: s.get("chain") for s in fused.stats if s["name"].startswith("n")}
-    if gamma == 1.0 and power == 1.0:
-        chain = [f"n{index}" for index in range(1, 10)]
-        assert chains == {name: chain for name in chain}
-    else:  # a grade with a gamma, a CDL with a power: their own kernels, in the middle
-        assert chains["n3"] is None and chains["n4"] is None
-        assert chains["n1"] == ["n1", "n2"] and chains["n9"] == ["n5", "n6", "n7", "n8", "n9"]
+    chain = [f"n{index}" for index in range(1, 10)]
+    assert chains == {name: chain for name in chain}
     assert all("chain" not in s for s in unfused.stats)
     assert ulps(fused.results["n9"], unfused.results["n9"]) <= 1
 
@@ -124,6 +122,10 @@ STEPS = [  # node templates for random chains; {p} is the previous node
     "{{type: grade, input: {p}, black: {c:.3f}, unpremult: true}}",
     "{{type: cdl, input: {p}, slope: {b:.3f}, offset: {c:.3f}, saturation: {b:.3f}}}",
     "{{type: cdl, input: {p}, slope: {a:.3f}, clamp: false, unpremult: true}}",
+    "{{type: grade, input: {p}, gamma: {a:.3f}, multiply: {b:.3f}}}",
+    "{{type: grade, input: {p}, gamma: [{a:.3f}, 1, {b:.3f}], unpremult: true}}",
+    "{{type: cdl, input: {p}, power: [{a:.3f}, {b:.3f}, 1], saturation: {b:.3f}}}",
+    "{{type: cdl, input: {p}, power: {b:.3f}, clamp: false, unpremult: true}}",
     "{{type: saturation, input: {p}, amount: {b:.3f}}}",
     "{{type: hue_shift, input: {p}, degrees: {d:.1f}}}",
     "{{type: exposure, input: {p}, stops: {c:.3f}}}",
@@ -149,7 +151,7 @@ def random_chain(rng) -> tuple[str, str]:
     return SOURCES + "\n".join(lines) + "\n", previous
 
 
-@pytest.mark.parametrize("seed", [11, 12, 13])
+@pytest.mark.parametrize("seed", [11, 12, 13, 14, 15, 16])
 def test_random_chains_fused_equal_unfused(seed, monkeypatch):
     text, last = random_chain(np.random.default_rng(seed))
     fused, unfused = fused_and_unfused(text, last, seed, monkeypatch)
@@ -220,7 +222,7 @@ def test_a_chain_shape_compiles_once_into_the_kernel_folder(tmp_path, monkeypatc
     rows = np.random.default_rng(0).random((3, 8), dtype=np.float32)
     out = np.empty_like(rows)
     kernel(rows, tuple(np.eye(3, dtype=np.float32).ravel() * 2), (np.float32(0),),
-           np.float32(0.5), False, out)
+           np.float32(0.5), False, out, 0, 3)   # rows 0:3
     doubled = rows.reshape(3, 2, 4).copy()
     doubled[..., :3] *= 2
     edited = doubled.copy()
