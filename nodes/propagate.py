@@ -34,7 +34,7 @@ from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
 from nodes.kernels import flow as kernels
 from nodes.kernels import guided
-from nodes.semantic import guided_coefficients, guided_upsample
+from nodes.semantic import Working, guided_coefficients, guided_upsample
 
 WINDOW = 4  # LK window radius, working pixels
 ITERATIONS = 4
@@ -114,9 +114,46 @@ def propagate(input, mask, *, keyframes, working_size, refit, frame, input_keys=
         low = (sides[1][0] * sides[0][1] + sides[0][0] * sides[1][1]) / total
     else:
         low = sides[0][1]
-    radius = max(2.0, 1.5 * plates.factor)
-    return guided_upsample(plates.image(frame), np.clip(low, 0, 1).astype(np.float32),
-                           radius, REFIT_EPS)
+    return _upsample(plates.image(frame), np.clip(low, 0, 1).astype(np.float32),
+                     plates.working(frame).guide, plates.factor)
+
+
+def _upsample(image, low, guide, factor) -> np.ndarray:
+    """The working-size mask brought to the plate's size by the colour guided filter
+    against the full-resolution frame, within the box around the subject's edge only:
+    outside it the mask is all 0 (or all 1) over the filter's reach, which the filter
+    leaves as it is, so the result is the same as filtering the whole frame."""
+    radius = max(2.0, 1.5 * factor)
+    reach = 2 * max(1, round(radius / factor)) + 2  # two box means and the bilinear step
+    fill, box = _box_of_change(low, reach)
+    out = np.full(image.shape[:2], fill, np.float32)
+    if box is not None:
+        top, bottom, left, right = box
+        crop = np.ascontiguousarray(image[top * factor:bottom * factor,
+                                          left * factor:right * factor])
+        working = Working(factor, None, np.ascontiguousarray(guide[top:bottom, left:right]))
+        out[top * factor:bottom * factor, left * factor:right * factor] = guided_upsample(
+            crop, np.ascontiguousarray(low[top:bottom, left:right]), radius, REFIT_EPS,
+            working)
+    return out
+
+
+def _box_of_change(mask, margin):
+    """(fill, box): the value (0 or 1) that `mask` holds outside the smaller of the boxes
+    around its pixels that are not 0 / not 1, and that box (top, bottom, left, right)
+    grown by `margin` and clipped to the mask, or None where the mask is all `fill`."""
+    best = None
+    for fill in (0.0, 1.0):
+        rows = np.flatnonzero((mask != fill).any(axis=1))
+        if not rows.size:
+            return fill, None
+        columns = np.flatnonzero((mask != fill).any(axis=0))
+        box = (max(rows[0] - margin, 0), min(rows[-1] + margin + 1, mask.shape[0]),
+               max(columns[0] - margin, 0), min(columns[-1] + margin + 1, mask.shape[1]))
+        area = (box[1] - box[0]) * (box[3] - box[2])
+        if best is None or area < best[0]:
+            best = (area, fill, box)
+    return best[1], best[2]
 
 
 class _Plates:
@@ -214,7 +251,13 @@ def _step(previous, here, mask, refit) -> np.ndarray:
     likely = colour_model(here.guide, warped, trust)
     blended = warped + zone * (1 - trust) * (likely - warped)
     edge = near((blended > 0.02) & (blended < 0.98), EDGE_BAND)  # the interior stays
-    fitted = refit_edge(here.guide, blended)
+    fitted = blended.copy()
+    _, box = _box_of_change(edge, 2 * REFIT_RADIUS + 1)  # the filter's reach around it
+    if box is not None:
+        top, bottom, left, right = box
+        fitted[top:bottom, left:right] = refit_edge(
+            np.ascontiguousarray(here.guide[top:bottom, left:right]),
+            np.ascontiguousarray(blended[top:bottom, left:right]))
     return (blended + refit * edge * (fitted - blended)).astype(np.float32)
 
 
