@@ -74,7 +74,8 @@ def _reads(params, frame):
 
 @node("propagate", version=1, category="motion", takes_frame=True, reads_frames=_reads,
       check=_keyframes_check, receives_keys=True,
-      inputs=[Input("input", "image", doc="the plate"),
+      inputs=[Input("input", "image", lazy=True,
+                    doc="the plate (its frames are read one at a time, when needed)"),
               Input("mask", "mask", doc="a mask that is right on the keyframes")],
       outputs=[Output("output", "mask", doc="the mask carried to every frame")],
       params=[Param("keyframes", "any", [1],
@@ -95,7 +96,9 @@ def propagate(input, mask, *, keyframes, working_size, refit, frame, input_keys=
     first = k0 if k0 is not None else frame
     keys = [k for k in (k0, k1) if k is not None]
     masks = dict(zip(keys, mask))
-    size = input[0].shape[:2]
+    here = input[frame - first]  # the one full-size frame held throughout
+    size = here.shape[:2]
+    plates = _Plates(first, input, (input_keys or {}).get("input"), working_size, size)
     for key, keyframe_mask in masks.items():
         if keyframe_mask.shape != size:
             raise NodeInputError(f"the mask on keyframe {key} is {keyframe_mask.shape[1]}x"
@@ -103,7 +106,6 @@ def propagate(input, mask, *, keyframes, working_size, refit, frame, input_keys=
                                  hint="draw the shape with `like: <plate>`, or resize it")
     if frame in masks:
         return masks[frame]
-    plates = _Plates(first, input, (input_keys or {}).get("input"), working_size)
     mask_ids = dict(zip(keys, (input_keys or {}).get("mask") or [None] * len(keys)))
     sides = []
     for key in keys:
@@ -114,7 +116,7 @@ def propagate(input, mask, *, keyframes, working_size, refit, frame, input_keys=
         low = (sides[1][0] * sides[0][1] + sides[0][0] * sides[1][1]) / total
     else:
         low = sides[0][1]
-    return _upsample(plates.image(frame), np.clip(low, 0, 1).astype(np.float32),
+    return _upsample(here, np.clip(low, 0, 1).astype(np.float32),
                      plates.working(frame).guide, plates.factor)
 
 
@@ -157,13 +159,13 @@ def _box_of_change(mask, margin):
 
 
 class _Plates:
-    """The plate frames, their identities (Merkle keys from the engine, else a digest of
-    the working image) and their working copies, made only when a step needs them."""
+    """The plate frames (a lazy sequence from the engine: each is read when a step needs
+    its working copy, and not held), their identities (Merkle keys from the engine, else
+    a digest of the working image) and their working copies."""
 
-    def __init__(self, first, images, keys, working_size):
+    def __init__(self, first, images, keys, working_size, size):
         self.first, self.images, self.keys = first, images, keys
-        height, width = images[0].shape[:2]
-        self.factor = max(1, math.ceil(max(height, width) / working_size))
+        self.factor = max(1, math.ceil(max(size) / working_size))
 
     def image(self, frame):
         return self.images[frame - self.first]

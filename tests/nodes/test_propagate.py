@@ -94,3 +94,28 @@ def test_upsampling_and_refit_on_the_subjects_box_equal_the_whole_frame(shot):
         boxed = propagate._upsample(image, mask, working.guide, 2)
         np.testing.assert_allclose(boxed, whole, atol=2e-5)
         assert 0.0 < whole.mean() < 1.0
+
+
+def test_a_long_gap_reads_the_plate_one_frame_at_a_time(shot, monkeypatch):
+    """Between keyframes 1 and 60, frame 30 needs every plate frame of the gap: they are
+    read one at a time (the plate input is lazy), not all held at once."""
+    import weakref
+    from nodes import io, propagate
+    folder, _, masks = shot
+    live, most = [], [0]
+    original = io.read.compute
+
+    def watched(**kwargs):
+        out = original(**kwargs)
+        if "plate" in kwargs["path"]:
+            live.append(weakref.ref(out))
+            most[0] = max(most[0], sum(ref() is not None for ref in live))
+        return out
+
+    monkeypatch.setattr(io.read, "compute", watched)
+    propagate._MEMO.clear()  # nothing remembered from the tests above
+    g = propagate_graph(folder, [1, 60])
+    carried = g.evaluate(["carried"], frame=30, memory=None)["carried"]
+    assert motion_data.iou(carried, masks[29]) >= 0.9
+    assert len(live) >= 60  # the whole gap was read ...
+    assert most[0] <= 3  # ... holding the frame itself and the one being looked at
