@@ -98,7 +98,8 @@ def propagate(input, mask, *, keyframes, working_size, refit, frame, input_keys=
     masks = dict(zip(keys, mask))
     here = input[frame - first]  # the one full-size frame held throughout
     size = here.shape[:2]
-    plates = _Plates(first, input, (input_keys or {}).get("input"), working_size, size)
+    plates = _Plates(first, input, (input_keys or {}).get("input"), working_size, size,
+                     {frame: here})
     for key, keyframe_mask in masks.items():
         if keyframe_mask.shape != size:
             raise NodeInputError(f"the mask on keyframe {key} is {keyframe_mask.shape[1]}x"
@@ -163,11 +164,13 @@ class _Plates:
     its working copy, and not held), their identities (Merkle keys from the engine, else
     a digest of the working image) and their working copies."""
 
-    def __init__(self, first, images, keys, working_size, size):
-        self.first, self.images, self.keys = first, images, keys
+    def __init__(self, first, images, keys, working_size, size, known):
+        self.first, self.images, self.keys, self.known = first, images, keys, known
         self.factor = max(1, math.ceil(max(size) / working_size))
 
     def image(self, frame):
+        if frame in self.known:  # the frame being made, read already
+            return self.known[frame]
         return self.images[frame - self.first]
 
     def identity(self, frame) -> str:
@@ -225,6 +228,11 @@ def _carry(plates, keyframe_mask, mask_id, start, end, refit) -> np.ndarray:
     done = len(digests) - 1  # the furthest step already remembered
     while done > 0 and ("mask", digests[done]) not in _MEMO:
         done -= 1
+    if plates.keys is not None and done < len(digests) - 1:
+        # read the frames the steps need in frame order first (a video decodes forward;
+        # the working copies are remembered), even when the steps run backward
+        for current in sorted(start + index * step for index in range(done, len(digests))):
+            plates.working(current)
     if done == 0:
         shape = plates.working(start).gray.shape
         low = _downsample_mask(keyframe_mask, plates.factor, shape)
