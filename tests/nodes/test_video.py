@@ -79,6 +79,50 @@ def test_frames_read_equal_pyav_decode_and_hold_outside_the_clip(clip):
         assert (image[..., 3] == 1).all()
 
 
+def test_read_mask_of_a_video_equals_pyav_decode_per_channel(clip):
+    """read_mask of a video reads the frame `read` reads: each channel's codes / 255 of
+    PyAV's own decode, luma their Rec.709 weighting; first_frame shifts, outside holds."""
+    reference = pyav_frames(clip)
+    channels = ("red", "green", "blue", "luma", "auto")
+    text = "maskgraph: 1\nnodes:\n" + "".join(
+        f"  {name}: {{type: read_mask, path: '{clip}', channel: {name}, first_frame: 2}}\n"
+        for name in channels)
+    g = graph.load(text)
+    for frame in [1, 2, 5, 4, 13, 30]:
+        masks = g.evaluate(list(channels), frame=frame, memory=None)
+        rgb = reference[min(max(frame - 2, 0), FRAMES - 1)] / 255.0
+        for index, name in enumerate(("red", "green", "blue")):
+            np.testing.assert_allclose(masks[name], rgb[..., index], atol=1e-6)
+        luma = rgb @ np.array([0.2126, 0.7152, 0.0722])
+        np.testing.assert_allclose(masks["luma"], luma, atol=1e-5)
+        np.testing.assert_array_equal(masks["auto"], masks["luma"])  # no alpha in H.264
+
+
+def test_read_mask_of_a_prores_matte_takes_its_alpha(tmp_path):
+    out = tmp_path / "matte.mov"
+    text = (f"maskgraph: 1\nnodes:\n"
+            f"  c: {{type: constant, color: [0.2, 0.5, 0.8, 0.25], width: 64, height: 48}}\n"
+            f"  w: {{type: write, input: c, path: '{out}'}}\n")
+    graph.load(text).render([1, 2], memory=None)
+    matte = graph.load(f"maskgraph: 1\nnodes:\n  m: {{type: read_mask, path: '{out}'}}\n")
+    np.testing.assert_allclose(matte.evaluate(["m"], frame=2, memory=None)["m"], 0.25,
+                               atol=2e-3)
+
+
+def test_read_mask_of_a_video_refuses_an_exr_channel_name(clip):
+    with pytest.raises(GraphError, match="channel.*video file has the channels"):
+        graph.load(f"maskgraph: 1\nnodes:\n  m: {{type: read_mask, path: '{clip}', "
+                   f"channel: matte.A}}\n")
+
+
+def test_read_mask_of_a_truncated_video_is_a_placed_error(tmp_path, clip):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(clip.read_bytes()[: os.path.getsize(clip) // 2])
+    with pytest.raises(NodeFailure, match="node 'm' \\(read_mask\\).*broken.mp4"):
+        graph.load(f"maskgraph: 1\nnodes:\n  m: {{type: read_mask, path: '{broken}'}}\n") \
+            .evaluate(["m"], frame=FRAMES, memory=None)
+
+
 def test_reading_a_range_in_order_decodes_each_frame_once(clip):
     decoder_count = []
     g = read_graph(clip)
