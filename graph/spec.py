@@ -489,7 +489,7 @@ INVERT_MASK_PARAM = Param("invert_mask", "bool", False, doc="use 1 - mask as the
 
 @node("input", version=1, category="io",
       outputs=[Output("output", "image|mask")],
-      params=[Param("kind", "choice", "image|mask", choices=("image", "mask", "image|mask"),
+      params=[Param("kind", "choice", "image|mask", choices=PORT_TYPES,
                     doc="the port type the template declares")])
 def template_input(*, kind):
     """A template input, when a template file is loaded on its own: feed it from Python.
