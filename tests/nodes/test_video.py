@@ -210,6 +210,44 @@ def test_failed_render_leaves_no_video(tmp_path, clip):
     assert not out.exists()
 
 
+def test_an_encoder_the_build_lacks_is_a_placed_error_and_writes_nothing(tmp_path, clip,
+                                                                         monkeypatch):
+    """A build without ProRes (simulated: PyAV's codec lookup refuses prores_ks) says so
+    at the writing node and leaves no file and no staged frames."""
+    real = av.codec.Codec
+
+    def without_prores(name, mode="r"):
+        if name == "prores_ks":
+            raise av.error.FFmpegError(0, f"unknown codec {name}")
+        return real(name, mode)
+
+    monkeypatch.setattr(av.codec, "Codec", without_prores)
+    out = tmp_path / "matte.mov"
+    text = (f"maskgraph: 1\nnodes:\n  r: {{type: read, path: '{clip}'}}\n"
+            f"  w: {{type: write, input: r, path: '{out}'}}\n")
+    with pytest.raises(NodeFailure, match=r"node 'w' \(write\).*no ProRes 4444 \(prores_ks\) "
+                                          r"encoder"):
+        graph.load(text).render([1, 2], memory=None)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_truncated_plate_under_propagate_names_the_read_and_writes_nothing(tmp_path, clip):
+    """propagate reads its plate frame by frame (a lazy input): a frame that does not decode
+    fails at the `read` that reads it, placed there, and the video is not written."""
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(clip.read_bytes()[: os.path.getsize(clip) // 2])
+    out = tmp_path / "carried.mp4"
+    text = (f"maskgraph: 1\nnodes:\n  r: {{type: read, path: '{broken}'}}\n"
+            f"  shape: {{type: ellipse, like: r, center: [64, 48], radius: [20, 15]}}\n"
+            f"  carried: {{type: propagate, input: r, mask: shape, keyframes: [1]}}\n"
+            f"  w: {{type: write, input: carried, path: '{out}'}}\n")
+    with pytest.raises(NodeFailure) as caught:
+        graph.load(text).render(range(1, FRAMES + 1), memory=None)
+    message = str(caught.value)
+    assert "node 'r' (read)" in message and ("damaged" in message or "truncated" in message)
+    assert not out.exists() and not os.path.exists(video.staging_folder(str(out)))
+
+
 def test_dask_render_stages_frames_on_workers_and_encodes_once(tmp_path, clip):
     pytest.importorskip("distributed", reason="needs the dask extra")
     outputs = {}
