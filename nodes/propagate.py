@@ -179,26 +179,31 @@ class _Plates:
         return self.working(frame).digest
 
     def working(self, frame) -> "_Working":
-        key = ("working", self.keys[frame - self.first], self.factor) if self.keys else None
-        make = lambda: _working(self.image(frame), self.factor)  # noqa: E731
-        return _remember(key, make) if key else make()
+        if self.keys is None:
+            return _working(self.image(frame), self.factor)
+        identity = self.identity(frame)
+        return _remember(("working", identity),
+                         lambda: _working(self.image(frame), self.factor, identity))
 
 
 class _Working:
+    """A frame at working size: the guide (h, w, 3), its gray (h, w) and its identity
+    (the frame's Merkle key and the factor, else a digest of the gray)."""
     __slots__ = ("guide", "gray", "digest")
 
-    def __init__(self, guide):
+    def __init__(self, guide, identity=None):
         self.guide = guide
-        self.gray = np.ascontiguousarray(guide.mean(axis=2), dtype=np.float32)
-        self.digest = hashlib.blake2b(self.gray.tobytes(), digest_size=16).hexdigest()
+        self.gray = (guide[..., 0] + guide[..., 1] + guide[..., 2]) * np.float32(1 / 3)
+        self.digest = identity or hashlib.blake2b(self.gray.tobytes(),
+                                                  digest_size=16).hexdigest()
 
 
-def _working(image, factor) -> _Working:
+def _working(image, factor, identity=None) -> _Working:
     height, width = image.shape[:2]
     shape = (math.ceil(height / factor), math.ceil(width / factor), 3)
     rgb, guide = np.empty(shape, np.float32), np.empty(shape, np.float32)
     guided.downsample_into(np.ascontiguousarray(image, dtype=np.float32), factor, rgb, guide)
-    return _Working(guide)
+    return _Working(guide, identity)
 
 
 def _remember(key, compute):
