@@ -8,6 +8,9 @@ Policy, per frame of the plan, in order:
    always run (a pass-through costs nothing; a sink rewrites its file atomically). Everything else is scheduled after its inputs (post-order), once per key.
 2. Execute the schedule through graph.task.run_task. Computed results go to every cache
    tier and, when a tier keeps records, say why they were recomputed.
+   A lazy input (graph.task.lazy_keys) is not visited: when the compute asks for one of
+   its frames, `_fetch` resolves and runs that site alone, hands its result over and
+   drops it (unless the frame holds it anyway), so the node holds one frame at a time.
 3. Free each intermediate as soon as its last consumer in the frame has run, so peak
    memory follows the live set, not the graph. Keys that later frames of the plan also
    use (a static subgraph) are held until the last frame that uses them: over a range,
@@ -62,7 +65,8 @@ def execute(plan, tiers: Tiers | None = None, on_node=None, on_frame=None,
                 on_node(stat)
 
         targets = plan.targets[frame]
-        schedule = _resolve(plan, frame, held, tiers, record)
+        roots = [(node, frame) for node, _, _ in targets.values()]
+        schedule = _resolve(plan, roots, held, tiers, record)
         keep = set(shared) | {key for _, key, _ in targets.values()}
         _run_schedule(plan, schedule, held, tiers, record, keep)
         results = {label: held[key][output] for label, (_, key, output) in targets.items()} \
@@ -79,10 +83,11 @@ def execute(plan, tiers: Tiers | None = None, on_node=None, on_frame=None,
     return runs
 
 
-def _resolve(plan, frame, held, tiers, record) -> list[tuple]:
-    """The sites to run for `frame`, inputs first; loads cache hits into `held`."""
+def _resolve(plan, roots, held, tiers, record) -> list[tuple]:
+    """The sites to run for the `roots` sites, inputs first (lazy inputs left out); loads
+    cache hits into `held`."""
     schedule, visited, claimed = [], set(), set()
-    stack = [((node, frame), False) for node, _, _ in reversed(list(plan.targets[frame].values()))]
+    stack = [(site, False) for site in reversed(roots)]
     while stack:
         site, expanded = stack.pop()
         if expanded:
@@ -109,8 +114,22 @@ def _resolve(plan, frame, held, tiers, record) -> list[tuple]:
                 continue
         claimed.add(key)
         stack.append((site, True))
-        stack.extend((dep, False) for dep in reversed(plan.deps[site]))
+        lazy = tasks.lazy_keys(plan, task)
+        stack.extend((dep, False) for dep in reversed(plan.deps[site])
+                     if plan.sites[dep] not in lazy)
     return schedule
+
+
+def _fetch(plan, held, tiers, record, key, planned) -> dict:
+    """The result of `key` for a lazy input: from the frame's live set, else resolved and
+    run on its own (caches first); kept in the live set only when the running schedule
+    (`planned` keys) computes it later anyway, which then takes it from there."""
+    if key in held:
+        return held[key]
+    task = plan.tasks[key]
+    schedule = _resolve(plan, [(task.node, task.frame)], held, tiers, record)
+    _run_schedule(plan, schedule, held, tiers, record, keep=set(held) | {key})
+    return held[key] if key in planned else held.pop(key)
 
 
 def _run_schedule(plan, schedule, held, tiers, record, keep) -> None:
@@ -118,17 +137,21 @@ def _run_schedule(plan, schedule, held, tiers, record, keep) -> None:
     for site in schedule:
         consumers.update(plan.task(site).input_keys)
     chains = fusion.plan_chains(plan, schedule, consumers, keep)
+    planned = {plan.sites[site] for site in schedule}
     for site in schedule:
         key = plan.sites[site]
         task = plan.tasks[key]
         chain = chains.get(site)
         if chain is not None and chain[-1].site != site:
             continue  # runs inside the fused kernel, at the chain's last site
+        if chain is None and task.kind == "compute" and key in held:
+            continue  # a lazy input asked for it earlier in this schedule
         started = time.perf_counter()
         if chain is not None:
             result = fusion.run_chain(plan, chain, held)
         else:
-            result = tasks.run_task(plan, task, held)
+            result = tasks.run_task(plan, task, held, lambda wanted: _fetch(
+                plan, held, tiers, record, wanted, planned))
         seconds = time.perf_counter() - started
         held[key] = result
         names = [found.site[0] for found in chain] if chain is not None else None

@@ -14,7 +14,8 @@ import networkx as nx
 
 from graph.errors import (GraphError, Location, ParamValueError, Problem, describe_value,
                           did_you_mean)
-from graph.spec import NUMERIC_TYPES, NodeSpec, Registry, coerce_param, port_accepts
+from graph.spec import (NUMERIC_TYPES, NodeSpec, Registry, coerce_param, port_accepts,
+                        template_input)
 
 INTERPOLATIONS = ("linear", "smooth", "step")
 
@@ -515,6 +516,8 @@ def output_types(graph: Graph) -> dict[tuple[str, str], str]:
         node = graph.nodes[name]
         spec = graph.registry.get(node.type)
         follow = _followed_type(graph, node, spec, types)
+        if node.type == template_input.id:  # a template's input gives what it declares
+            follow = node.values.get("kind", node.params.get("kind", follow))
         for output in spec.outputs:
             types[(name, output.name)] = follow if output.type == "image|mask" else output.type
     return types

@@ -2,7 +2,8 @@
 
 A sink's files are its `path` params at a frame. Rendering a frame range onto sinks whose
 paths have no frame number (`####`, `%04d`) would rewrite the same file once per frame:
-refused. An animated graph rendered at one frame gets a warning naming its key range.
+refused, unless the sink collects the range into one file (a spec with `finish` that
+takes the frame at these params: a video). An animated graph rendered at one frame gets a warning naming its key range.
 """
 from __future__ import annotations
 
@@ -42,6 +43,10 @@ def check_frame_range(graph: Graph, outputs, frame_count: int) -> None:
     problems = []
     for name in sink_names(graph, outputs):
         node = graph.nodes[name]
+        spec = graph.registry.get(node.type)
+        if spec.finish is not None and spec.wants_frame(
+                {key: value_at(value, 1) for key, value in node.values.items()}):
+            continue  # it collects the frames into one file (a video)
         for path in sink_paths(graph, name, 1):
             raw = node.values.get("path")
             if isinstance(raw, Animated) or has_frame_pattern(str(raw)):

@@ -58,6 +58,11 @@ class Input:
 
     `names` (list inputs only) names the param that holds one name per connected node:
     such an input may also be written as a mapping `{NAME: node, ...}`, which sets both.
+
+    `lazy=True` (for a port that `reads_frames` reads at a list of frames): compute gets
+    a sequence (graph.task.Frames) whose item k is evaluated when it is asked for,
+    through the executor and its caches, and is not held by the engine afterwards; a node
+    that walks many frames one at a time then holds one at a time, not all of them.
     """
 
     name: str
@@ -66,6 +71,7 @@ class Input:
     list_of: bool = False
     doc: str = ""
     names: str | None = None
+    lazy: bool = False
 
     def __post_init__(self):
         if self.type not in PORT_TYPES:
@@ -483,7 +489,7 @@ INVERT_MASK_PARAM = Param("invert_mask", "bool", False, doc="use 1 - mask as the
 
 @node("input", version=1, category="io",
       outputs=[Output("output", "image|mask")],
-      params=[Param("kind", "choice", "image|mask", choices=("image", "mask", "image|mask"),
+      params=[Param("kind", "choice", "image|mask", choices=PORT_TYPES,
                     doc="the port type the template declares")])
 def template_input(*, kind):
     """A template input, when a template file is loaded on its own: feed it from Python.

@@ -11,10 +11,15 @@ result {output: read-only float32 array}:
   and the inputs' sizes. Nothing else is kept between calls, so running a task twice
   (a retried Dask task) gives the same result; sinks write atomically.
 Fed tasks never reach here: executors take them from the plan's feed.
+
+A lazy input port (spec Input(lazy=True)) is not among the results an executor gathers
+first: `lazy_keys` names the keys that only such ports read, and the compute gets a
+`Frames` sequence that asks the executor's `fetch(key)` for one result when indexed.
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -26,8 +31,40 @@ from graph.stencil import stencil
 STENCIL_PARAMS = ("mix", "invert_mask")
 
 
-def run_task(plan, task, results: dict) -> dict:
-    """The result of `task`, given `results` {key: result} holding its inputs."""
+class Frames(Sequence):
+    """A lazy input: item k is the k-th frame read, evaluated when asked for (through
+    `fetch(key) -> result`, the executor's caches included) and not kept here."""
+
+    def __init__(self, refs, fetch):
+        self._refs, self._fetch = tuple(refs), fetch
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[k] for k in range(*index.indices(len(self)))]
+        key, output = self._refs[index]
+        return self._fetch(key)[output]
+
+
+def lazy_keys(plan, task) -> set:
+    """The input keys of `task` that only its lazy ports read (an executor evaluates
+    them when the compute asks, not before)."""
+    if task.kind not in ("compute", "sink"):
+        return set()
+    spec = plan.graph.registry.get(plan.graph.nodes[task.node].type)
+    lazy, eager = set(), set()
+    for port, _, refs in task.inputs:
+        declared = spec.input(port)
+        (lazy if declared is not None and declared.lazy else eager).update(
+            key for key, _ in refs)
+    return lazy - eager
+
+
+def run_task(plan, task, results: dict, fetch=None) -> dict:
+    """The result of `task`, given `results` {key: result} holding its inputs; a lazy
+    port's frames come from `fetch(key)` (default: `results`) when the compute asks."""
     if task.kind == "pass":
         (_, _, ((key, output),)), = task.inputs
         spec = plan.graph.registry.get(plan.graph.nodes[task.node].type)
@@ -38,6 +75,10 @@ def run_task(plan, task, results: dict) -> dict:
     spec = graph.registry.get(node.type)
     inputs = {port.name: None for port in spec.inputs}
     for port, is_list, refs in task.inputs:
+        declared = spec.input(port)
+        if declared is not None and declared.lazy and is_list:
+            inputs[port] = Frames(refs, fetch or results.__getitem__)
+            continue
         arrays = [results[key][output] for key, output in refs]
         inputs[port] = arrays if is_list else arrays[0]
     params = dict(task.params)
@@ -86,7 +127,7 @@ def failure(node, error, inputs, mask) -> NodeFailure:
     """A NodeFailure placing `error` at `node`, with its inputs' sizes."""
     described = []
     for port, value in {**inputs, "mask": mask}.items():
-        if value is None:
+        if value is None or isinstance(value, Frames):
             continue
         refs = node.inputs.get(port)
         refs = refs if isinstance(refs, list) else [refs]

@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from graph.errors import GraphError, Location, Problem, did_you_mean
 from graph.model import Graph, Node, Ref
-from graph.spec import template_input
+from graph.spec import PORT_TYPES, template_input
 
 TEMPLATE_PATH_ENV = "MASKGRAPH_TEMPLATE_PATH"
 TEMPLATE_ENTRY_POINTS = "maskgraph.templates"
@@ -77,12 +77,14 @@ def list_templates() -> dict[str, str]:
 
 
 def parse_port_type(text) -> tuple[str, bool] | None:
-    """'image' -> ('image', False); 'mask?' -> ('mask', True); anything else -> None."""
+    """'image' -> ('image', False); 'mask?' -> ('mask', True); 'track' (a tracker's
+    per-frame transform, as `track` gives and shapes take) -> ('track', False); anything
+    else -> None."""
     if not isinstance(text, str):
         return None
     optional = text.endswith("?")
     kind = text.rstrip("?")
-    return (kind, optional) if kind in ("image", "mask", "image|mask") else None
+    return (kind, optional) if kind in PORT_TYPES else None
 
 
 def read_template(path: str, where: Location):
@@ -183,8 +185,8 @@ def _declared_inputs(document, problems) -> dict[str, tuple[str, bool]]:
             continue
         parsed = parse_port_type(text)
         if parsed is None:
-            problems.append(Problem(f"input '{port}': expected image, mask or image|mask "
-                                    f"(with '?' when optional), found {text!r}",
+            problems.append(Problem(f"input '{port}': expected image, mask, image|mask or "
+                                    f"track (with '?' when optional), found {text!r}",
                                     section.where(port)))
             continue
         declared[port] = parsed

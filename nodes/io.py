@@ -64,10 +64,13 @@ def _check_read(params, connected):
 
 
 def _check_read_mask(params, connected):
-    problems = _check_readable(params, connected)
+    problems = _check_readable(params, connected, READ_FORMATS + video.READ_EXTENSIONS)
     channel, path = params["channel"], params["path"]
     if problems or channel in MASK_CHANNELS:
         return problems
+    if video.is_video(path):
+        return [("channel", f"a video file has the channels {', '.join(MASK_CHANNELS)}, "
+                            f"found '{channel}'")]
     if _extension(path) != ".exr":
         return [("channel", f"expected one of {', '.join(MASK_CHANNELS)} (named channels "
                             f"such as 'matte.A' exist in OpenEXR files), found '{channel}'")]
@@ -231,21 +234,31 @@ MASK_CHANNELS = ("auto", "red", "green", "blue", "alpha", "luma")
 
 
 @node("read_mask", version=2, reads_files=True, check=_check_read_mask, category="io",
+      takes_frame=lambda params: video.is_video(params.get("path")),
       outputs=[Output("output", "mask")],
-      params=[Param("path", "path", doc="image file holding the mask (sequence allowed)"),
+      params=[Param("path", "path", doc="image file holding the mask (sequence allowed), "
+                                        "or a video file"),
               Param("channel", "str", "auto",
                     doc="auto (the alpha where the file has one, else luma), red, green, "
                         "blue, alpha, luma; or an EXR channel ('matte.A') or one-channel "
-                        "layer ('key')")])
-def read_mask(*, path, channel):
+                        "layer ('key')"),
+              Param("first_frame", "int", 1,
+                    doc="video files: the graph frame that shows the clip's first frame")])
+def read_mask(*, path, channel, first_frame=1, frame=None):
     """Read a mask painted or exported elsewhere: one channel's code values, no transfer curve.
 
     A painted 50% grey reads as 0.5. Integer files are scaled to [0, 1]; float files are
-    used as they are.
+    used as they are. A video file (a matte pass as .mp4/.mov/...) is read as `read` reads
+    it: graph frame `frame` shows the clip's frame `frame - first_frame + 1`, holding the
+    first/last frame outside the clip, its YUV converted to R,G,B codes as FFmpeg does
+    (luma is then the Rec.709 weighting of those codes; alpha exists in ProRes 4444).
     """
     if channel not in MASK_CHANNELS:
         return exr_layers.read_channel(path, channel)
-    pixels = _load_codes(path)
+    if video.is_video(path):
+        pixels = video.read_video_frame(path, frame or 1, first_frame)
+    else:
+        pixels = _load_codes(path)
     scale = 1.0 if pixels.dtype.kind == "f" else 1.0 / np.iinfo(pixels.dtype).max
     count = pixels.shape[2]
     has_alpha = count in (2, 4)

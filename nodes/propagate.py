@@ -34,7 +34,7 @@ from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
 from nodes.kernels import flow as kernels
 from nodes.kernels import guided
-from nodes.semantic import guided_coefficients, guided_upsample
+from nodes.semantic import Working, guided_coefficients, guided_upsample
 
 WINDOW = 4  # LK window radius, working pixels
 ITERATIONS = 4
@@ -74,7 +74,8 @@ def _reads(params, frame):
 
 @node("propagate", version=1, category="motion", takes_frame=True, reads_frames=_reads,
       check=_keyframes_check, receives_keys=True,
-      inputs=[Input("input", "image", doc="the plate"),
+      inputs=[Input("input", "image", lazy=True,
+                    doc="the plate (its frames are read one at a time, when needed)"),
               Input("mask", "mask", doc="a mask that is right on the keyframes")],
       outputs=[Output("output", "mask", doc="the mask carried to every frame")],
       params=[Param("keyframes", "any", [1],
@@ -95,7 +96,10 @@ def propagate(input, mask, *, keyframes, working_size, refit, frame, input_keys=
     first = k0 if k0 is not None else frame
     keys = [k for k in (k0, k1) if k is not None]
     masks = dict(zip(keys, mask))
-    size = input[0].shape[:2]
+    here = input[frame - first]  # the one full-size frame held throughout
+    size = here.shape[:2]
+    plates = _Plates(first, input, (input_keys or {}).get("input"), working_size, size,
+                     {frame: here})
     for key, keyframe_mask in masks.items():
         if keyframe_mask.shape != size:
             raise NodeInputError(f"the mask on keyframe {key} is {keyframe_mask.shape[1]}x"
@@ -103,7 +107,6 @@ def propagate(input, mask, *, keyframes, working_size, refit, frame, input_keys=
                                  hint="draw the shape with `like: <plate>`, or resize it")
     if frame in masks:
         return masks[frame]
-    plates = _Plates(first, input, (input_keys or {}).get("input"), working_size)
     mask_ids = dict(zip(keys, (input_keys or {}).get("mask") or [None] * len(keys)))
     sides = []
     for key in keys:
@@ -114,21 +117,60 @@ def propagate(input, mask, *, keyframes, working_size, refit, frame, input_keys=
         low = (sides[1][0] * sides[0][1] + sides[0][0] * sides[1][1]) / total
     else:
         low = sides[0][1]
-    radius = max(2.0, 1.5 * plates.factor)
-    return guided_upsample(plates.image(frame), np.clip(low, 0, 1).astype(np.float32),
-                           radius, REFIT_EPS)
+    return _upsample(here, np.clip(low, 0, 1).astype(np.float32),
+                     plates.working(frame).guide, plates.factor)
+
+
+def _upsample(image, low, guide, factor) -> np.ndarray:
+    """The working-size mask brought to the plate's size by the colour guided filter
+    against the full-resolution frame, within the box around the subject's edge only:
+    outside it the mask is all 0 (or all 1) over the filter's reach, which the filter
+    leaves as it is, so the result is the same as filtering the whole frame."""
+    radius = max(2.0, 1.5 * factor)
+    reach = 2 * max(1, round(radius / factor)) + 2  # two box means and the bilinear step
+    fill, box = _box_of_change(low, reach)
+    out = np.full(image.shape[:2], fill, np.float32)
+    if box is not None:
+        top, bottom, left, right = box
+        crop = np.ascontiguousarray(image[top * factor:bottom * factor,
+                                          left * factor:right * factor])
+        working = Working(factor, None, np.ascontiguousarray(guide[top:bottom, left:right]))
+        out[top * factor:bottom * factor, left * factor:right * factor] = guided_upsample(
+            crop, np.ascontiguousarray(low[top:bottom, left:right]), radius, REFIT_EPS,
+            working)
+    return out
+
+
+def _box_of_change(mask, margin):
+    """(fill, box): the value (0 or 1) that `mask` holds outside the smaller of the boxes
+    around its pixels that are not 0 / not 1, and that box (top, bottom, left, right)
+    grown by `margin` and clipped to the mask, or None where the mask is all `fill`."""
+    best = None
+    for fill in (0.0, 1.0):
+        rows = np.flatnonzero((mask != fill).any(axis=1))
+        if not rows.size:
+            return fill, None
+        columns = np.flatnonzero((mask != fill).any(axis=0))
+        box = (max(rows[0] - margin, 0), min(rows[-1] + margin + 1, mask.shape[0]),
+               max(columns[0] - margin, 0), min(columns[-1] + margin + 1, mask.shape[1]))
+        area = (box[1] - box[0]) * (box[3] - box[2])
+        if best is None or area < best[0]:
+            best = (area, fill, box)
+    return best[1], best[2]
 
 
 class _Plates:
-    """The plate frames, their identities (Merkle keys from the engine, else a digest of
-    the working image) and their working copies, made only when a step needs them."""
+    """The plate frames (a lazy sequence from the engine: each is read when a step needs
+    its working copy, and not held), their identities (Merkle keys from the engine, else
+    a digest of the working image) and their working copies."""
 
-    def __init__(self, first, images, keys, working_size):
-        self.first, self.images, self.keys = first, images, keys
-        height, width = images[0].shape[:2]
-        self.factor = max(1, math.ceil(max(height, width) / working_size))
+    def __init__(self, first, images, keys, working_size, size, known):
+        self.first, self.images, self.keys, self.known = first, images, keys, known
+        self.factor = max(1, math.ceil(max(size) / working_size))
 
     def image(self, frame):
+        if frame in self.known:  # the frame being made, read already
+            return self.known[frame]
         return self.images[frame - self.first]
 
     def identity(self, frame) -> str:
@@ -137,26 +179,31 @@ class _Plates:
         return self.working(frame).digest
 
     def working(self, frame) -> "_Working":
-        key = ("working", self.keys[frame - self.first], self.factor) if self.keys else None
-        make = lambda: _working(self.image(frame), self.factor)  # noqa: E731
-        return _remember(key, make) if key else make()
+        if self.keys is None:
+            return _working(self.image(frame), self.factor)
+        identity = self.identity(frame)
+        return _remember(("working", identity),
+                         lambda: _working(self.image(frame), self.factor, identity))
 
 
 class _Working:
+    """A frame at working size: the guide (h, w, 3), its gray (h, w) and its identity
+    (the frame's Merkle key and the factor, else a digest of the gray)."""
     __slots__ = ("guide", "gray", "digest")
 
-    def __init__(self, guide):
+    def __init__(self, guide, identity=None):
         self.guide = guide
-        self.gray = np.ascontiguousarray(guide.mean(axis=2), dtype=np.float32)
-        self.digest = hashlib.blake2b(self.gray.tobytes(), digest_size=16).hexdigest()
+        self.gray = (guide[..., 0] + guide[..., 1] + guide[..., 2]) * np.float32(1 / 3)
+        self.digest = identity or hashlib.blake2b(self.gray.tobytes(),
+                                                  digest_size=16).hexdigest()
 
 
-def _working(image, factor) -> _Working:
+def _working(image, factor, identity=None) -> _Working:
     height, width = image.shape[:2]
     shape = (math.ceil(height / factor), math.ceil(width / factor), 3)
     rgb, guide = np.empty(shape, np.float32), np.empty(shape, np.float32)
     guided.downsample_into(np.ascontiguousarray(image, dtype=np.float32), factor, rgb, guide)
-    return _Working(guide)
+    return _Working(guide, identity)
 
 
 def _remember(key, compute):
@@ -186,6 +233,11 @@ def _carry(plates, keyframe_mask, mask_id, start, end, refit) -> np.ndarray:
     done = len(digests) - 1  # the furthest step already remembered
     while done > 0 and ("mask", digests[done]) not in _MEMO:
         done -= 1
+    if plates.keys is not None and done < len(digests) - 1:
+        # read the frames the steps need in frame order first (a video decodes forward;
+        # the working copies are remembered), even when the steps run backward
+        for current in sorted(start + index * step for index in range(done, len(digests))):
+            plates.working(current)
     if done == 0:
         shape = plates.working(start).gray.shape
         low = _downsample_mask(keyframe_mask, plates.factor, shape)
@@ -214,7 +266,13 @@ def _step(previous, here, mask, refit) -> np.ndarray:
     likely = colour_model(here.guide, warped, trust)
     blended = warped + zone * (1 - trust) * (likely - warped)
     edge = near((blended > 0.02) & (blended < 0.98), EDGE_BAND)  # the interior stays
-    fitted = refit_edge(here.guide, blended)
+    fitted = blended.copy()
+    _, box = _box_of_change(edge, 2 * REFIT_RADIUS + 1)  # the filter's reach around it
+    if box is not None:
+        top, bottom, left, right = box
+        fitted[top:bottom, left:right] = refit_edge(
+            np.ascontiguousarray(here.guide[top:bottom, left:right]),
+            np.ascontiguousarray(blended[top:bottom, left:right]))
     return (blended + refit * edge * (fitted - blended)).astype(np.float32)
 
 

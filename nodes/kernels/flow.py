@@ -9,8 +9,11 @@ second (index coordinates). Samples outside an image hold its edge.
 """
 import math
 
+import numpy as np
 
 from nodes.kernels.jit import parallel_kernel, prange, scalar
+
+COLUMN_STRIP = 128  # columns per task of box_mean's vertical pass
 
 
 @scalar
@@ -76,7 +79,9 @@ def lk_terms(first, second, flow, terms):
 
 @parallel_kernel
 def box_mean(planes, radius, scratch, out):
-    """out = each plane of planes (P, h, w) averaged over a (2r+1)^2 window (edges held)."""
+    """out = each plane of planes (P, h, w) averaged over a (2r+1)^2 window (edges held).
+    Rows first (into `scratch`), then columns in strips of COLUMN_STRIP that walk down
+    the rows with a running sum per column, so memory is read in order."""
     count, rows, columns = planes.shape
     for index in prange(count * rows):
         p, i = index // rows, index % rows
@@ -87,15 +92,21 @@ def box_mean(planes, radius, scratch, out):
             scratch[p, i, j] = total
             total += planes[p, i, min(j + radius + 1, columns - 1)] \
                 - planes[p, i, max(j - radius, 0)]
-    for index in prange(count * columns):
-        p, j = index // columns, index % columns
-        total = 0.0
+    strips = (columns + COLUMN_STRIP - 1) // COLUMN_STRIP
+    scale = 1.0 / (2 * radius + 1) ** 2
+    for index in prange(count * strips):
+        p, strip = index // strips, index % strips
+        start, end = strip * COLUMN_STRIP, min((strip + 1) * COLUMN_STRIP, columns)
+        totals = np.zeros(end - start, np.float64)
         for k in range(-radius, radius + 1):
-            total += scratch[p, min(max(k, 0), rows - 1), j]
-        scale = 1.0 / (2 * radius + 1) ** 2
+            row = min(max(k, 0), rows - 1)
+            for j in range(start, end):
+                totals[j - start] += scratch[p, row, j]
         for i in range(rows):
-            out[p, i, j] = total * scale
-            total += scratch[p, min(i + radius + 1, rows - 1), j] - scratch[p, max(i - radius, 0), j]
+            entering, leaving = min(i + radius + 1, rows - 1), max(i - radius, 0)
+            for j in range(start, end):
+                out[p, i, j] = totals[j - start] * scale
+                totals[j - start] += scratch[p, entering, j] - scratch[p, leaving, j]
 
 
 @parallel_kernel

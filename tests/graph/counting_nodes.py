@@ -1,5 +1,6 @@
 """Tiny node types for engine tests: each counts its computations, so tests can prove
 cache hits and misses. They use no kernels of the node library."""
+import weakref
 from collections import Counter
 
 import numpy as np
@@ -8,6 +9,7 @@ from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, Registry, node, specs_in
 
 CALLS: Counter = Counter()
+LIVE: list = []  # weak references to every `frame_value` output
 
 
 @node("ramp", version=1, outputs=[Output("output", "mask")],
@@ -76,6 +78,35 @@ def die_once(input, *, marker):
     except FileExistsError:
         return input
     os._exit(17)
+
+
+@node("frame_value", version=1, takes_frame=True, outputs=[Output("output", "mask")])
+def frame_value(*, frame):
+    """A 2x2 mask holding the frame number (counting; its outputs are watched in LIVE)."""
+    CALLS["frame_value"] += 1
+    out = np.full((2, 2), frame, np.float32)
+    LIVE.append(weakref.ref(out))
+    return out
+
+
+def _walked(params, frame):
+    return {"input": list(range(1, frame + 1))}
+
+
+def _walk(input, *, frame):
+    """The sum of the input over frames 1..frame / 1000, reading one frame at a time and
+    noting the most `frame_value` outputs alive at once (CALLS['most_alive'])."""
+    total = 0.0
+    for index in range(len(input)):
+        total += float(input[index][0, 0])
+        CALLS["most_alive"] = max(CALLS["most_alive"], sum(r() is not None for r in LIVE))
+    return np.full((2, 2), total / 1000, np.float32)
+
+
+walk = node("walk", version=1, takes_frame=True, reads_frames=_walked,
+            inputs=[Input("input", "mask", lazy=True)], outputs=[Output("output", "mask")])(_walk)
+walk_eager = node("walk_eager", version=1, takes_frame=True, reads_frames=_walked,
+                  inputs=[Input("input", "mask")], outputs=[Output("output", "mask")])(_walk)
 
 
 def registry(extra=()) -> Registry:

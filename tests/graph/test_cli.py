@@ -164,6 +164,19 @@ def test_huge_frame_range_is_refused_without_building_it(project, capsys):
     assert "1000000000 frames" in capsys.readouterr().err
 
 
+def test_frame_range_onto_a_video_file_is_one_file(tmp_path, capsys):
+    """A video sink collects the range into one file: no frame number needed."""
+    pytest.importorskip("av")
+    (tmp_path / "v.yaml").write_text(
+        "maskgraph: 1\nnodes:\n  c: {type: constant, width: 32, height: 16, "
+        "color: {keys: {1: [0, 0, 0, 1], 3: [1, 1, 1, 1]}}}\n"
+        "  w: {type: write, input: c, path: out/v.mp4}\n")
+    assert main(["run", str(tmp_path / "v.yaml"), "--frames", "1-3", "-q"]) == 0
+    import av
+    with av.open(str(tmp_path / "out" / "v.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 3
+
+
 def test_frame_range_onto_a_path_without_frame_number_is_refused(project, capsys):
     assert main(["run", "g.yaml", "--frames", "1-5"]) == 2
     err = capsys.readouterr().err

@@ -55,6 +55,20 @@ def test_cluster_render_writes_the_same_files_as_a_local_render(client, tmp_path
     assert sorted({stat["frame"] for stat in render.stats}) == [1, 2, 3, 4, 5, 6]
 
 
+def test_a_lazy_input_renders_on_the_cluster_as_locally(client, tmp_path):
+    """A node reading many frames through a lazy port (as propagate reads its plate):
+    each worker evaluates the frames it asks for; the files equal a local render's."""
+    def load_walk(folder):
+        return graph.load(f"maskgraph: 1\nnodes:\n  src: {{type: frame_value}}\n"
+                          f"  w: {{type: walk, input: src}}\n"
+                          f"  out: {{type: write, input: w, path: {folder}/w.####.png, "
+                          f"depth: '16'}}\n", registry=counting_nodes.registry())
+    load_walk(tmp_path / "local").render(range(1, 9), memory=None)
+    load_walk(tmp_path / "dask").render(range(1, 9), client=client)
+    assert files(tmp_path / "dask") == files(tmp_path / "local")
+    assert len(files(tmp_path / "dask")) == 8
+
+
 def test_a_worker_killed_mid_render_costs_only_time(client, tmp_path):
     marker = tmp_path / "died"
     extra = f"  fragile: {{type: die_once, input: moving, marker: {marker}}}\n"

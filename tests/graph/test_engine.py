@@ -106,6 +106,33 @@ def test_intermediates_are_freed_after_their_last_consumer():
     assert CALLS["alive"] <= 2  # its input (and nothing older) is alive while a node runs
 
 
+def test_a_lazy_input_is_read_one_frame_at_a_time():
+    """A node that reads 40 frames of its input through a lazy port holds one of them at a
+    time (the same node with an ordinary port is handed all 40 at once)."""
+    for kind, most in (("walk", 2), ("walk_eager", 40)):
+        CALLS.clear()
+        counting_nodes.LIVE.clear()
+        g = load(f"maskgraph: 1\nnodes:\n  src: {{type: frame_value}}\n"
+                 f"  w: {{type: {kind}, input: src}}\n")
+        result = g.evaluate(["w"], frame=40, memory=None)["w"]
+        assert result[0, 0] == pytest.approx(sum(range(1, 41)) / 1000)
+        assert CALLS["frame_value"] == 40  # each frame evaluated once
+        assert CALLS["most_alive"] == most if kind == "walk_eager" else CALLS["most_alive"] <= most
+
+
+def test_a_lazy_input_goes_through_the_caches_and_keeps_the_frames_live_set(tmp_path):
+    """Over a range, lazily read frames come from the memory cache when it holds them; a
+    frame that another node of the same frame also reads is computed once."""
+    text = ("maskgraph: 1\nnodes:\n  src: {type: frame_value}\n"
+            "  w: {type: walk, input: src}\n  g: {type: gain, input: src, amount: 1.0}\n")
+    runs = local.execute(make_plan(load(text), ["w", "g"], range(1, 6)),
+                         Tiers([MemoryTier(MemoryCache(2**30))]))
+    np.testing.assert_allclose(values(runs, "w"), [sum(range(1, f + 1)) / 1000
+                                                   for f in range(1, 6)])
+    np.testing.assert_allclose(values(runs, "g"), [1, 2, 3, 4, 5])
+    assert CALLS["frame_value"] == 5
+
+
 def test_a_retried_task_is_harmless(tmp_path):
     g = load(ANIMATED + f"  out: {{type: write, input: boost, path: {tmp_path}/o.####.png}}\n")
     plan = make_plan(g, ["out"], [4])

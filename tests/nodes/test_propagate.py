@@ -77,3 +77,47 @@ def test_mask_of_another_size_is_a_placed_error(shot):
             f"  carried: {{type: propagate, input: plate, mask: drawn, keyframes: [1]}}\n")
     with pytest.raises(NodeFailure, match="node 'carried' \\(propagate\\).*keyframe 1 is 64x64"):
         graph.load(text).evaluate(["carried"], frame=3, memory=None)
+
+
+def test_upsampling_and_refit_on_the_subjects_box_equal_the_whole_frame(shot):
+    """The guided upsample and the edge refit run on the box around the subject's edge
+    only; outside it the filter has nothing to move, so the result is the whole frame's."""
+    from nodes import propagate
+    from nodes.semantic import Working, guided_upsample
+    _, plates, masks = shot
+    image = np.ascontiguousarray(cv2.resize(plates[20], (1024, 768)))  # factor 2 at 512
+    working = propagate._working(image, 2)
+    low = cv2.resize(masks[20], (512, 384), interpolation=cv2.INTER_AREA).astype(np.float32)
+    for mask in (low, 1 - low):  # a subject, and a hole in a mask that is mostly 1
+        whole = guided_upsample(image, mask, 3.0, propagate.REFIT_EPS,
+                                Working(2, None, working.guide))
+        boxed = propagate._upsample(image, mask, working.guide, 2)
+        np.testing.assert_allclose(boxed, whole, atol=2e-5)
+        assert 0.0 < whole.mean() < 1.0
+
+
+def test_a_long_gap_reads_the_plate_one_frame_at_a_time(shot, monkeypatch):
+    """Between keyframes 1 and 60, frame 30 needs every plate frame of the gap: they are
+    read one at a time (the plate input is lazy), not all held at once."""
+    import weakref
+    from nodes import io, propagate
+    folder, _, masks = shot
+    live, most, order = [], [0], []
+    original = io.read.compute
+
+    def watched(**kwargs):
+        out = original(**kwargs)
+        if "plate" in kwargs["path"]:
+            order.append(int(kwargs["path"][-8:-4]))
+            live.append(weakref.ref(out))
+            most[0] = max(most[0], sum(ref() is not None for ref in live))
+        return out
+
+    monkeypatch.setattr(io.read, "compute", watched)
+    propagate._MEMO.clear()  # nothing remembered from the tests above
+    g = propagate_graph(folder, [1, 60])
+    carried = g.evaluate(["carried"], frame=30, memory=None)["carried"]
+    assert motion_data.iou(carried, masks[29]) >= 0.9
+    assert sorted(order) == list(range(1, 61))  # the whole gap was read, each frame once,
+    assert order[1:] == sorted(order[1:])  # in frame order after the frame itself (a video
+    assert most[0] <= 3  # decodes forward), holding that frame and the one being looked at

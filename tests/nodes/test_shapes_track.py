@@ -104,3 +104,95 @@ def test_track_into_like_port_is_a_load_error(plate):
             f"  r: {{type: rectangle, like: t, box: [1, 1, 5, 5]}}\n")
     with pytest.raises(GraphError, match=r"input 'like' takes an image\|mask, but 't' gives a track"):
         graph.load(text)
+
+
+# ---------------------------------------------------------------- templates with track ports
+
+ROTO = """maskgraph: 1
+inputs: {plate: image, motion: track}
+outputs: {matte: r}
+nodes:
+  r: {type: rectangle, like: plate, box: [20, 30, 60, 70], track: motion}
+"""
+FOLLOW = """maskgraph: 1
+inputs: {plate: image}
+outputs: {motion: t}
+nodes:
+  t: {type: track, input: plate, points: [[50, 40], [80, 60]], search: 24}
+"""
+
+
+@pytest.fixture(scope="module")
+def photo_plates(tmp_path_factory):
+    """Two frames of a real photo, the second moved by (3.5, -2.25) px."""
+    folder = tmp_path_factory.mktemp("photo")
+    photo = pytest.importorskip("skimage.data").astronaut()[::4, ::4].astype(np.float32)
+    shifted = cv2.warpAffine(photo, np.float32([[1, 0, 3.5], [0, 1, -2.25]]), (128, 128),
+                             flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    for index, pixels in enumerate((photo, shifted)):
+        cv2.imwrite(str(folder / f"p.{index + 1:04d}.png"),
+                    np.clip(np.rint(pixels), 0, 255).astype(np.uint8)[:, :, ::-1])
+    return folder / "p.####.png"
+
+
+def templates(tmp_path):
+    (tmp_path / "roto.yaml").write_text(ROTO)
+    (tmp_path / "follow.yaml").write_text(FOLLOW)
+
+
+def test_a_template_takes_a_track_input(plate, tmp_path):
+    templates(tmp_path)
+    track = np.zeros((4, 3), np.float32)
+    track[:3] = [[1, 0, 7.25], [0, 1, -3.5], [0, 0, 1]]
+    text = (f"maskgraph: 1\nnodes:\n  plate: {{type: read, path: '{plate}'}}\n"
+            f"  t: {{type: track, input: plate, points: [[10, 10]]}}\n"
+            f"  shot: {{type: template, file: '{tmp_path}/roto.yaml', plate: plate, motion: t}}\n")
+    moved = graph.load(text).evaluate(["shot.matte"], feed={"t": track}, memory=None)
+    direct = shapes_graph(plate, {"r": "type: rectangle, box: [20, 30, 60, 70]"})
+    expected = direct.evaluate(["r"], feed={"t": track}, memory=None)["r"]
+    np.testing.assert_array_equal(moved["shot.matte"], expected)
+    assert moved["shot.matte"].sum() > 0
+
+
+def test_a_template_gives_a_track_output_that_drives_a_shape(photo_plates, tmp_path):
+    templates(tmp_path)
+    head = f"maskgraph: 1\nnodes:\n  plate: {{type: read, path: '{photo_plates}'}}\n"
+    through = graph.load(head + f"  shot: {{type: template, file: '{tmp_path}/follow.yaml', "
+                                f"plate: plate}}\n"
+                                f"  e: {{type: ellipse, like: plate, track: shot.motion, "
+                                f"center: [64, 50], radius: [20, 12]}}\n")
+    flat = graph.load(head + "  t: {type: track, input: plate, points: [[50, 40], [80, 60]], "
+                             "search: 24}\n"
+                             "  e: {type: ellipse, like: plate, track: t, center: [64, 50], "
+                             "radius: [20, 12]}\n")
+    ours = through.evaluate(["shot.motion", "e"], frame=2, memory=None)
+    theirs = flat.evaluate(["t", "e"], frame=2, memory=None)
+    np.testing.assert_array_equal(ours["shot.motion"], theirs["t"])
+    np.testing.assert_array_equal(ours["e"], theirs["e"])
+    np.testing.assert_allclose(ours["shot.motion"][:2, 2], [3.5, -2.25], atol=0.1)
+
+
+def test_template_track_ports_are_type_checked(plate, tmp_path):
+    templates(tmp_path)
+    head = f"maskgraph: 1\nnodes:\n  plate: {{type: read, path: '{plate}'}}\n"
+    with pytest.raises(GraphError, match="template input 'motion' takes a track, but "
+                                         "'plate' gives an image"):
+        graph.load(head + f"  shot: {{type: template, file: '{tmp_path}/roto.yaml', "
+                          f"plate: plate, motion: plate}}\n")
+    with pytest.raises(GraphError, match=r"node 'b'.*input 'input' takes an image\|mask, "
+                                         r"but 'shot/t' gives a track"):
+        graph.load(head + f"  shot: {{type: template, file: '{tmp_path}/follow.yaml', "
+                          f"plate: plate}}\n  b: {{type: blur, input: shot.motion}}\n")
+
+
+def test_a_template_with_a_track_input_loads_on_its_own_and_is_fed(plate, tmp_path):
+    templates(tmp_path)
+    g = graph.load(str(tmp_path / "roto.yaml"))
+    image = graph.load(f"maskgraph: 1\nnodes:\n  p: {{type: read, path: '{plate}'}}\n") \
+        .evaluate(["p"], memory=None)["p"]
+    track = np.zeros((4, 3), np.float32)
+    track[:3] = np.eye(3)
+    matte = g.evaluate(["matte"], feed={"plate": image, "motion": track}, memory=None)["matte"]
+    assert matte.shape == image.shape[:2] and matte[40, 30] == 1 and matte[10, 10] == 0
+    with pytest.raises(GraphError, match="expected a track"):
+        g.evaluate(["matte"], feed={"plate": image, "motion": image[..., 0]}, memory=None)

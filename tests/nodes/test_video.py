@@ -79,6 +79,50 @@ def test_frames_read_equal_pyav_decode_and_hold_outside_the_clip(clip):
         assert (image[..., 3] == 1).all()
 
 
+def test_read_mask_of_a_video_equals_pyav_decode_per_channel(clip):
+    """read_mask of a video reads the frame `read` reads: each channel's codes / 255 of
+    PyAV's own decode, luma their Rec.709 weighting; first_frame shifts, outside holds."""
+    reference = pyav_frames(clip)
+    channels = ("red", "green", "blue", "luma", "auto")
+    text = "maskgraph: 1\nnodes:\n" + "".join(
+        f"  {name}: {{type: read_mask, path: '{clip}', channel: {name}, first_frame: 2}}\n"
+        for name in channels)
+    g = graph.load(text)
+    for frame in [1, 2, 5, 4, 13, 30]:
+        masks = g.evaluate(list(channels), frame=frame, memory=None)
+        rgb = reference[min(max(frame - 2, 0), FRAMES - 1)] / 255.0
+        for index, name in enumerate(("red", "green", "blue")):
+            np.testing.assert_allclose(masks[name], rgb[..., index], atol=1e-6)
+        luma = rgb @ np.array([0.2126, 0.7152, 0.0722])
+        np.testing.assert_allclose(masks["luma"], luma, atol=1e-5)
+        np.testing.assert_array_equal(masks["auto"], masks["luma"])  # no alpha in H.264
+
+
+def test_read_mask_of_a_prores_matte_takes_its_alpha(tmp_path):
+    out = tmp_path / "matte.mov"
+    text = (f"maskgraph: 1\nnodes:\n"
+            f"  c: {{type: constant, color: [0.2, 0.5, 0.8, 0.25], width: 64, height: 48}}\n"
+            f"  w: {{type: write, input: c, path: '{out}'}}\n")
+    graph.load(text).render([1, 2], memory=None)
+    matte = graph.load(f"maskgraph: 1\nnodes:\n  m: {{type: read_mask, path: '{out}'}}\n")
+    np.testing.assert_allclose(matte.evaluate(["m"], frame=2, memory=None)["m"], 0.25,
+                               atol=2e-3)
+
+
+def test_read_mask_of_a_video_refuses_an_exr_channel_name(clip):
+    with pytest.raises(GraphError, match="channel.*video file has the channels"):
+        graph.load(f"maskgraph: 1\nnodes:\n  m: {{type: read_mask, path: '{clip}', "
+                   f"channel: matte.A}}\n")
+
+
+def test_read_mask_of_a_truncated_video_is_a_placed_error(tmp_path, clip):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(clip.read_bytes()[: os.path.getsize(clip) // 2])
+    with pytest.raises(NodeFailure, match="node 'm' \\(read_mask\\).*broken.mp4"):
+        graph.load(f"maskgraph: 1\nnodes:\n  m: {{type: read_mask, path: '{broken}'}}\n") \
+            .evaluate(["m"], frame=FRAMES, memory=None)
+
+
 def test_reading_a_range_in_order_decodes_each_frame_once(clip):
     decoder_count = []
     g = read_graph(clip)
@@ -164,6 +208,44 @@ def test_failed_render_leaves_no_video(tmp_path, clip):
     with pytest.raises(NodeFailure):
         graph.load(text).render([1, 2], memory=None)
     assert not out.exists()
+
+
+def test_an_encoder_the_build_lacks_is_a_placed_error_and_writes_nothing(tmp_path, clip,
+                                                                         monkeypatch):
+    """A build without ProRes (simulated: PyAV's codec lookup refuses prores_ks) says so
+    at the writing node and leaves no file and no staged frames."""
+    real = av.codec.Codec
+
+    def without_prores(name, mode="r"):
+        if name == "prores_ks":
+            raise av.error.FFmpegError(0, f"unknown codec {name}")
+        return real(name, mode)
+
+    monkeypatch.setattr(av.codec, "Codec", without_prores)
+    out = tmp_path / "matte.mov"
+    text = (f"maskgraph: 1\nnodes:\n  r: {{type: read, path: '{clip}'}}\n"
+            f"  w: {{type: write, input: r, path: '{out}'}}\n")
+    with pytest.raises(NodeFailure, match=r"node 'w' \(write\).*no ProRes 4444 \(prores_ks\) "
+                                          r"encoder"):
+        graph.load(text).render([1, 2], memory=None)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_truncated_plate_under_propagate_names_the_read_and_writes_nothing(tmp_path, clip):
+    """propagate reads its plate frame by frame (a lazy input): a frame that does not decode
+    fails at the `read` that reads it, placed there, and the video is not written."""
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(clip.read_bytes()[: os.path.getsize(clip) // 2])
+    out = tmp_path / "carried.mp4"
+    text = (f"maskgraph: 1\nnodes:\n  r: {{type: read, path: '{broken}'}}\n"
+            f"  shape: {{type: ellipse, like: r, center: [64, 48], radius: [20, 15]}}\n"
+            f"  carried: {{type: propagate, input: r, mask: shape, keyframes: [1]}}\n"
+            f"  w: {{type: write, input: carried, path: '{out}'}}\n")
+    with pytest.raises(NodeFailure) as caught:
+        graph.load(text).render(range(1, FRAMES + 1), memory=None)
+    message = str(caught.value)
+    assert "node 'r' (read)" in message and ("damaged" in message or "truncated" in message)
+    assert not out.exists() and not os.path.exists(video.staging_folder(str(out)))
 
 
 def test_dask_render_stages_frames_on_workers_and_encodes_once(tmp_path, clip):
