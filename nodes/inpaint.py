@@ -24,6 +24,7 @@ METHODS = ("auto", "telea", "smooth", "patch", "model")
 AUTO_MIX_THICKNESS = 4.0     # px: a hole part deeper than this mixes in the patch fill
 AUTO_PATCH_THICKNESS = 32.0  # px: a hole part deeper than this gets the patch fill alone
 AUTO_PATCH_SHARE = 0.4       # the patch fill's share where auto mixes it with the smooth one
+AUTO_MIX_RADIUS = 2          # the patch radius of that mix's patch fill (5x5 patches)
 
 
 # ---------------------------------------------------------------- hole preparation
@@ -107,13 +108,14 @@ def auto_fill(image, hole, patch_radius=None, parts=None):
 
     Thin parts (scratches) take the biharmonic fill: the smooth continuation of their
     edges is the best guess there. Blobs and squares up to AUTO_PATCH_THICKNESS px deep
-    take a mix of the biharmonic fill and the patch fill (mean votes), AUTO_PATCH_SHARE
-    of the latter: two guesses with partly independent errors, one from the rim, one
-    from similar places elsewhere, make a better estimate than either (on the inpaint
-    benchmark the mix is ~0.5 dB above the better of the two, SSIM too), at the price
-    of half the texture's contrast. Wider parts need texture, which only the patch fill
-    provides: they take it alone. Wide parts are first given a telea fill so that the
-    smooth solve never reads garbage. `parts`: auto_parts(hole) when the caller has it.
+    take a mix of the biharmonic fill and the patch fill (mean votes, 5x5 patches:
+    better and faster there than 7x7), AUTO_PATCH_SHARE of the latter: two guesses with
+    partly independent errors, one from the rim, one from similar places elsewhere, make
+    a better estimate than either (on the inpaint benchmark the mix is ~0.5 dB above the
+    better of the two, SSIM too), at the price of half the texture's contrast. Wider
+    parts need texture, which only the patch fill provides: they take it alone, with
+    `patch_radius`. Wide parts are first given a telea fill so that the smooth solve
+    never reads garbage. `parts`: auto_parts(hole) when the caller has it.
     """
     mixed, wide = auto_parts(hole) if parts is None else parts
     smooth = hole & ~wide
@@ -121,7 +123,7 @@ def auto_fill(image, hole, patch_radius=None, parts=None):
     if smooth.any():
         work = smooth_fill(work, smooth)
     if mixed.any():
-        patched = patch_fill(work, mixed, patch_radius, sharp=False)
+        patched = patch_fill(work, mixed, AUTO_MIX_RADIUS, estimate=True)
         work[mixed] += AUTO_PATCH_SHARE * (patched[mixed] - work[mixed])
     if wide.any():
         work = patch_fill(work, wide, patch_radius)
