@@ -112,7 +112,7 @@ def auto_fill(image, hole, patch_radius=None, parts=None):
     better and faster there than 7x7), AUTO_PATCH_SHARE of the latter: two guesses with
     partly independent errors, one from the rim, one from similar places elsewhere, make
     a better estimate than either (on the inpaint benchmark the mix is ~0.5 dB above the
-    better of the two, SSIM too), at the price of half the texture's contrast. Wider
+    better of the two, SSIM too), at the price of ~60 % of the texture's contrast. Wider
     parts need texture, which only the patch fill provides: they take it alone, with
     `patch_radius`. Wide parts are first given a telea fill so that the smooth solve
     never reads garbage. `parts`: auto_parts(hole) when the caller has it.
@@ -206,8 +206,8 @@ def inpaint(input, mask, *, method, grow, blend, radius, patch_radius=PATCH_RADI
               lies within 4 px of known pixels (scratches); for blobs and holes up
               to ~64 px across, a mix of smooth (60 %) and patch (40 %): the best
               estimate of the missing pixels (highest PSNR and SSIM on the inpaint
-              benchmark, bench/bench_inpaint.py) at half the texture's contrast;
-              patch alone for wider parts, where texture matters most.
+              benchmark, bench/bench_inpaint.py), keeping ~40 % of the texture's
+              contrast; patch alone for wider parts, where texture matters most.
       model   your own ONNX inpainting network (LaMa, MI-GAN... exported to ONNX;
               nothing is downloaded): `model` names its descriptor (.yaml/.json:
               input_size, layout, mean, std, input_scale, mask_hole, mask_known,
