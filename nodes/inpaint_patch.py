@@ -108,8 +108,13 @@ def _em_level(work, hole, sets, nnf, radius, iterations, passes, seed, search, g
         patchmatch.vote(work, deep, nnf, weight, radius, True, work, guides)
 
 
-def patch_fill(image, hole, patch_radius=None):
+def patch_fill(image, hole, patch_radius=None, estimate=False):
     """Fill `hole` of `image` (H, W, C) float32 with PatchMatch, coarse to fine; a copy.
+
+    estimate: the fill is an estimate to be mixed with another (auto): every pixel keeps
+    the mean of its patches (no sharp vote, see _em_level), and the finest level runs
+    one EM iteration (its second changes the mix by ~0.03 dB and costs a third of the
+    time).
 
     Channels that are constant over the known pixels (an opaque alpha) are filled with
     that constant and left out of the matching. A hole that covers most of a side of the
@@ -121,11 +126,11 @@ def patch_fill(image, hole, patch_radius=None):
     box = context_box(hole)
     out = np.array(image, dtype=np.float32, copy=True)
     outpaint = max(hole[0].mean(), hole[-1].mean(), hole[:, 0].mean(), hole[:, -1].mean()) > 0.5
-    out[box] = _patch_fill_box(image[box], hole[box], radius, outpaint)
+    out[box] = _patch_fill_box(image[box], hole[box], radius, outpaint, estimate)
     return out
 
 
-def _patch_fill_box(image, hole, radius, outpaint=False):
+def _patch_fill_box(image, hole, radius, outpaint=False, estimate=False):
     """patch_fill on the context box."""
     if not _level_sets(hole, radius)[2].size:
         return telea_fill(image, hole)
@@ -142,7 +147,7 @@ def _patch_fill_box(image, hole, radius, outpaint=False):
             parts += [SIDE_WEIGHT * side_colours(colours, hole, lines),
                       lines[..., None].astype(np.float32)]
         filled, padded_hole, nnf = _patch_pyramid(np.ascontiguousarray(np.concatenate(
-            parts, axis=2)), hole, radius, varying.size, 4 if lines is not None else 0)
+            parts, axis=2)), hole, radius, varying.size, 4 if lines is not None else 0, estimate)
         _match_rim(filled, padded_hole, nnf, radius, varying.size)
         if outpaint:  # the new canvas must not end in a seam (see nodes.inpaint_seam)
             smooth_seam(filled, padded_hole, radius, varying.size)
@@ -169,7 +174,7 @@ def _texture(image, hole, window=TEXTURE_WINDOW):
     return sums / np.maximum(counts, 1e-6)[..., None]
 
 
-def _patch_pyramid(base, hole, radius, colours, guides=0):
+def _patch_pyramid(base, hole, radius, colours, guides=0, estimate=False):
     """The coarse-to-fine PatchMatch fill of `base` (H, W, C) float32 (hole pixels zero).
 
     Every level is padded by `radius` mirrored pixels, so that the patches of pixels at
@@ -181,8 +186,8 @@ def _patch_pyramid(base, hole, radius, colours, guides=0):
     texture out. The texture channels (after the first `colours`) guide every level but
     the finest. With `guides` (1), the last channel of `base` is a structure line mask
     (nodes.inpaint_structure), turned at every level into the guide channel that every
-    level matches, in the hole too. Returns the padded fill, the padded hole and the
-    finest field.
+    level matches, in the hole too. estimate: see patch_fill. Returns the padded fill, the
+    padded hole and the finest field.
     """
     images, holes = _pyramid(base, hole, radius)
     if guides:
@@ -208,10 +213,12 @@ def _patch_pyramid(base, hole, radius, colours, guides=0):
         nnf = fine_nnf
         coarse = level == len(images) - 1
         search = max(level_hole.shape) if coarse else min(FINE_SEARCH, max(level_hole.shape))
-        iterations = COARSE_EM if coarse else FINEST_EM if level == 0 else FINE_EM
+        iterations = COARSE_EM if coarse else (1 if estimate else FINEST_EM) if level == 0 \
+            else FINE_EM
         _em_level(work, level_hole, (targets, valid, valid_list), nnf, radius, iterations,
                   PASSES, SEED + 100 * level, search, guides,
-                  _spatial(level_hole, radius, work.shape[2]) if coarse else 0.0, level == 0)
+                  _spatial(level_hole, radius, work.shape[2]) if coarse else 0.0,
+                  level == 0 and not estimate)
     return work, level_hole, nnf
 
 
