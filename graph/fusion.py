@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from graph import buffers
 from graph import task as tasks
 from graph.errors import GraphError, NodeFailure
 
@@ -141,7 +142,7 @@ def run_chain(plan, chain, held: dict) -> dict:
     arguments = _arguments(chain, first.shape[:2], held) if first.ndim == 3 else None
     if arguments is None:
         return _node_by_node(plan, chain, held)
-    out = np.empty(first.shape, np.float32)
+    out = buffers.empty(first.shape, np.float32)
     try:
         kernel_for(tuple(found.shape for found in chain))(*arguments, _rows(out))
     except (NodeFailure, GraphError):

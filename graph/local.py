@@ -12,6 +12,12 @@ Policy, per frame of the plan, in order:
    memory follows the live set, not the graph. Keys that later frames of the plan also
    use (a static subgraph) are held until the last frame that uses them: over a range,
    a subgraph with nothing animated upstream is computed once, even without a cache.
+4. Memory budget: after each task the memory cache evicts its least recently used
+   entries until they and the live results it does not hold fit its budget together
+   ($MASKGRAPH_MEMORY_BUDGET), so the cache never keeps released results over budget.
+5. Buffers: a freed intermediate that nothing else holds (not cached, not requested)
+   gives its arrays to the run's buffer pool (graph.buffers), from which later outputs of
+   the same shape are taken instead of fresh pages.
 All run state lives in the `execute` call: nothing is kept on a long-lived object.
 Kernels use the cores themselves (numba prange); tasks run one at a time.
 """
@@ -21,8 +27,9 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from graph import fusion
+from graph import buffers, fusion
 from graph import task as tasks
+from graph import cache as caching
 from graph.tiers import Tiers
 
 
@@ -46,37 +53,46 @@ def execute(plan, tiers: Tiers | None = None, on_node=None, on_frame=None,
         release_after[last].append(key)
     held: dict = {}  # key -> result, the live set of this call
     runs = []
-    for index, frame in enumerate(plan.frames):
-        started = time.perf_counter()
-        stats: list = []
-
-        def record(site, status, seconds, reason=None, chain=None):
-            stat = {"name": site[0], "type": plan.graph.nodes[site[0]].type,
-                    "status": status, "seconds": round(seconds, 6)}
-            if reason is not None:
-                stat["reason"] = reason
-            if chain is not None:
-                stat["chain"] = chain
-            stats.append(stat)
-            if on_node is not None:
-                on_node(stat)
-
-        targets = plan.targets[frame]
-        schedule = _resolve(plan, frame, held, tiers, record)
-        keep = set(shared) | {key for _, key, _ in targets.values()}
-        _run_schedule(plan, schedule, held, tiers, record, keep)
-        results = {label: held[key][output] for label, (_, key, output) in targets.items()} \
-            if keep_results else {}
-        for _, key, _ in targets.values():
-            if key not in shared:
-                held.pop(key, None)
-        for key in release_after.pop(index, ()):
-            held.pop(key, None)
-        run = FrameRun(frame, results, stats, time.perf_counter() - started)
-        runs.append(run)
-        if on_frame is not None:
-            on_frame(run)
+    memories = tiers.memories()
+    limit = min([memory.budget for memory in memories] or [caching.memory_budget()])
+    with buffers.pooled(limit // 4):
+        for index, frame in enumerate(plan.frames):
+            runs.append(_execute_frame(plan, index, frame, held, tiers, shared,
+                                       release_after, on_node, keep_results))
+            if on_frame is not None:
+                on_frame(runs[-1])
     return runs
+
+
+def _execute_frame(plan, index, frame, held, tiers, shared, release_after, on_node,
+                   keep_results) -> FrameRun:
+    """Run one frame of the plan (policy 1-5); returns its FrameRun."""
+    started = time.perf_counter()
+    stats: list = []
+
+    def record(site, status, seconds, reason=None, chain=None):
+        stat = {"name": site[0], "type": plan.graph.nodes[site[0]].type,
+                "status": status, "seconds": round(seconds, 6)}
+        if reason is not None:
+            stat["reason"] = reason
+        if chain is not None:
+            stat["chain"] = chain
+        stats.append(stat)
+        if on_node is not None:
+            on_node(stat)
+
+    targets = plan.targets[frame]
+    schedule = _resolve(plan, frame, held, tiers, record)
+    keep = set(shared) | {key for _, key, _ in targets.values()}
+    _run_schedule(plan, schedule, held, tiers, record, keep)
+    results = {label: held[key][output] for label, (_, key, output) in targets.items()} \
+        if keep_results else {}
+    for _, key, _ in targets.values():
+        if key not in shared:
+            _release(held, key, tiers)
+    for key in release_after.pop(index, ()):
+        _release(held, key, tiers)
+    return FrameRun(frame, results, stats, time.perf_counter() - started)
 
 
 def _resolve(plan, frame, held, tiers, record) -> list[tuple]:
@@ -144,4 +160,27 @@ def _run_schedule(plan, schedule, held, tiers, record, keep) -> None:
             for used in ran.input_keys:
                 consumers[used] -= 1
                 if consumers[used] == 0 and used not in keep:
-                    held.pop(used, None)
+                    _release(held, used, tiers)
+        _fit_budget(held, tiers)
+
+
+def _release(held, key, tiers) -> None:
+    """Drop `key` from the live set; its buffers go to the pool unless a cache holds it."""
+    released = held.pop(key, None)
+    if released is not None and not any(memory.holds(key) for memory in tiers.memories()):
+        buffers.recycle(released)
+
+
+def _fit_budget(held, tiers) -> None:
+    """Let each memory cache evict until it and the live results outside it fit its budget."""
+    for memory in tiers.memories():
+        outside, seen = 0, set()
+        for key, result in held.items():
+            if memory.holds(key):
+                continue
+            for array in result.values():
+                if id(array) not in seen:
+                    seen.add(id(array))
+                    outside += array.nbytes
+        pool = buffers.current()
+        memory.make_room(outside + (pool.nbytes if pool is not None else 0))

@@ -13,6 +13,7 @@ import numba
 import numpy as np
 from numba.extending import register_jitable
 
+from graph import buffers
 from graph.errors import NodeInputError
 
 parallel_kernel = numba.njit(cache=True, nogil=True, parallel=True)
@@ -61,7 +62,7 @@ def stencil(original: np.ndarray, edited: np.ndarray, mask, mix: float,
         raise NodeInputError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the picture "
                              f"is {width}x{height}", hint="resize or crop the mask to match")
     shape3 = original.shape[:2] + (original.shape[2] if original.ndim == 3 else 1,)
-    out = np.empty(shape3, np.float32)
+    out = buffers.empty(shape3, np.float32)
     dummy = np.zeros((1, 1), np.float32)
     apply_stencil(np.ascontiguousarray(original).reshape(shape3),
                   np.ascontiguousarray(edited).reshape(shape3),

@@ -12,6 +12,7 @@ import math
 import numba
 import numpy as np
 
+from graph import buffers
 from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
 from nodes.common import require_same_size
@@ -65,7 +66,7 @@ def gaussian_blur(array: np.ndarray, sigma: float) -> np.ndarray:
     if gaussian.sigma_is_noop(sigma):
         return source.copy()
     planes = source if source.ndim == 3 else source[:, :, None]
-    out = np.empty_like(planes)
+    out = buffers.empty(planes.shape, np.float32)
     gaussian.gaussian_blur_into(planes, out, sigma)
     return out if source.ndim == 3 else out[:, :, 0]
 
@@ -107,7 +108,7 @@ def soft_dilate_into(mask: np.ndarray, soft_blocks: np.ndarray, zero_blocks: np.
 def dilate_mask(mask: np.ndarray, radius: float) -> np.ndarray:
     """Move the edge of a finite float32 (H, W) mask outward by `radius` > 0 pixels."""
     height, width = mask.shape
-    out = np.empty_like(mask)
+    out = buffers.empty(mask.shape, np.float32)
     soft_blocks = np.empty((height, -(-width // maskops.BLOCK_WIDTH)), dtype=np.bool_)
     zero_blocks = np.empty_like(soft_blocks)
     maskops.classify_blocks(mask, soft_blocks, zero_blocks)

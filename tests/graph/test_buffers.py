@@ -1,0 +1,92 @@
+"""The buffer pool (graph.buffers) and the memory budget of the local executor: released
+outputs are reused only when nothing else holds them, and the memory cache keeps no
+released result over its budget."""
+import numpy as np
+
+import graph
+from graph import buffers, local
+from graph.cache import MemoryCache
+from graph.plan import make_plan
+from graph.spec import Input, Output, Param, node
+from graph.tiers import MemoryTier, Tiers
+from tests.graph import counting_nodes
+
+POOLS: list = []
+
+
+@node("pooled_gain", version=1, inputs=[Input("input", "mask")],
+      outputs=[Output("output", "mask")],
+      params=[Param("amount", "float", 2.0, doc="factor")])
+def pooled_gain(input, *, amount):
+    """Multiply into a buffer from the pool (as the library's nodes do)."""
+    POOLS.append(buffers.current())
+    out = buffers.empty(input.shape, np.float32)
+    np.multiply(input, np.float32(amount), out=out)
+    return out
+
+
+def chain_graph(length=6):
+    g = graph.Graph(counting_nodes.registry([pooled_gain]))
+    handle = g.ramp(width=5, height=3, level=0.25)
+    for index in range(length):
+        handle = g.pooled_gain(handle, amount=1.0 + index)
+    return g, handle.node
+
+
+def test_a_released_buffer_is_reused_only_when_nothing_else_holds_it():
+    with buffers.pooled(2**20) as pool:
+        first = buffers.empty((3, 4), np.float32)
+        kept = buffers.empty((3, 4), np.float32)
+        view = kept[1:]
+        released = {"output": first}
+        del first
+        buffers.recycle(released)                  # nothing else holds it
+        del released
+        buffers.recycle({"output": kept})          # `kept` and `view` still hold it
+        foreign = {"output": np.zeros((3, 4), np.float32)}
+        buffers.recycle(foreign)                   # not handed out by the pool
+        again = buffers.empty((3, 4), np.float32)
+        fresh = buffers.empty((3, 4), np.float32)
+        assert pool.reused == 1
+        assert again is not kept and fresh is not kept and view.base is kept
+        assert np.shares_memory(again, fresh) is False
+    assert buffers.current() is None
+
+
+def test_a_chain_reuses_its_buffers_and_gives_the_same_result():
+    g, last = chain_graph()
+    POOLS.clear()
+    run = g.run([last], memory=None)
+    expected = np.full((3, 5), 0.25 * np.prod(np.arange(1, 7)), np.float32)
+    np.testing.assert_array_equal(run.results[last], expected)
+    pool = POOLS[-1]
+    assert pool is not None and pool.reused >= 4  # each node after the second reuses one
+
+
+def test_a_cached_result_is_not_recycled():
+    g, last = chain_graph()
+    memory = MemoryCache(2**20)
+    POOLS.clear()
+    first = g.run([last], memory=memory).results[last].copy()
+    assert POOLS[-1].reused == 0                    # every result stays in the cache
+    for key in list(memory._entries):
+        result = memory.get(key)
+        assert all(not array.flags.writeable for array in result.values())
+    np.testing.assert_array_equal(g.run([last], memory=memory).results[last], first)
+
+
+def test_the_memory_cache_keeps_released_results_only_within_its_budget():
+    g, last = chain_graph(8)
+    one = 3 * 5 * 4                                  # bytes of one result
+    memory = MemoryCache(3 * one)
+    local.execute(make_plan(g, [last]), Tiers([MemoryTier(memory)]))
+    assert memory.nbytes <= 3 * one and len(memory) == 3
+    assert memory.holds(make_plan(g, [last]).sites[(last, 1)])  # the newest are kept
+
+
+def test_make_room_counts_what_the_executor_holds_outside_the_cache():
+    memory = MemoryCache(100)
+    for key in "abc":
+        memory.put(key, {"output": np.zeros(5, np.float32)})   # 20 bytes each
+    memory.make_room(50)
+    assert memory.nbytes == 40 and not memory.holds("a") and memory.holds("c")
