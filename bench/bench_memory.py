@@ -5,7 +5,10 @@ The graph: two 8-bit PNG plates (skimage's coffee and astronaut, upscaled to 8K,
 once) -> a colour range and a luma key on the plate -> intersect -> grow -> feather ->
 grade through the mask -> saturation -> merge over the background (exposure lowered) ->
 write a TIFF. Peak RSS is the child's `ru_maxrss`; time is the child's whole run (import,
-planning, decoding and encoding included). Target (issue #14, item 5): under
+planning, decoding and encoding included). Two ways in: `maskgraph run` (one frame in a
+process that then exits: no memory cache) and the Python API (`Graph.run`, with the
+process-wide memory cache, which keeps results within MASKGRAPH_MEMORY_BUDGET counting
+what the run holds). Target (issue #14, item 5): under
 MASKGRAPH_MEMORY_BUDGET=4G the peak stays under 5 GiB (goal 3 GiB).
 Run: python bench/bench_memory.py [--runs N]. Prints the load average: on a shared machine
 the times move, the peaks do not (much).
@@ -59,21 +62,26 @@ def make_inputs() -> str:
     return path
 
 
-def child(graph_path: str) -> None:
+def child(graph_path: str, mode: str) -> None:
     """Run the graph once in this (fresh) process; print peak RSS in bytes and seconds."""
     started = time.perf_counter()
     sys.path.insert(0, REPO)
-    from graph.cli import main
-    code = main(["run", "-q", graph_path])
+    if mode == "cli":
+        from graph.cli import main
+        code = main(["run", "-q", graph_path])
+    else:
+        import graph
+        graph.load(graph_path).run()
+        code = 0
     seconds = time.perf_counter() - started
     print(f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024} {seconds} {code}")
 
 
-def measure(graph_path: str, budget: str | None) -> tuple[float, float]:
+def measure(graph_path: str, mode: str, budget: str | None) -> tuple[float, float]:
     env = {key: value for key, value in os.environ.items() if key != "MASKGRAPH_MEMORY_BUDGET"}
     if budget:
         env["MASKGRAPH_MEMORY_BUDGET"] = budget
-    done = subprocess.run([sys.executable, __file__, "--child", graph_path], env=env,
+    done = subprocess.run([sys.executable, __file__, "--child", graph_path, "--mode", mode], env=env,
                           capture_output=True, text=True, cwd=REPO)
     if done.returncode != 0 or not done.stdout.strip():
         raise SystemExit(f"the run failed:\n{done.stdout}\n{done.stderr}")
@@ -87,20 +95,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--child")
-    parser.add_argument("--budgets", default="none,4G,2G")
+    parser.add_argument("--mode", default="cli")
+    parser.add_argument("--cases", default="cli:none,cli:4G,api:4G,api:1G",
+                        help="comma-separated MODE:BUDGET (mode cli or api; budget none or a size)")
     arguments = parser.parse_args()
     if arguments.child:
-        return child(arguments.child)
+        return child(arguments.child, arguments.mode)
     graph_path = make_inputs()
     print(f"8K ({WIDTH}x{HEIGHT}) 12-node graph, `maskgraph run` in a fresh process each; "
           f"load average {os.getloadavg()[0]:.2f}")
-    print(f"{'MASKGRAPH_MEMORY_BUDGET':<24} {'peak RSS GiB':>14} {'seconds':>16}")
-    for budget in arguments.budgets.split(","):
+    print(f"{'how':<16} {'MASKGRAPH_MEMORY_BUDGET':<24} {'peak RSS GiB':>14} {'seconds':>16}")
+    for case in arguments.cases.split(","):
+        mode, budget = case.split(":")
         budget = None if budget == "none" else budget
-        found = [measure(graph_path, budget) for _ in range(arguments.runs)]
+        found = [measure(graph_path, mode, budget) for _ in range(arguments.runs)]
         peaks = [peak for peak, _ in found]
         times = [seconds for _, seconds in found]
-        print(f"{budget or 'unset (4G default)':<24} {min(peaks):6.2f}-{max(peaks):<6.2f} "
+        how = "maskgraph run" if mode == "cli" else "Graph.run"
+        print(f"{how:<16} {budget or 'unset (4G default)':<24} {min(peaks):6.2f}-{max(peaks):<6.2f} "
               f"{min(times):7.1f}-{max(times):<7.1f}")
     print(f"load average after: {os.getloadavg()[0]:.2f}; target: peak under 5 GiB with "
           f"4G (goal 3 GiB)")

@@ -95,3 +95,13 @@ def recycle(result: dict) -> None:
         if isinstance(array, np.ndarray) and array.base is None and \
                 array.flags.c_contiguous and sys.getrefcount(array) <= 4:
             pool.give(array)
+
+
+def sole_owner(result: dict, output: str) -> bool:
+    """Whether `result[output]` is a plain array that only `result` holds, and `result`
+    is held by one container (the caller's live set) besides this call."""
+    array = result[output]
+    # result: the container, this argument, getrefcount's; array: the dict, `array`, getrefcount's
+    return sys.getrefcount(result) <= 3 and isinstance(array, np.ndarray) and \
+        array.base is None and array.flags.c_contiguous and array.dtype == np.float32 and \
+        sys.getrefcount(array) <= 3

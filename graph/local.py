@@ -141,8 +141,11 @@ def _run_schedule(plan, schedule, held, tiers, record, keep) -> None:
         if chain is not None and chain[-1].site != site:
             continue  # runs inside the fused kernel, at the chain's last site
         started = time.perf_counter()
+        result = None  # the previous task's result may be this chain's donor
         if chain is not None:
-            result = fusion.run_chain(plan, chain, held)
+            donor = _donor(chain, held, consumers, keep, tiers)
+            result = fusion.run_chain(plan, chain, held, donor)
+            donor = None
         else:
             result = tasks.run_task(plan, task, held)
         seconds = time.perf_counter() - started
@@ -162,6 +165,22 @@ def _run_schedule(plan, schedule, held, tiers, record, keep) -> None:
                 if consumers[used] == 0 and used not in keep:
                     _release(held, used, tiers)
         _fit_budget(held, tiers)
+
+
+def _donor(chain, held, consumers, keep, tiers):
+    """An image input of a fused chain that nothing reads after it (not requested, not
+    cached, no other reference): the chain's kernel writes its result there. Safe because
+    the kernel is per pixel: it reads all of a pixel's inputs before writing that pixel."""
+    uses = Counter(key for found in chain for key in found.task.input_keys)
+    memories = tiers.memories()
+    for found in chain:
+        for slot, ((key, output), kind) in enumerate(zip(found.slots, found.kinds)):
+            if kind != "image" or slot == found.chained or key in keep or key not in held \
+                    or uses[key] != consumers[key] or any(m.holds(key) for m in memories):
+                continue
+            if buffers.sole_owner(held[key], output):
+                return held[key][output]
+    return None
 
 
 def _release(held, key, tiers) -> None:

@@ -1,6 +1,8 @@
 """The buffer pool (graph.buffers) and the memory budget of the local executor: released
 outputs are reused only when nothing else holds them, and the memory cache keeps no
 released result over its budget."""
+import weakref
+
 import numpy as np
 
 import graph
@@ -90,3 +92,47 @@ def test_make_room_counts_what_the_executor_holds_outside_the_cache():
         memory.put(key, {"output": np.zeros(5, np.float32)})   # 20 bytes each
     memory.make_room(50)
     assert memory.nbytes == 40 and not memory.holds("a") and memory.holds("c")
+
+
+class WeakTier:
+    """A tier that keeps nothing but weak references to what was put (to see buffers)."""
+
+    name, keeps_records = "weak", False
+
+    def __init__(self):
+        self.seen = {}
+
+    def get(self, key):
+        return None
+
+    def put(self, key, result):
+        self.seen[key] = {name: weakref.ref(array) for name, array in result.items()}
+
+    def swap_record(self, slot, record):
+        return None
+
+
+def test_a_fused_chain_writes_into_an_input_nothing_reads_afterwards(monkeypatch):
+    text = ("maskgraph: 1\nnodes:\n"
+            "  src: {type: constant, width: 7, height: 5, color: [0.2, 0.4, 0.6, 1.0]}\n"
+            "  lift: {type: grade, input: src, multiply: 1.5, add: 0.01}\n"
+            "  warm: {type: saturation, input: lift, amount: 1.3}\n")
+    plan = make_plan(graph.load(text), ["warm"])
+    weak = WeakTier()
+    fused, = local.execute(plan, Tiers([weak]))
+    source = weak.seen[plan.sites[("src", 1)]]["output"]()
+    assert source is fused.results["warm"]             # the source's buffer, reused
+    monkeypatch.setenv("MASKGRAPH_FUSION", "0")
+    unfused, = local.execute(plan, Tiers([]))
+    np.testing.assert_array_equal(fused.results["warm"], unfused.results["warm"])
+
+
+def test_an_input_someone_still_holds_is_not_overwritten():
+    text = ("maskgraph: 1\nnodes:\n"
+            "  src: {type: constant, width: 7, height: 5, color: [0.2, 0.4, 0.6, 1.0]}\n"
+            "  lift: {type: grade, input: src, multiply: 1.5, add: 0.01}\n"
+            "  warm: {type: saturation, input: lift, amount: 1.3}\n")
+    run = graph.load(text).run(["warm", "src"], memory=None)
+    np.testing.assert_array_equal(run.results["src"][..., :3],
+                                  np.broadcast_to([0.2, 0.4, 0.6], (5, 7, 3)).astype(np.float32))
+    assert not np.shares_memory(run.results["src"], run.results["warm"])
