@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--child")
     parser.add_argument("--mode", default="cli")
-    parser.add_argument("--cases", default="cli:none,cli:4G,api:4G,api:1G",
+    parser.add_argument("--cases", default="cli:none,cli:4G,cli:1G,api:4G,api:1G",
                         help="comma-separated MODE:BUDGET (mode cli or api; budget none or a size)")
     arguments = parser.parse_args()
     if arguments.child:

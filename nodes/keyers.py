@@ -255,7 +255,7 @@ def luma_key_check(params, connected):
     return []
 
 
-@node("luma_key", version=1, category="keyers", check=luma_key_check,
+@node("luma_key", version=1, category="keyers", split="rows", check=luma_key_check,
       inputs=[Input("input", "image")],
       outputs=[Output("output", "mask", doc="1 where luma lies in [low, high]")],
       params=[Param("low", "float", 0.5, doc="lowest luma fully selected"),
@@ -282,7 +282,7 @@ def luma_key(input, *, low, high, softness, weights, space, invert):
     return out
 
 
-@node("color_range", version=1, category="keyers",
+@node("color_range", version=1, category="keyers", split="rows",
       check=window_check("saturation", "value"),
       inputs=[Input("input", "image")],
       outputs=[Output("output", "mask", doc="1 where the colour is inside every window")],
