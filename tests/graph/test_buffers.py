@@ -136,3 +136,25 @@ def test_an_input_someone_still_holds_is_not_overwritten():
     np.testing.assert_array_equal(run.results["src"][..., :3],
                                   np.broadcast_to([0.2, 0.4, 0.6], (5, 7, 3)).astype(np.float32))
     assert not np.shares_memory(run.results["src"], run.results["warm"])
+
+
+def test_a_masked_node_blends_into_its_own_fresh_output():
+    plate = photo_rgba()
+    mask = np.linspace(0, 1, plate.shape[1], dtype=np.float32)[None, :].repeat(plate.shape[0], 0)
+    text = ("maskgraph: 1\nnodes:\n  p: {type: input, kind: image}\n"
+            "  m: {type: input, kind: mask}\n"
+            "  b: {type: blur, input: p, mask: m, size: 2}\n"
+            "  whole: {type: blur, input: p, size: 2}\n")
+    run = graph.load(text).run(["b", "whole"], feed={"p": plate, "m": mask}, memory=None)
+    edited = run.results["whole"]
+    expected = plate + (edited - plate) * mask[..., None].astype(np.float64)
+    np.testing.assert_allclose(run.results["b"], expected, atol=1e-6)
+    np.testing.assert_array_equal(run.results["b"][:, 0], plate[:, 0])   # mask 0: original
+    np.testing.assert_array_equal(run.results["b"][:, -1], edited[:, -1])  # mask 1: the edit
+
+
+def photo_rgba():
+    import cv2
+    from skimage import data
+    rgb = cv2.resize(data.coffee(), (64, 48), interpolation=cv2.INTER_AREA)
+    return np.dstack([(rgb / 255.0) ** 2.2, np.ones((48, 64))]).astype(np.float32)
