@@ -157,6 +157,17 @@ class MemoryCache:
                 _, evicted = self._entries.popitem(last=False)
                 self._bytes -= result_nbytes(evicted)
 
+    def holds(self, key: str) -> bool:
+        return key in self._entries
+
+    def make_room(self, reserve: int) -> None:
+        """Evict least recently used entries until they and `reserve` bytes (what an
+        executor holds outside this cache: its live results) fit the budget together."""
+        with self._lock:
+            while self._entries and self._bytes + reserve > self.budget:
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= result_nbytes(evicted)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

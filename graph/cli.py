@@ -242,7 +242,10 @@ def _render(graph, arguments, frames, talk) -> tuple[list, float]:
     """Every frame's stats (each with its `frame`) and the total seconds: one frame in this
     process, or a range as one plan, locally or on a Dask cluster."""
     if arguments.frames is None and arguments.scheduler is None and arguments.workers is None:
-        run = graph.run(arguments.output, frame=frames[0], cache_dir=arguments.cache_dir)
+        # one frame in a process that then exits: nothing would read the memory cache
+        # again, so it keeps nothing and memory follows the live set (a farm's figure)
+        run = graph.run(arguments.output, frame=frames[0], cache_dir=arguments.cache_dir,
+                        memory=None)
         return [{**stat, "frame": frames[0]} for stat in run.stats], run.total_seconds
     talk.start_bar()
     client = connect(arguments.scheduler) if arguments.scheduler else None

@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from graph import buffers
 from graph import kernel_folder as folders
 from graph import task as tasks
 from graph import threads
@@ -135,15 +136,21 @@ def plan_chains(plan, schedule, consumers, keep) -> dict:
     return chains
 
 
-def run_chain(plan, chain, held: dict) -> dict:
-    """The last node's result of `chain`, computed in one fused kernel (read-only)."""
+def run_chain(plan, chain, held: dict, into: np.ndarray | None = None) -> dict:
+    """The last node's result of `chain`, computed in one fused kernel (read-only).
+    into: an input array nothing reads after the chain, to write the result in (the
+    kernel is per pixel, so in place is safe); else a buffer from graph.buffers."""
     last = chain[-1]
     spec = plan.graph.registry.get(plan.graph.nodes[last.task.node].type)
     first = held[chain[0].slots[0][0]][chain[0].slots[0][1]]
     arguments = _arguments(chain, first.shape[:2], held) if first.ndim == 3 else None
     if arguments is None:
         return _node_by_node(plan, chain, held)
-    out = np.empty(first.shape, np.float32)
+    if into is not None and into.shape == first.shape:
+        into.flags.writeable = True
+        out = into
+    else:
+        out = buffers.empty(first.shape, np.float32)
     rows = _rows(out)
     try:
         threads.run_bands(kernel_for(tuple(found.shape for found in chain)), rows.shape[0],

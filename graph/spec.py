@@ -179,6 +179,7 @@ class NodeSpec:
     finish: Callable | None = None
     receives_keys: bool = False
     pointwise: Pointwise | None = None
+    split: str | None = None
     _inputs_by_name: dict = field(default_factory=dict, repr=False)
     _params_by_name: dict = field(default_factory=dict, repr=False)
 
@@ -239,7 +240,8 @@ def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=Fa
          reads_frames: Callable | None = None,
          finish: Callable | None = None,
          receives_keys: bool = False,
-         pointwise: Pointwise | None = None) -> Callable[[Callable], NodeSpec]:
+         pointwise: Pointwise | None = None,
+         split: str | None = None) -> Callable[[Callable], NodeSpec]:
     """Declare a node type on its compute function; returns the NodeSpec.
 
     maskable: the framework adds a `mask` input and `mix`, `invert_mask` params and
@@ -267,7 +269,12 @@ def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=Fa
     with the params at the first frame and the frames rendered, in order.
     pointwise: the node's per-pixel form (see `Pointwise`), so chains of such nodes run
     as one fused kernel.
+    split: how the engine may run the node on parts of the frame (graph/strips.py):
+    "rows" when any band of rows of its inputs (all of one size) gives the same band of
+    its output, as a per-pixel node does (a pointwise spec may be split so too).
     """
+    if split not in (None, "rows"):
+        raise ValueError(f"node {id}: split must be None or 'rows', not {split!r}")
     def declare(compute: Callable) -> NodeSpec:
         all_inputs = list(inputs)
         all_params = list(params)
@@ -281,7 +288,7 @@ def node(id: str, *, version: int, inputs=(), outputs=(), params=(), maskable=Fa
                         maskable=maskable, original=original_name, reads_files=reads_files,
                         sink=sink, check=check, category=category,
                         takes_frame=takes_frame, reads_frames=reads_frames, finish=finish,
-                        receives_keys=receives_keys, pointwise=pointwise)
+                        receives_keys=receives_keys, pointwise=pointwise, split=split)
         DECLARED[(compute.__module__, id)] = spec
         return spec
     return declare

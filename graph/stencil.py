@@ -10,10 +10,13 @@ graph.threads.run_bands runs on threads. `stencil_weight` and
 `stencil_blend` are the per-pixel stencil, inlined both here and into the fused kernels
 of graph/fusion.py, so a fused chain applies exactly the same arithmetic.
 """
+import sys
+
 import numba
 import numpy as np
 from numba.extending import register_jitable
 
+from graph import buffers
 from graph.errors import NodeInputError
 from graph.threads import run_bands
 
@@ -51,8 +54,10 @@ def apply_stencil(original, edited, mask, use_mask, mix, invert, out, first, sto
 
 
 def stencil(original: np.ndarray, edited: np.ndarray, mask, mix: float,
-            invert: bool) -> np.ndarray:
-    """Blend `edited` into `original` through `mask` and `mix` (see module doc)."""
+            invert: bool, in_place: bool = False) -> np.ndarray:
+    """Blend `edited` into `original` through `mask` and `mix` (see module doc).
+    in_place: the caller hands over `edited` (a node's fresh output): when nothing else
+    holds it, the blend is written into it instead of a new frame."""
     if mask is None and mix == 1.0 and not invert:
         return edited
     if edited.shape != original.shape:
@@ -63,7 +68,13 @@ def stencil(original: np.ndarray, edited: np.ndarray, mask, mix: float,
         raise NodeInputError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the picture "
                              f"is {width}x{height}", hint="resize or crop the mask to match")
     shape3 = original.shape[:2] + (original.shape[2] if original.ndim == 3 else 1,)
-    out = np.empty(shape3, np.float32)
+    # held by nothing but the caller's result (its dict entry, this argument,
+    # getrefcount's): blend into it (per pixel, so in place is safe)
+    alone = in_place and edited.base is None and \
+        edited.flags.writeable and edited.flags.c_contiguous and \
+        edited.dtype == np.float32 and not np.shares_memory(edited, original) and \
+        sys.getrefcount(edited) <= 3
+    out = edited.reshape(shape3) if alone else buffers.empty(shape3, np.float32)
     dummy = np.zeros((1, 1), np.float32)
     run_bands(apply_stencil, shape3[0], shape3[1] * shape3[2],
               np.ascontiguousarray(original).reshape(shape3),

@@ -93,7 +93,8 @@ def run_task(plan, task, results: dict, fetch=None) -> dict:
         if spec.maskable and spec.outputs:
             first = spec.outputs[0].name
             result[first] = stencil(inputs[spec.original], result[first], mask,
-                                    stencil_args["mix"], stencil_args["invert_mask"])
+                                    stencil_args["mix"], stencil_args["invert_mask"],
+                                    in_place=True)
     except (NodeFailure, GraphError):
         raise
     except Exception as error:  # every failure is reported once, with node context

@@ -135,6 +135,15 @@ class Tiers:
         for tier in self.tiers:
             tier.put(key, result)
 
+    def memories(self) -> list:
+        """The MemoryCaches behind the memory tiers (an OnlyKeys one included)."""
+        found = []
+        for tier in self.tiers:
+            tier = tier.tier if isinstance(tier, OnlyKeys) else tier
+            if isinstance(tier, MemoryTier):
+                found.append(tier.memory)
+        return found
+
     def swap_record(self, slot: str, record: dict) -> dict | None:
         previous = None
         for tier in self.tiers:

@@ -31,8 +31,15 @@ def require_same_size(**arrays) -> tuple[int, int]:
 
 
 def require_finite(name: str, array: np.ndarray) -> None:
-    """Refuse NaN or inf values in an input (counts them in the message)."""
-    bad = np.count_nonzero(~np.isfinite(array))
+    """Refuse NaN or inf values in an input (counts them in the message): one parallel
+    pass over a float32 array, no temporary arrays."""
+    from nodes.kernels.bands import run_bands
+    from nodes.kernels.maskops import count_nonfinite
+    if array.dtype == np.float32:
+        values = np.ascontiguousarray(array).reshape(-1)  # one signature
+        bad = sum(run_bands(count_nonfinite, values.size, 1, values))
+    else:
+        bad = np.count_nonzero(~np.isfinite(array))
     if bad:
         raise NodeInputError(f"input '{name}' has {bad} NaN or infinite values",
                              hint="clamp or fix the upstream node that produced them")

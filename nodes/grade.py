@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from graph import buffers
 from graph.spec import Input, Output, Param, Pointwise, node
 from nodes.common import require_same_size
 from nodes.kernels.bands import run_bands
@@ -45,7 +46,7 @@ def _through_straight(image: np.ndarray, correct) -> np.ndarray:
     unpremultiply_into(image, straight)
     graded = np.empty_like(image)
     correct(_rows(straight), _rows(graded))
-    out = np.empty_like(image)
+    out = buffers.empty(image.shape, np.float32)
     repremultiply_rows(_rows(graded), _rows(image), _rows(out))
     return out
 
@@ -54,7 +55,7 @@ def _correct(image: np.ndarray, correct, unpremult: bool) -> np.ndarray:
     """Run a row kernel `correct(rows, out_rows)` on the image, optionally unpremultiplied."""
     if unpremult:
         return _through_straight(image, correct)
-    out = np.empty(image.shape, np.float32)
+    out = buffers.empty(image.shape, np.float32)
     correct(_rows(image), _rows(out))
     return out
 

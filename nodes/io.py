@@ -15,6 +15,7 @@ import re
 
 import numpy as np
 
+from graph import buffers
 from graph.animation import has_frame_pattern
 from graph.atomic import atomic_path
 from graph.errors import NodeInputError
@@ -187,7 +188,7 @@ def decode_image(pixels: np.ndarray, colorspace: str, alpha_mode: str,
     if pixels.dtype not in (np.uint8, np.uint16):
         raise NodeInputError(f"unsupported pixel type {pixels.dtype}")
     table = convert.decode_table(bits, "srgb" if colorspace == "srgb" else "raw")
-    out = np.empty(pixels.shape[:2] + (4,), np.float32)
+    out = buffers.empty(pixels.shape[:2] + (4,), np.float32)
     run_bands(convert.codes_to_rgba, out.shape[0], out.shape[1] * 4,
               np.ascontiguousarray(pixels), table, premultiply, out)
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from graph import buffers
 from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
 from nodes.common import require_same_size
@@ -198,7 +199,7 @@ def chroma_key(input, garbage=None, core=None, *, screen, tolerance, softness, b
     differences, cell = local_screen_differences(image, screen_color, channels, balance, local)
     garbage_mask, use_garbage = optional_mask(garbage)
     core_mask, use_core = optional_mask(core)
-    out = np.empty(image.shape[:2], np.float32)
+    out = buffers.empty(image.shape[:2], np.float32)
     run_bands(keying.chroma_key_into, out.shape[0], out.shape[1] * 4,
               image, differences, float(cell), channels, float(balance), float(tolerance),
               float(softness), garbage_mask, core_mask, use_garbage, use_core, bool(invert),
@@ -258,7 +259,7 @@ def luma_key_check(params, connected):
     return []
 
 
-@node("luma_key", version=1, category="keyers", check=luma_key_check,
+@node("luma_key", version=1, category="keyers", split="rows", check=luma_key_check,
       inputs=[Input("input", "image")],
       outputs=[Output("output", "mask", doc="1 where luma lies in [low, high]")],
       params=[Param("low", "float", 0.5, doc="lowest luma fully selected"),
@@ -278,14 +279,14 @@ def luma_key(input, *, low, high, softness, weights, space, invert):
     selection. `invert` selects the complement.
     """
     image = as_kernel_array(input)
-    out = np.empty(image.shape[:2], np.float32)
+    out = buffers.empty(image.shape[:2], np.float32)
     run_bands(keying.luma_key_into, out.shape[0], out.shape[1] * 4,
               image, np.array(weights, np.float32), float(low), float(high),
               float(softness), space == "encoded", bool(invert), encode_table(), out)
     return out
 
 
-@node("color_range", version=1, category="keyers",
+@node("color_range", version=1, category="keyers", split="rows",
       check=window_check("saturation", "value"),
       inputs=[Input("input", "image")],
       outputs=[Output("output", "mask", doc="1 where the colour is inside every window")],
@@ -313,7 +314,7 @@ def color_range(input, *, hue, saturation, value, softness, space, invert):
     """
     image = as_kernel_array(input)
     windows = np.array([*hue, *saturation, *value], np.float32)
-    out = np.empty(image.shape[:2], np.float32)
+    out = buffers.empty(image.shape[:2], np.float32)
     flat = image.reshape(image.shape[0], image.shape[1] * 4)
     run_bands(keying.color_range_into, out.shape[0], flat.shape[1],
               flat, windows, float(softness), space == "encoded", bool(invert), out)
@@ -398,7 +399,7 @@ def difference_key(input, reference=None, backing=None, *, tolerance, softness, 
     image = as_kernel_array(input)
     clean = as_kernel_array(reference) if reference is not None \
         else clean_plate(image, backing, float(tolerance))
-    out = np.empty(image.shape[:2], np.float32)
+    out = buffers.empty(image.shape[:2], np.float32)
     run_bands(keying.difference_key_into, out.shape[0], out.shape[1] * 4,
               image, clean, float(tolerance), float(softness), bool(invert), out)
     return {"output": out, "clean": clean}

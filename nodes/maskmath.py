@@ -12,9 +12,10 @@ import math
 import numba
 import numpy as np
 
+from graph import buffers
 from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, node
-from nodes.common import require_same_size
+from nodes.common import require_finite, require_same_size
 from nodes.kernels import distance, gaussian, maskops
 from nodes.kernels.bands import run_bands
 
@@ -27,15 +28,6 @@ BAND = 64
 
 
 # ---------------------------------------------------------------- shared helpers
-
-def require_finite(name: str, array: np.ndarray) -> None:
-    """Refuse NaN or inf in an input (a count on threads, no temporary arrays)."""
-    values = np.ascontiguousarray(array).reshape(-1)  # one signature
-    bad = sum(run_bands(maskops.count_nonfinite, values.size, 1, values))
-    if bad:
-        raise NodeInputError(f"input '{name}' has {bad} NaN or infinite values",
-                             hint="clamp or fix the upstream node that produced them")
-
 
 def checked_mask(name: str, array: np.ndarray) -> np.ndarray:
     """A finite C-contiguous float32 (H, W) view or copy of a mask input."""
@@ -67,7 +59,7 @@ def gaussian_blur(array: np.ndarray, sigma: float) -> np.ndarray:
     if gaussian.sigma_is_noop(sigma):
         return source.copy()
     planes = source if source.ndim == 3 else source[:, :, None]
-    out = np.empty_like(planes)
+    out = buffers.empty(planes.shape, np.float32)
     gaussian.gaussian_blur_into(planes, out, sigma)
     return out if source.ndim == 3 else out[:, :, 0]
 
@@ -109,7 +101,7 @@ def soft_dilate_into(mask: np.ndarray, soft_blocks: np.ndarray, zero_blocks: np.
 def dilate_mask(mask: np.ndarray, radius: float) -> np.ndarray:
     """Move the edge of a finite float32 (H, W) mask outward by `radius` > 0 pixels."""
     height, width = mask.shape
-    out = np.empty_like(mask)
+    out = buffers.empty(mask.shape, np.float32)
     soft_blocks = np.empty((height, -(-width // maskops.BLOCK_WIDTH)), dtype=np.bool_)
     zero_blocks = np.empty_like(soft_blocks)
     maskops.classify_blocks(mask, soft_blocks, zero_blocks)
@@ -149,7 +141,19 @@ def feather_mask(mask: np.ndarray, radius: float, mode: str) -> np.ndarray:
 
 # ---------------------------------------------------------------- boolean operations
 
-@node("union", version=1, category=CATEGORY,
+def combine(operation, masks: list) -> np.ndarray:
+    """operation(...) of all masks, pairwise, into one new buffer (no copy pass first)."""
+    out = buffers.empty(masks[0].shape, np.float32)
+    if len(masks) == 1:
+        np.copyto(out, masks[0])
+        return out
+    operation(masks[0], masks[1], out=out)
+    for mask in masks[2:]:
+        operation(out, mask, out=out)
+    return out
+
+
+@node("union", version=1, category=CATEGORY, split="rows",
       inputs=[Input("inputs", "mask", list_of=True, doc="masks to combine")],
       outputs=[Output("output", "mask")])
 def union(inputs):
@@ -158,14 +162,10 @@ def union(inputs):
     Soft masks combine as fuzzy sets (max), so a soft edge stays soft where it is the
     larger value. All inputs must have the same size.
     """
-    masks = checked_list(inputs)
-    out = masks[0].copy()
-    for mask in masks[1:]:
-        np.maximum(out, mask, out=out)
-    return out
+    return combine(np.maximum, checked_list(inputs))
 
 
-@node("intersect", version=1, category=CATEGORY,
+@node("intersect", version=1, category=CATEGORY, split="rows",
       inputs=[Input("inputs", "mask", list_of=True, doc="masks to intersect")],
       outputs=[Output("output", "mask")])
 def intersect(inputs):
@@ -173,14 +173,10 @@ def intersect(inputs):
 
     All inputs must have the same size.
     """
-    masks = checked_list(inputs)
-    out = masks[0].copy()
-    for mask in masks[1:]:
-        np.minimum(out, mask, out=out)
-    return out
+    return combine(np.minimum, checked_list(inputs))
 
 
-@node("multiply", version=1, category=CATEGORY,
+@node("multiply", version=1, category=CATEGORY, split="rows",
       inputs=[Input("inputs", "mask", list_of=True, doc="masks to multiply")],
       outputs=[Output("output", "mask")])
 def multiply(inputs):
@@ -188,14 +184,10 @@ def multiply(inputs):
 
     All inputs must have the same size.
     """
-    masks = checked_list(inputs)
-    out = masks[0].copy()
-    for mask in masks[1:]:
-        np.multiply(out, mask, out=out)
-    return out
+    return combine(np.multiply, checked_list(inputs))
 
 
-@node("subtract", version=1, category=CATEGORY,
+@node("subtract", version=1, category=CATEGORY, split="rows",
       inputs=[Input("a", "mask", doc="the mask to cut from"),
               Input("b", "mask", doc="the mask to remove (a garbage matte)")],
       outputs=[Output("output", "mask")])
@@ -205,12 +197,12 @@ def subtract(a, b):
     Removes `b` from `a`; a soft `b` removes partially. Inputs must have the same size.
     """
     a, b = checked_pair(a, b)
-    out = np.empty_like(a)
+    out = buffers.empty(a.shape, np.float32)
     maskops.subtract_into(a, b, out)
     return out
 
 
-@node("difference", version=1, category=CATEGORY,
+@node("difference", version=1, category=CATEGORY, split="rows",
       inputs=[Input("a", "mask"), Input("b", "mask")],
       outputs=[Output("output", "mask")])
 def difference(a, b):
@@ -219,12 +211,12 @@ def difference(a, b):
     Inputs must have the same size.
     """
     a, b = checked_pair(a, b)
-    out = np.empty_like(a)
+    out = buffers.empty(a.shape, np.float32)
     maskops.difference_into(a, b, out)
     return out
 
 
-@node("invert", version=1, category=CATEGORY,
+@node("invert", version=1, category=CATEGORY, split="rows",
       inputs=[Input("input", "mask")],
       outputs=[Output("output", "mask")])
 def invert(input):
@@ -235,7 +227,7 @@ def invert(input):
 
 # ---------------------------------------------------------------- value remapping
 
-@node("threshold", version=1, category=CATEGORY,
+@node("threshold", version=1, category=CATEGORY, split="rows",
       inputs=[Input("input", "mask")],
       outputs=[Output("output", "mask")],
       params=[Param("value", "float", 0.5, min=0.0, max=1.0,
@@ -249,7 +241,7 @@ def threshold(input, *, value, softness):
     value - softness / 2 (0) to value + softness / 2 (1).
     """
     mask = checked_mask("input", input)
-    out = np.empty_like(mask)
+    out = buffers.empty(mask.shape, np.float32)
     maskops.threshold_into(mask, float(value - softness / 2), float(value + softness / 2),
                            out)
     return out
@@ -262,7 +254,7 @@ def _levels_check(params, connected):
     return []
 
 
-@node("levels", version=1, category=CATEGORY, check=_levels_check,
+@node("levels", version=1, category=CATEGORY, split="rows", check=_levels_check,
       inputs=[Input("input", "mask")],
       outputs=[Output("output", "mask")],
       params=[Param("low", "float", 0.0, min=0.0, max=1.0, doc="input value that becomes 0"),
@@ -276,7 +268,7 @@ def levels(input, *, low, high, gamma):
     or push the soft edge in or out (gamma).
     """
     mask = checked_mask("input", input)
-    out = np.empty_like(mask)
+    out = buffers.empty(mask.shape, np.float32)
     maskops.levels_into(mask, float(low), float(high), float(1.0 / gamma), out)
     return out
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from graph import buffers
 from graph.errors import NodeInputError
 from graph.spec import Input, Output, Param, Pointwise, node
 from nodes.kernels.bands import run_bands
@@ -92,7 +93,7 @@ def merge(a, b, *, op, offset):
     offset_x, offset_y = int(offset[0]), int(offset[1])
     if a_image.shape != b_image.shape or offset_x or offset_y:
         a_image = place(a_image, b_image.shape, offset_x, offset_y)
-    out = np.empty_like(b_image)
+    out = buffers.empty(b_image.shape, np.float32)
     height = b_image.shape[0]
     run_bands(merge_kernel(op), height, out[0].size, a_image.reshape(height, -1),
               b_image.reshape(height, -1), out.reshape(height, -1))
