@@ -14,7 +14,9 @@ each pixel's surface colour (the mean colour of its cluster), so a lip patch cos
 colour difference where the layer says wood, and no slab forms.
 
 Texture (grass, gravel) clusters into speckle; there the rim changes surface every few
-pixels and no layer map is made (the patch fill continues texture by itself).
+pixels and no layer map is made (the patch fill continues texture by itself). Nor is
+one made for holes at most MIN_THICKNESS px from their rim (scratches, blobs): they hide
+no object's outline whole, and the vote cost the patch fill 1 dB on the bench's blobs.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ LAYER_COUNT = 8      # surfaces the rim's colours are clustered into
 LAYER_RING = 12      # px: known pixels this close to the hole are clustered and vote
 LAYER_SPREAD = 0.5   # the vote's sigma over the hole's thickness (at least 3 px)
 LAYER_BLUR = 2.0     # px: the surface colours are blurred, so sources compare like targets
+MIN_THICKNESS = 20   # px: thinner holes (scratches, blobs) cut no object whole; no layers
 MAX_CHANGES = 0.08   # more surface changes per rim pixel than this (a change every 12 px
                      # or less): texture or stripes, no layers
 KMEANS_ROUNDS, SEED = 12, 7
@@ -34,6 +37,9 @@ def layer_colours(rgb, hole):
     """(H, W, 3) float32 surface colours of `rgb` (H, W, C) float32 sRGB-encoded around
     and inside `hole` (H, W) bool, or None where the rim is texture. Pixels far from
     the hole take the surface colour of their nearest cluster too (they are sources)."""
+    thickness = float(cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3).max())
+    if thickness <= MIN_THICKNESS:
+        return None
     colours = np.ascontiguousarray(rgb[..., :3], np.float32)
     lab = cv2.cvtColor(np.clip(colours, 0.0, 1.0), cv2.COLOR_RGB2Lab)
     distance = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3)
@@ -45,7 +51,7 @@ def layer_colours(rgb, hole):
     rim = ~hole & (distance <= 1.5)
     if surface_changes(labels, rim) > MAX_CHANGES:
         return None
-    labels[hole] = vote(labels, ring, hole, len(centres))[hole]
+    labels[hole] = vote(labels, ring, len(centres), thickness)[hole]
     means = np.stack([colours[ring & (labels == k)].mean(axis=0) if np.any(ring & (labels == k))
                       else np.zeros(3, np.float32) for k in range(len(centres))])
     return cv2.GaussianBlur(means[labels].astype(np.float32), (0, 0), LAYER_BLUR)
@@ -84,10 +90,9 @@ def surface_changes(labels, rim):
     return float(differ[pairs].mean()) if pairs.any() else 0.0
 
 
-def vote(labels, ring, hole, count):
+def vote(labels, ring, count, thickness):
     """(H, W) int32: the label with the largest Gaussian-weighted share among the `ring`
-    pixels near each pixel (sigma LAYER_SPREAD times the hole's thickness)."""
-    thickness = float(cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3).max())
+    pixels near each pixel (sigma LAYER_SPREAD times the hole's `thickness`, px)."""
     sigma = max(3.0, LAYER_SPREAD * thickness)
     scores = np.stack([cv2.GaussianBlur((ring & (labels == k)).astype(np.float32), (0, 0), sigma)
                        for k in range(count)], axis=2)
