@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from nodes.inpaint import patch_fill
+from nodes.inpaint import inpaint, patch_fill
 from nodes.inpaint_layers import layer_colours
 
 skimage_data = pytest.importorskip("skimage.data", reason="skimage ships the test photos")
@@ -84,3 +84,47 @@ def test_layers_follow_the_rim_and_skip_texture():
     y, x = np.mgrid[0:160, 0:160]
     stripes = (np.sin(2 * np.pi * (x + 0.5 * y) / 12.0) > 0).astype(np.float32)
     assert layer_colours(np.dstack([stripes, 1 - stripes, stripes]), square[:160, :160]) is None
+
+
+def srgb_to_linear(values):
+    return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(values):
+    values = np.clip(values, 0.0, 1.0)
+    return np.where(values <= 0.0031308, values * 12.92, 1.055 * values ** (1 / 2.4) - 0.055)
+
+
+def copied_objects(shown, plate, bands, block=16, horizon=340):
+    """(x, y) of the 16 px blocks in the sky of `bands` (column ranges of the new canvas)
+    that hold detail (grey standard deviation above 0.04; the clear sky has about 0.01)
+    and match some block of `plate` with a normalised cross-correlation above 0.8: an
+    object of the picture (a tower's lattice, a lamp) copied whole into the sky."""
+    grey = np.ascontiguousarray(shown.mean(axis=2), np.float32)
+    source = np.ascontiguousarray((plate / 255.0).mean(axis=2), np.float32)
+    found = []
+    for start, stop in bands:
+        for x in range(start, stop - block + 1, 8):
+            for y in range(0, horizon - block + 1, 8):
+                piece = grey[y:y + block, x:x + block]
+                if piece.std() > 0.04 and cv2.matchTemplate(
+                        source, piece, cv2.TM_CCOEFF_NORMED).max() > 0.8:
+                    found.append((x, y))
+    return found
+
+
+def test_outpaint_copies_no_tower_into_the_sky():
+    """The outpaint example (the rocket's middle 400 px widened by 120 px on each side,
+    the template's patch fill): no block of the new sky 16 px or more from the seams is a
+    copy of the picture's detail (before the layer guide: 10 blocks, a partial tower in
+    the left band)."""
+    plate = np.ascontiguousarray(skimage_data.rocket()[:, 120:520])
+    image = np.dstack([srgb_to_linear(plate / 255.0), np.ones(plate.shape[:2])])
+    canvas = np.ascontiguousarray(np.pad(image, ((0, 0), (120, 120), (0, 0)), mode="reflect"),
+                                  np.float32)
+    added = np.zeros(canvas.shape[:2], np.float32)
+    added[:, :120] = added[:, -120:] = 1.0
+    out = inpaint.compute(canvas, added, method="patch", grow=4.0, blend=3.0, radius=5,
+                          patch_radius=5)
+    shown = linear_to_srgb(out[..., :3].astype(np.float64))
+    assert copied_objects(shown, plate, [(0, 104), (536, 640)]) == []
