@@ -164,7 +164,7 @@ def _check_input(input, mask, weights):
                              "sample from", hint="paint only the part to remove, or lower grow")
 
 
-@node("inpaint", version=2, category="inpaint", reads_files=True, check=_check,
+@node("inpaint", version=3, category="inpaint", reads_files=True, check=_check,
       inputs=[Input("input", "image", doc="the picture to repair"),
               Input("mask", "mask", doc="the hole: 1 where pixels are replaced")],
       outputs=[Output("output", "image", doc="the picture with the hole filled")],
@@ -196,7 +196,9 @@ def inpaint(input, mask, *, method, grow, blend, radius, patch_radius=PATCH_RADI
       telea   fast marching (Telea 2004): fastest; fine for scratches and thin wires.
       smooth  biharmonic fill (the smoothest continuation of the surroundings, as
               scikit-image's inpaint_biharmonic): best on scratches and small blobs.
-      patch   structure first (edges that cross the hole are joined by curves), then
+      patch   structure first (edges that cross the hole are joined by curves; on
+              wide holes each hole pixel is given the surface around it, so an
+              object the mask cuts is not extruded), then
               PatchMatch exemplar fill, coarse to fine: copies texture and structure
               from the picture around the hole (a region twice the hole's size on
               each side, nearer sources preferred), what "content-aware fill" does.

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from nodes.inpaint_fill import hole_box, resize, smooth_fill, telea_fill, value_range
+from nodes.inpaint_layers import layer_colours
 from nodes.inpaint_seam import smooth_seam
 from nodes.inpaint_structure import guide_channel, side_colours, structure_lines
 from nodes.kernels import patchmatch
@@ -33,6 +34,7 @@ FINE_SEARCH = 32          # px: first random-search window below the coarsest le
 GUIDE_WEIGHT = 0.5        # weight of the structure guide channel (_with_guide)
 SPATIAL_WEIGHT = 0.05     # squared error per sample a source a picture away costs (_spatial)
 SIDE_WEIGHT = 1.0         # weight of the side colours of the structure lines (guides)
+LAYER_WEIGHT = 1.0        # weight of the surface colours (nodes.inpaint_layers; guides)
 
 
 def _box_dilate(hole_u8, radius):
@@ -141,18 +143,35 @@ def _patch_fill_box(image, hole, radius, outpaint=False, estimate=False):
     varying = np.flatnonzero(low < high)
     if varying.size:
         colours = np.ascontiguousarray(work[..., varying])
-        parts = [colours, TEXTURE_WEIGHT * _texture(colours, hole)]
-        lines = structure_lines(colours, hole) if colours.shape[2] >= 3 else None
-        if lines is not None:
-            parts += [SIDE_WEIGHT * side_colours(colours, hole, lines),
-                      lines[..., None].astype(np.float32)]
+        guides, lines = _guides(colours, hole)
+        parts = [colours, TEXTURE_WEIGHT * _texture(colours, hole)] + guides
         filled, padded_hole, nnf = _patch_pyramid(np.ascontiguousarray(np.concatenate(
-            parts, axis=2)), hole, radius, varying.size, 4 if lines is not None else 0, estimate)
+            parts, axis=2)), hole, radius, varying.size, sum(g.shape[2] for g in guides), lines,
+            estimate)
         _match_rim(filled, padded_hole, nnf, radius, varying.size)
         if outpaint:  # the new canvas must not end in a seam (see nodes.inpaint_seam)
             smooth_seam(filled, padded_hole, radius, varying.size)
         work[..., varying] = filled[radius:-radius, radius:-radius, :varying.size]
     return work
+
+
+def _guides(colours, hole):
+    """The guide channels (known inside the hole too) for `colours` (H, W, C): the
+    surface colours (3, nodes.inpaint_layers), then the structure lines' side colours
+    (3) and line mask (1, nodes.inpaint_structure), each where found; none for fewer
+    than three channels. Returns the list of (H, W, n) arrays and whether the line
+    mask (the last channel) is among them."""
+    if colours.shape[2] < 3:
+        return [], False
+    parts = []
+    layers = layer_colours(colours, hole)
+    if layers is not None:
+        parts.append(LAYER_WEIGHT * layers)
+    lines = structure_lines(colours, hole)
+    if lines is not None:
+        parts += [SIDE_WEIGHT * side_colours(colours, hole, lines),
+                  lines[..., None].astype(np.float32)]
+    return parts, lines is not None
 
 
 def _texture(image, hole, window=TEXTURE_WINDOW):
@@ -174,7 +193,7 @@ def _texture(image, hole, window=TEXTURE_WINDOW):
     return sums / np.maximum(counts, 1e-6)[..., None]
 
 
-def _patch_pyramid(base, hole, radius, colours, guides=0, estimate=False):
+def _patch_pyramid(base, hole, radius, colours, guides=0, lines=False, estimate=False):
     """The coarse-to-fine PatchMatch fill of `base` (H, W, C) float32 (hole pixels zero).
 
     Every level is padded by `radius` mirrored pixels, so that the patches of pixels at
@@ -190,7 +209,7 @@ def _patch_pyramid(base, hole, radius, colours, guides=0, estimate=False):
     padded hole and the finest field.
     """
     images, holes = _pyramid(base, hole, radius)
-    if guides:
+    if lines:
         images = [_with_guide(image, radius) for image in images]
     if len(images) > 1:  # the finest level matches colours only (texture did its job)
         keep = list(range(colours)) + list(range(images[0].shape[2] - guides,

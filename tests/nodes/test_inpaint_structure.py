@@ -119,16 +119,19 @@ def test_no_structure_means_no_lines():
 
 # ---------------------------------------------------------------- outpainting seams
 
-@pytest.mark.parametrize("name", ["rocket", "coffee"])
+@pytest.mark.parametrize("name", ["rocket", "coffee", "astronaut"])
 def test_outpainted_seams_are_no_steeper_than_the_picture(name):
-    """The outpaint example's photo and the object-removal one, widened by 40 px on both
-    sides: the mean horizontal gradient over the 12 columns around each seam is no
-    higher than that of the picture's own content 8-20 px inside it (bench/bench_inpaint.py
-    measures all six bench photos: astronaut's left seam is at 1.2, the others below 1)."""
+    """The outpaint example's photo, the object-removal one and the astronaut, widened by
+    40 px on both sides: the mean horizontal gradient over the 12 columns around each
+    seam is no higher than that of the picture's own content 8-20 px inside it, or than
+    what the real photo beyond the crop has at that line where that is higher (the
+    astronaut's flag has its edge 0-6 px inside the left seam: the real photo measures
+    1.89 there, our fill 1.19; bench/bench_inpaint.py measures all six bench photos)."""
     import os
     import sys
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
     import bench_inpaint
     ratios, shown = bench_inpaint.seam_ratios(bench_inpaint.load_photo(name))
+    truths = bench_inpaint.photo_seam_ratios(bench_inpaint.load_photo(name))
     assert np.isfinite(shown).all()
-    assert max(ratios) <= 1.0, ratios
+    assert all(ratio <= max(1.0, truth) for ratio, truth in zip(ratios, truths)), (ratios, truths)
