@@ -10,8 +10,9 @@ process that then exits: no memory cache) and the Python API (`Graph.run`, with 
 process-wide memory cache, which keeps results within MASKGRAPH_MEMORY_BUDGET counting
 what the run holds). Target (issue #14, item 5): under
 MASKGRAPH_MEMORY_BUDGET=4G the peak stays under 5 GiB (goal 3 GiB).
-Run: python bench/bench_memory.py [--runs N]. Prints the load average: on a shared machine
-the times move, the peaks do not (much).
+Run: python bench/bench_memory.py [--runs N] [--cases cli:4G,api:1G,...]; `--trace 1G` prints
+RSS after each node of one run (where the peak is, which nodes ran in strips). Prints the
+load average: on a shared machine the times move, the peaks do not (much).
 """
 import argparse
 import os
@@ -69,6 +70,19 @@ def child(graph_path: str, mode: str) -> None:
     if mode == "cli":
         from graph.cli import main
         code = main(["run", "-q", graph_path])
+    elif mode == "trace":  # what `maskgraph run` does, printing RSS after each node
+        import graph
+        import psutil
+        process = psutil.Process()
+
+        def show(stat):
+            print(f"  {stat['name']:<8} {stat['status']:<9} {stat['seconds']:6.2f} s  "
+                  f"RSS {process.memory_info().rss / 2**30:5.2f} GiB  peak "
+                  f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:5.2f} GiB"
+                  + (f"  strips of {stat['strips']} rows" if "strips" in stat else ""),
+                  flush=True)
+        graph.load(graph_path).run(memory=None, on_node=show)
+        code = 0
     else:
         import graph
         graph.load(graph_path).run()
@@ -96,12 +110,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--child")
     parser.add_argument("--mode", default="cli")
+    parser.add_argument("--trace", metavar="BUDGET",
+                        help="print RSS after each node of one run under BUDGET, then stop")
     parser.add_argument("--cases", default="cli:none,cli:4G,cli:1G,api:4G,api:1G",
                         help="comma-separated MODE:BUDGET (mode cli or api; budget none or a size)")
     arguments = parser.parse_args()
     if arguments.child:
         return child(arguments.child, arguments.mode)
     graph_path = make_inputs()
+    if arguments.trace:
+        env = {**os.environ, "MASKGRAPH_MEMORY_BUDGET": arguments.trace}
+        print(f"one run under MASKGRAPH_MEMORY_BUDGET={arguments.trace}, RSS after each node:")
+        subprocess.run([sys.executable, __file__, "--child", graph_path, "--mode", "trace"],
+                       env=env, cwd=REPO, check=True)
+        return
     print(f"8K ({WIDTH}x{HEIGHT}) 12-node graph, `maskgraph run` in a fresh process each; "
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"{'how':<16} {'MASKGRAPH_MEMORY_BUDGET':<24} {'peak RSS GiB':>14} {'seconds':>16}")
