@@ -2,9 +2,10 @@
 
 A fed array takes the place of a node's first output, so it must be what that output
 is: an image is (H, W, 4) float premultiplied linear RGBA, a mask (H, W) float in [0, 1]
-(`image|mask` outputs accept either), a track (3 + points, 3) (graph.spec.PORT_SHAPES). Integer arrays are refused rather than guessed at
-(8-bit codes are sRGB-encoded and need decoding, not a cast). Float16/float64 arrays are
-converted to float32. Sizes count against the pixel budget.
+(`image|mask` outputs accept either), a track (3 + points, 3) (graph.spec.PORT_SHAPES).
+Integer arrays are refused rather than guessed at (8-bit codes are sRGB-encoded and need
+decoding, not a cast). Float16/float64 arrays are converted to float32. Sizes count
+against the pixel budget.
 """
 from __future__ import annotations
 

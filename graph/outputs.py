@@ -3,7 +3,8 @@
 A sink's files are its `path` params at a frame. Rendering a frame range onto sinks whose
 paths have no frame number (`####`, `%04d`) would rewrite the same file once per frame:
 refused, unless the sink collects the range into one file (a spec with `finish` that
-takes the frame at these params: a video). An animated graph rendered at one frame gets a warning naming its key range.
+takes the frame at these params: a video). An animated graph rendered at one frame gets a
+warning naming its key range.
 """
 from __future__ import annotations
 
