@@ -123,23 +123,25 @@ def decontaminate(input, matte, *, method, regularization, gradient_weight, pull
     image = np.ascontiguousarray(input, dtype=np.float32)
     rgb = np.ascontiguousarray(image[..., :3])
     if method == "multilevel":
+        ceiling = max(1.0, float(rgb.max()))
         smooth, background = estimate_foreground(rgb, alpha, float(regularization),
-                                                 float(gradient_weight))
+                                                 float(gradient_weight), ceiling)
         refitted = np.empty_like(smooth)
-        foreground_kernels.refit_into(rgb, alpha, smooth, background, float(pull),
-                                      max(1.0, float(rgb.max())), refitted)
+        foreground_kernels.refit_into(rgb, alpha, smooth, background, float(pull), ceiling,
+                                      refitted)
         rgb = refitted
     out = np.empty(image.shape, np.float32)
     foreground_kernels.premultiplied_cutout_into(rgb, alpha * image[..., 3], out)
     return out
 
 
-def estimate_foreground(image, alpha, regularization=1e-5, gradient_weight=1.0):
+def estimate_foreground(image, alpha, regularization=1e-5, gradient_weight=1.0, ceiling=None):
     """Foreground and background colours ((h, w, 3) float32 each) of `image` ((h, w, 3)
     float32 linear) under the matte `alpha` ((h, w) float32), by multilevel foreground
-    estimation."""
+    estimation; colours are clamped to [0, ceiling] (unset: the picture's maximum, at
+    least 1)."""
     height, width = alpha.shape
-    ceiling = max(1.0, float(image.max()))
+    ceiling = max(1.0, float(image.max())) if ceiling is None else ceiling
     levels = max(1, math.ceil(math.log2(max(height, width))))
     mean = image.reshape(-1, 3).mean(axis=0).astype(np.float32)
     foreground = np.empty((1, 1, 3), np.float32)
