@@ -47,7 +47,7 @@ def refine(input, mask, *, band, method, eps, prior):
     plus a weak pull of weight `prior` * (2 m - 1)^2 towards the coarse mask m (it keeps
     the mask where the colours cannot tell subject from background). The band is solved
     by conjugate gradients on the matrix-free Laplacian at the first half size whose long
-    side is at most 400 px, then brought up to full size by the same local colour model
+    side is at most 640 px, then brought up to full size by the same local colour model
     (a . I + b per window, fitted to the coarse alpha and applied to the finer picture):
     faster than a full-size solve and, on hair and fur, closer to the truth. Hair, fur
     and motion blur come out as partial alpha. `guided` replaces the solve by a colour

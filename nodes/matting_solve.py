@@ -11,8 +11,10 @@ size is the first half size with a long side of at most WORK_SIDE px: the pictur
 up to that.
 
 Measured on the composites of tests/matting_data.py (hair, fur, motion blur): at 1 MP
-solving at 256 px and upsampling gives SAD 0.48 of the coarse mask's against 0.58 for the
-exact solve at full size (0.56 for pymatting's), in a small fraction of the time. The
+solving at 512 px and upsampling gives SAD 0.51 of the coarse mask's against 0.58 for the
+exact solve at full size (0.56 for pymatting's), in a small fraction of the time. (At
+256 px it is 0.48, but a 600x400 picture solved at half size loses what the edge of a
+segmentation network's mask needs: tests/nodes/test_segment.py.) The
 solve starts from the coarse mask and stops at a relative residual of TOLERANCE:
 conjugate gradients settle the directions the colours decide first and the Laplacian's
 near-null space (where colours cannot tell subject from background) last, so stopping
@@ -29,7 +31,7 @@ import numpy as np
 from nodes.kernels import matting
 
 SOFT_LOW, SOFT_HIGH = 0.02, 0.98     # a coarse mask strictly between these is uncertain
-WORK_SIDE = 400       # the band is solved at the first half size with a long side up to this
+WORK_SIDE = 640       # the band is solved at the first half size with a long side up to this
 MIN_SIDE = 32         # no level is made with a short side under this
 UPSAMPLE_EPS = 1e-6   # ridge of the affine colour model that brings alpha up a level
 TOLERANCE = 3e-4      # relative residual at which the solve stops (module docstring)
