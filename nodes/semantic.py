@@ -47,7 +47,7 @@ def _check(params, connected):
     return [("target", problem)] if problem else []
 
 
-@node("segment", version=2, category="mask generators",
+@node("segment", version=3, category="mask generators",
       inputs=[Input("input", "image", doc="the picture to segment")],
       outputs=[Output("output", "mask", doc="probability of the target at every pixel")],
       params=[

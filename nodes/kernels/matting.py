@@ -1,6 +1,6 @@
 """Closed-form matting (Levin, Lischinski and Weiss, PAMI 2008), matrix-free, on a band.
 
-The matting Laplacian L of a guide image I (h, w, 3) sums, over every 3x3 window k whose
+The matting Laplacian L of a guide image I (3, h, w) sums, over every 3x3 window k whose
 centre lies at least one pixel inside the image,
 
     L_ij += delta_ij - (1 + (I_i - mu_k)^T (Sigma_k + eps / 9 U)^-1 (I_j - mu_k)) / 9
@@ -11,10 +11,13 @@ Applied to a vector p it reads like a guided filter (He, Sun and Tang 2010):
     a_k = (Sigma_k + eps / 9 U)^-1 cov_k(I, p),   b_k = mean_k(p) - a_k . mu_k
     (L p)_i = sum over the windows k holding i of (p_i - a_k . I_i - b_k)
 
-so L is never stored. Alpha is known (0 or 1) outside the unknown band U; the solve is
-L_UU alpha_U = -L_UK alpha_K, by conjugate gradients preconditioned with the diagonal of
-L_UU, started from a coarse-to-fine guess (nodes/matting.py). Only the windows touching U
-(`windows`: flat indices of their centres) and the unknown pixels (`unknown`) are visited.
+so L is never stored. Only the band is visited, as runs: a run (y, x0, x1, offset) is a
+stretch [x0, x1) of row y whose values sit at [offset, offset + x1 - x0) of a compact
+array. Window runs cover the unknown pixels grown by one (every window that holds an
+unknown pixel); pixel runs cover the unknown pixels, and `bases` gives, for each pixel
+run and dy in (-1, 0, 1), the compact index of the window centred at (y + dy, x0) (-1
+where that row is outside the picture), so the windows around a run are contiguous.
+Windows centred on the picture's border are not part of L: their coefficients are 0.
 
 Per window the kernels keep the mean (3) and the inverse of Sigma + eps / 9 U (6: rr, rg,
 rb, gg, gb, bb) in float64 (the covariances of 9 pixels cancel badly in float32).
@@ -27,146 +30,197 @@ WINDOW_STATS = 9          # mean r, g, b, then the inverse covariance rr, rg, rb
 
 
 @scalar
-def _valid_centre(y, x, height, width):
-    return 1 <= y < height - 1 and 1 <= x < width - 1
+def _inner_span(y, x0, x1, height, width):
+    """The part [start, stop) of a run whose windows lie inside the picture."""
+    if y < 1 or y >= height - 1:
+        return x0, x0
+    return max(x0, 1), max(min(x1, width - 1), max(x0, 1))
 
 
 @parallel_kernel
-def window_statistics(guide, windows, eps, stats):
-    """Mean and inverse regularised covariance of each 3x3 window.
+def window_statistics(guide, window_runs, eps, stats):
+    """Mean and inverse regularised covariance of each window (0 on the border).
 
-    guide: (h, w, 3) float32; windows: (n,) int64 flat centre indices (not on the border);
-    eps: regulariser (eps / 9 is added to the covariance's diagonal, as in Levin et al.); stats: (n, 9) float64 out.
+    guide: (3, h, w) float32 planes; window_runs: (n, 4) int64 runs of window centres;
+    eps: regulariser (eps / 9 is added to the covariance's diagonal, as in Levin et al.);
+    stats: (9, m) float64 out, m the number of windows.
     """
-    width = guide.shape[1]
-    for index in prange(windows.shape[0]):
-        y, x = windows[index] // width, windows[index] % width
-        mean_r = mean_g = mean_b = 0.0
-        for dy in range(-1, 2):
-            for dx in range(-1, 2):
-                mean_r += guide[y + dy, x + dx, 0]
-                mean_g += guide[y + dy, x + dx, 1]
-                mean_b += guide[y + dy, x + dx, 2]
-        mean_r /= 9.0
-        mean_g /= 9.0
-        mean_b /= 9.0
-        rr = rg = rb = gg = gb = bb = 0.0
-        for dy in range(-1, 2):
-            for dx in range(-1, 2):
-                r = guide[y + dy, x + dx, 0] - mean_r
-                g = guide[y + dy, x + dx, 1] - mean_g
-                b = guide[y + dy, x + dx, 2] - mean_b
-                rr += r * r
-                rg += r * g
-                rb += r * b
-                gg += g * g
-                gb += g * b
-                bb += b * b
-        rr = (rr + eps) / 9.0
-        rg /= 9.0
-        rb /= 9.0
-        gg = (gg + eps) / 9.0
-        gb /= 9.0
-        bb = (bb + eps) / 9.0
-        inv_rr = gg * bb - gb * gb
-        inv_rg = rb * gb - rg * bb
-        inv_rb = rg * gb - rb * gg
-        inv_gg = rr * bb - rb * rb
-        inv_gb = rb * rg - rr * gb
-        inv_bb = rr * gg - rg * rg
-        det = rr * inv_rr + rg * inv_rg + rb * inv_rb
-        out = stats[index]
-        out[0], out[1], out[2] = mean_r, mean_g, mean_b
-        out[3], out[4], out[5] = inv_rr / det, inv_rg / det, inv_rb / det
-        out[6], out[7], out[8] = inv_gg / det, inv_gb / det, inv_bb / det
+    height, width = guide.shape[1], guide.shape[2]
+    for run in prange(window_runs.shape[0]):
+        y, x0, x1, offset = window_runs[run]
+        for k in range(WINDOW_STATS):
+            stats[k, offset:offset + x1 - x0] = 0.0
+        start, stop = _inner_span(y, x0, x1, height, width)
+        for x in range(start, stop):
+            mean_r = mean_g = mean_b = 0.0
+            for dy in range(-1, 2):
+                for dx in range(-1, 2):
+                    mean_r += guide[0, y + dy, x + dx]
+                    mean_g += guide[1, y + dy, x + dx]
+                    mean_b += guide[2, y + dy, x + dx]
+            mean_r /= 9.0
+            mean_g /= 9.0
+            mean_b /= 9.0
+            rr = rg = rb = gg = gb = bb = 0.0
+            for dy in range(-1, 2):
+                for dx in range(-1, 2):
+                    r = guide[0, y + dy, x + dx] - mean_r
+                    g = guide[1, y + dy, x + dx] - mean_g
+                    b = guide[2, y + dy, x + dx] - mean_b
+                    rr += r * r
+                    rg += r * g
+                    rb += r * b
+                    gg += g * g
+                    gb += g * b
+                    bb += b * b
+            rr = (rr + eps) / 9.0
+            rg /= 9.0
+            rb /= 9.0
+            gg = (gg + eps) / 9.0
+            gb /= 9.0
+            bb = (bb + eps) / 9.0
+            inv_rr = gg * bb - gb * gb
+            inv_rg = rb * gb - rg * bb
+            inv_rb = rg * gb - rb * gg
+            inv_gg = rr * bb - rb * rb
+            inv_gb = rb * rg - rr * gb
+            inv_bb = rr * gg - rg * rg
+            det = rr * inv_rr + rg * inv_rg + rb * inv_rb
+            i = offset + x - x0
+            stats[0, i], stats[1, i], stats[2, i] = mean_r, mean_g, mean_b
+            stats[3, i], stats[4, i], stats[5, i] = inv_rr / det, inv_rg / det, inv_rb / det
+            stats[6, i], stats[7, i], stats[8, i] = inv_gg / det, inv_gb / det, inv_bb / det
 
 
 @parallel_kernel
-def window_coefficients(guide, values, windows, stats, coeffs):
+def window_coefficients(guide, values, window_runs, stats, coeffs):
     """The guided-filter coefficients (a_r, a_g, a_b, b) of `values` in each window.
 
-    guide: (h, w, 3) float32; values: (h, w) float64 (the vector p as an image);
-    windows, stats as in `window_statistics`; coeffs: (h * w, 4) float64, written at
-    the windows' flat indices only.
-    """
-    width = guide.shape[1]
-    for index in prange(windows.shape[0]):
-        centre = windows[index]
-        y, x = centre // width, centre % width
-        mean_p = cov_r = cov_g = cov_b = 0.0
-        for dy in range(-1, 2):
-            for dx in range(-1, 2):
-                p = values[y + dy, x + dx]
-                mean_p += p
-                cov_r += guide[y + dy, x + dx, 0] * p
-                cov_g += guide[y + dy, x + dx, 1] * p
-                cov_b += guide[y + dy, x + dx, 2] * p
-        mean_p /= 9.0
-        s = stats[index]
-        cov_r = cov_r / 9.0 - s[0] * mean_p
-        cov_g = cov_g / 9.0 - s[1] * mean_p
-        cov_b = cov_b / 9.0 - s[2] * mean_p
-        a_r = s[3] * cov_r + s[4] * cov_g + s[5] * cov_b
-        a_g = s[4] * cov_r + s[6] * cov_g + s[7] * cov_b
-        a_b = s[5] * cov_r + s[7] * cov_g + s[8] * cov_b
-        out = coeffs[centre]
-        out[0], out[1], out[2] = a_r, a_g, a_b
-        out[3] = mean_p - a_r * s[0] - a_g * s[1] - a_b * s[2]
-
-
-@parallel_kernel
-def laplacian_rows(guide, values, unknown, coeffs, out):
-    """(L p)_i for each unknown pixel i, from the window coefficients of p.
-
-    guide: (h, w, 3) float32; values: (h, w) float64 (p); unknown: (m,) int64 flat
-    indices; coeffs: (h * w, 4) float64 from `window_coefficients`; out: (m,) float64.
+    guide: (3, h, w) float32; values: (h, w) float64 (the vector p as an image);
+    window_runs, stats as in `window_statistics`; coeffs: (4, m) float64 out. Column
+    sums of p and I p over the window's three rows first, then across (contiguous rows).
     """
     height, width = values.shape
-    for index in prange(unknown.shape[0]):
-        pixel = unknown[index]
-        y, x = pixel // width, pixel % width
-        p = values[y, x]
-        r, g, b = guide[y, x, 0], guide[y, x, 1], guide[y, x, 2]
-        total = 0.0
+    for run in prange(window_runs.shape[0]):
+        y, x0, x1, offset = window_runs[run]
+        for k in range(4):
+            coeffs[k, offset:offset + x1 - x0] = 0.0
+        start, stop = _inner_span(y, x0, x1, height, width)
+        if stop <= start:
+            continue
+        span = stop - start + 2
+        sum_p = np.zeros(span)
+        sum_r = np.zeros(span)
+        sum_g = np.zeros(span)
+        sum_b = np.zeros(span)
         for dy in range(-1, 2):
-            for dx in range(-1, 2):
-                if _valid_centre(y + dy, x + dx, height, width):
-                    c = coeffs[pixel + dy * width + dx]
-                    total += p - (c[0] * r + c[1] * g + c[2] * b + c[3])
-        out[index] = total
+            p_row = values[y + dy, start - 1:stop + 1]
+            r_row = guide[0, y + dy, start - 1:stop + 1]
+            g_row = guide[1, y + dy, start - 1:stop + 1]
+            b_row = guide[2, y + dy, start - 1:stop + 1]
+            for k in range(span):
+                p = p_row[k]
+                sum_p[k] += p
+                sum_r[k] += r_row[k] * p
+                sum_g[k] += g_row[k] * p
+                sum_b[k] += b_row[k] * p
+        first = offset + start - x0
+        for k in range(stop - start):
+            i = first + k
+            mean_p = (sum_p[k] + sum_p[k + 1] + sum_p[k + 2]) / 9.0
+            cov_r = (sum_r[k] + sum_r[k + 1] + sum_r[k + 2]) / 9.0 - stats[0, i] * mean_p
+            cov_g = (sum_g[k] + sum_g[k + 1] + sum_g[k + 2]) / 9.0 - stats[1, i] * mean_p
+            cov_b = (sum_b[k] + sum_b[k + 1] + sum_b[k + 2]) / 9.0 - stats[2, i] * mean_p
+            a_r = stats[3, i] * cov_r + stats[4, i] * cov_g + stats[5, i] * cov_b
+            a_g = stats[4, i] * cov_r + stats[6, i] * cov_g + stats[7, i] * cov_b
+            a_b = stats[5, i] * cov_r + stats[7, i] * cov_g + stats[8, i] * cov_b
+            coeffs[0, i] = a_r
+            coeffs[1, i] = a_g
+            coeffs[2, i] = a_b
+            coeffs[3, i] = mean_p - a_r * stats[0, i] - a_g * stats[1, i] - a_b * stats[2, i]
+
+
+@scalar
+def _valid_count(y, x, height, width):
+    """How many windows inside the picture hold pixel (y, x)."""
+    rows = min(y + 1, height - 2) - max(y - 1, 1) + 1
+    columns = min(x + 1, width - 2) - max(x - 1, 1) + 1
+    return max(rows, 0) * max(columns, 0)
 
 
 @parallel_kernel
-def laplacian_diagonal(guide, unknown, windows_index, stats, out):
+def laplacian_rows(guide, values, pixel_runs, bases, coeffs, out):
+    """(L p)_i for each unknown pixel i, from the window coefficients of p.
+
+    guide: (3, h, w) float32; values: (h, w) float64 (p); pixel_runs: (n, 4) int64;
+    bases: (n, 3) int64 (module docstring); coeffs: (4, m) float64 from
+    `window_coefficients`; out: (u,) float64, u the number of unknown pixels. Column sums
+    of the coefficients over three rows first (index k: column x0 - 1 + k), then across.
+    """
+    height, width = values.shape
+    for run in prange(pixel_runs.shape[0]):
+        y, x0, x1, offset = pixel_runs[run]
+        span = x1 - x0 + 2
+        low, high = max(x0 - 1, 0), min(x1 + 1, width)
+        sum_r = np.zeros(span)
+        sum_g = np.zeros(span)
+        sum_b = np.zeros(span)
+        sum_0 = np.zeros(span)
+        for dy in range(3):
+            base = bases[run, dy]
+            if base < 0:
+                continue
+            first = base + low - x0
+            shift = low - x0 + 1
+            for k in range(high - low):
+                sum_r[shift + k] += coeffs[0, first + k]
+                sum_g[shift + k] += coeffs[1, first + k]
+                sum_b[shift + k] += coeffs[2, first + k]
+                sum_0[shift + k] += coeffs[3, first + k]
+        p_row = values[y, x0:x1]
+        r_row = guide[0, y, x0:x1]
+        g_row = guide[1, y, x0:x1]
+        b_row = guide[2, y, x0:x1]
+        for k in range(x1 - x0):
+            total_r = sum_r[k] + sum_r[k + 1] + sum_r[k + 2]
+            total_g = sum_g[k] + sum_g[k + 1] + sum_g[k + 2]
+            total_b = sum_b[k] + sum_b[k + 1] + sum_b[k + 2]
+            total_0 = sum_0[k] + sum_0[k + 1] + sum_0[k + 2]
+            out[offset + k] = _valid_count(y, x0 + k, height, width) * p_row[k] - (
+                total_r * r_row[k] + total_g * g_row[k] + total_b * b_row[k] + total_0)
+
+
+@parallel_kernel
+def laplacian_diagonal(guide, pixel_runs, bases, stats, out):
     """L_ii for each unknown pixel: sum over its windows of 1 - (1 + d^T D^-1 d) / 9,
-    d = I_i - mu_k. windows_index: (h * w,) int64, a window's row in `stats` at its
-    centre's flat index (-1 elsewhere); out: (m,) float64."""
-    width = guide.shape[1]
-    for index in prange(unknown.shape[0]):
-        pixel = unknown[index]
-        y, x = pixel // width, pixel % width
-        total = 0.0
-        for dy in range(-1, 2):
-            for dx in range(-1, 2):
-                row = windows_index[pixel + dy * width + dx] if 0 <= y + dy < guide.shape[0] \
-                    and 0 <= x + dx < width else -1
-                if row >= 0:
-                    s = stats[row]
-                    r = guide[y, x, 0] - s[0]
-                    g = guide[y, x, 1] - s[1]
-                    b = guide[y, x, 2] - s[2]
-                    quad = (s[3] * r * r + s[6] * g * g + s[8] * b * b
-                            + 2.0 * (s[4] * r * g + s[5] * r * b + s[7] * g * b))
+    d = I_i - mu_k. Arguments as in `laplacian_rows`; out: (u,) float64."""
+    height, width = guide.shape[1], guide.shape[2]
+    for run in prange(pixel_runs.shape[0]):
+        y, x0, x1, offset = pixel_runs[run]
+        for x in range(x0, x1):
+            total = 0.0
+            for dy in range(3):
+                base = bases[run, dy]
+                if base < 0 or y + dy - 1 < 1 or y + dy - 1 >= height - 1:
+                    continue
+                for cx in range(max(x - 1, 1), min(x + 2, width - 1)):
+                    j = base + cx - x0
+                    r = guide[0, y, x] - stats[0, j]
+                    g = guide[1, y, x] - stats[1, j]
+                    b = guide[2, y, x] - stats[2, j]
+                    quad = (stats[3, j] * r * r + stats[6, j] * g * g + stats[8, j] * b * b
+                            + 2.0 * (stats[4, j] * r * g + stats[5, j] * r * b
+                                     + stats[7, j] * g * b))
                     total += 1.0 - (1.0 + quad) / 9.0
-        out[index] = total
+            out[offset + x - x0] = total
 
 
 @parallel_kernel
-def scatter(vector, indices, plane):
-    """plane.flat[indices[i]] = vector[i]; plane: (h, w) float64."""
-    flat = plane.reshape(plane.size)
-    for index in prange(indices.shape[0]):
-        flat[indices[index]] = vector[index]
+def scatter(vector, pixel_runs, plane):
+    """Write the compact `vector` (u,) float64 into the runs of `plane` (h, w) float64."""
+    for run in prange(pixel_runs.shape[0]):
+        y, x0, x1, offset = pixel_runs[run]
+        plane[y, x0:x1] = vector[offset:offset + x1 - x0]
 
 
 @kernel
@@ -200,44 +254,63 @@ def next_direction(direction, preconditioned, beta):
 
 
 @parallel_kernel
-def band_rows_into(guide, unknown, position, windows_index, stats, prior_weights, data,
-                   columns):
-    """L_UU (+ diag(prior_weights)) in a fixed 25-slot-per-row layout for a sparse solve.
+def affine_coefficients(guide, alpha, eps, coeffs):
+    """Per 3x3 window (clamped at the border) the least-squares affine colour model
+    alpha ~ a . I + b with ridge `eps` on a: the model behind closed-form matting.
 
-    Row r (pixel i = unknown[r]) holds, in slot (dy + 2) * 5 + dx + 2, the entry of the
-    pixel j = i + (dy, dx) when j is unknown: sum over the windows k holding both of
-    delta_ij - (1 + (I_i - mu_k)^T D_k^-1 (I_j - mu_k)) / 9. position: (h * w,) int64,
-    the row of each unknown pixel (-1 for known); windows_index as in
-    `laplacian_diagonal`; data: (m, 25) float64 out; columns: (m, 25) int64 out (the
-    column, or the row's own index with a 0 entry where j is known or outside).
+    guide: (3, h, w) float32; alpha: (h, w) float32; coeffs: (4, h, w) float32 out
+    (a_r, a_g, a_b, b at the window's centre); sums in float64.
     """
-    height, width = guide.shape[0], guide.shape[1]
-    for row in prange(unknown.shape[0]):
-        pixel = unknown[row]
-        y, x = pixel // width, pixel % width
-        for slot in range(25):
-            dy, dx = slot // 5 - 2, slot % 5 - 2
-            data[row, slot] = 0.0
-            columns[row, slot] = row
-            ny, nx = y + dy, x + dx
-            if ny < 0 or ny >= height or nx < 0 or nx >= width:
-                continue
-            other = position[pixel + dy * width + dx]
-            if other < 0:
-                continue
-            columns[row, slot] = other
-            total = 0.0
-            for cy in range(max(y, ny) - 1, min(y, ny) + 2):
-                for cx in range(max(x, nx) - 1, min(x, nx) + 2):
-                    if not _valid_centre(cy, cx, height, width):
-                        continue
-                    s = stats[windows_index[cy * width + cx]]
-                    r1, g1, b1 = guide[y, x, 0] - s[0], guide[y, x, 1] - s[1], guide[y, x, 2] - s[2]
-                    r2, g2, b2 = guide[ny, nx, 0] - s[0], guide[ny, nx, 1] - s[1], guide[ny, nx, 2] - s[2]
-                    quad = (s[3] * r1 * r2 + s[6] * g1 * g2 + s[8] * b1 * b2
-                            + s[4] * (r1 * g2 + g1 * r2) + s[5] * (r1 * b2 + b1 * r2)
-                            + s[7] * (g1 * b2 + b1 * g2))
-                    total += (1.0 if slot == 12 else 0.0) - (1.0 + quad) / 9.0
-            if slot == 12:
-                total += prior_weights[row]
-            data[row, slot] = total
+    height, width = alpha.shape
+    for y in prange(height):
+        for x in range(width):
+            mean_r = mean_g = mean_b = mean_p = 0.0
+            rr = rg = rb = gg = gb = bb = pr = pg = pb = 0.0
+            for dy in range(-1, 2):
+                row = min(max(y + dy, 0), height - 1)
+                for dx in range(-1, 2):
+                    column = min(max(x + dx, 0), width - 1)
+                    r = np.float64(guide[0, row, column])
+                    g = np.float64(guide[1, row, column])
+                    b = np.float64(guide[2, row, column])
+                    p = np.float64(alpha[row, column])
+                    mean_r += r
+                    mean_g += g
+                    mean_b += b
+                    mean_p += p
+                    rr += r * r
+                    rg += r * g
+                    rb += r * b
+                    gg += g * g
+                    gb += g * b
+                    bb += b * b
+                    pr += p * r
+                    pg += p * g
+                    pb += p * b
+            mean_r /= 9.0
+            mean_g /= 9.0
+            mean_b /= 9.0
+            mean_p /= 9.0
+            rr = rr / 9.0 - mean_r * mean_r + eps
+            rg = rg / 9.0 - mean_r * mean_g
+            rb = rb / 9.0 - mean_r * mean_b
+            gg = gg / 9.0 - mean_g * mean_g + eps
+            gb = gb / 9.0 - mean_g * mean_b
+            bb = bb / 9.0 - mean_b * mean_b + eps
+            pr = pr / 9.0 - mean_p * mean_r
+            pg = pg / 9.0 - mean_p * mean_g
+            pb = pb / 9.0 - mean_p * mean_b
+            inv_rr = gg * bb - gb * gb
+            inv_rg = rb * gb - rg * bb
+            inv_rb = rg * gb - rb * gg
+            inv_gg = rr * bb - rb * rb
+            inv_gb = rb * rg - rr * gb
+            inv_bb = rr * gg - rg * rg
+            det = rr * inv_rr + rg * inv_rg + rb * inv_rb
+            a_r = (inv_rr * pr + inv_rg * pg + inv_rb * pb) / det
+            a_g = (inv_rg * pr + inv_gg * pg + inv_gb * pb) / det
+            a_b = (inv_rb * pr + inv_gb * pg + inv_bb * pb) / det
+            coeffs[0, y, x] = a_r
+            coeffs[1, y, x] = a_g
+            coeffs[2, y, x] = a_b
+            coeffs[3, y, x] = mean_p - a_r * mean_r - a_g * mean_g - a_b * mean_b
