@@ -155,7 +155,28 @@ def resolve_screen(image, screen) -> tuple[np.ndarray, int]:
     return color, int(np.argmax(color))
 
 
-@node("chroma_key", version=1, category="keyers",
+def enclosed_holes(matte: np.ndarray, backing: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels of the regions where `matte` < HOLE_LEVEL (8-connected) that
+    hold no pixel of `backing` ((H, W) uint8, 1 = surely the backing colour)."""
+    count, labels = cv2.connectedComponents((matte < HOLE_LEVEL).astype(np.uint8), None, 8)
+    has_backing = np.bincount(labels[backing.astype(bool)], minlength=count) > 0
+    has_backing[0] = True          # label 0: the subject itself
+    return ~has_backing[labels]
+
+
+def fill_enclosed_holes(image, matte, screen, channels, balance) -> None:
+    """Set to 1, in place, the see-through regions of `matte` that show no backing colour
+    (a blue badge on a costume before a blue screen: a colour-difference key cannot tell it
+    from the screen, but a real hole in the subject would show the backing)."""
+    backing = np.empty(matte.shape, np.uint8)
+    keying.confident_backing_into(image, screen, channels, float(balance), backing)
+    matte[enclosed_holes(matte, backing)] = 1.0
+
+
+HOLE_LEVEL = 0.98
+
+
+@node("chroma_key", version=2, category="keyers",
       inputs=[Input("input", "image", doc="the plate shot against a green or blue backing"),
               Input("garbage", "mask", optional=True, doc="where the result is forced to 0"),
               Input("core", "mask", optional=True, doc="where the result is forced to 1")],
@@ -165,27 +186,34 @@ def resolve_screen(image, screen) -> tuple[np.ndarray, int]:
               Param("tolerance", "float", 0.05, min=0.0, max=1.0,
                     doc="raw alpha up to this is backing (absorbs backing noise)"),
               Param("softness", "float", 0.8, min=0.0,
-                    doc="raw alpha range over which the result goes from 0 to 1"),
+                    doc="raw alpha at which the result reaches 1"),
               Param("balance", "float", 0.5, min=0.0, max=1.0,
                     doc="screen balance: weight of max (vs min) of the other two channels"),
               Param("local", "bool", True,
                     doc="follow uneven lighting of the backing (clean-plate estimate)"),
+              Param("fill_holes", "bool", True,
+                    doc="see-through regions that show no backing colour are subject"),
               Param("invert", "bool", False, doc="output 1 = backing instead")])
 def chroma_key(input, garbage=None, core=None, *, screen, tolerance, softness, balance,
-               local, invert):
+               local, fill_holes, invert):
     """Key a subject off a green or blue backing (colour-difference keyer).
 
     A Keylight/IBK-style colour-difference key: for a screen whose primary channel is P
     (green or blue) and other channels A, B, the difference D = P - (balance * max(A, B)
     + (1 - balance) * min(A, B)); the raw alpha is 1 - D(pixel) / D(screen), so a pixel
     that is a mix of subject and backing gets a partial alpha (hair, motion blur).
-    The raw alpha then maps to the output: <= tolerance -> 0, linear up to
-    tolerance + softness -> 1.
+    The raw alpha then maps to the output: <= tolerance -> 0 (backing noise); above, a
+    knee that rises at twice the slope to meet raw / softness at 2 x tolerance, then
+    raw / softness up to 1. The noise is removed without shifting every partial alpha
+    down (faint hair and the tails of motion blur survive).
 
     `screen: auto` picks the dominant backing colour from the plate. With `local` (the
     default) the screen colour is also measured per region of about 1/96 of the frame
     from confidently-backing pixels, filled in under the subject and interpolated, so
     an unevenly lit backing keys cleanly without holes in the subject.
+    With `fill_holes` (the default), a see-through region (result < 0.98) that holds no
+    pixel of the backing's own colour is set to 1: a badge or a garment of the screen's
+    hue inside the subject. A real gap in the subject shows the backing and stays.
     The `core` mask forces 1 (max), the `garbage` mask forces 0 (multiplies by
     1 - garbage), then `invert` applies. Works on the plate's premultiplied values.
     """
@@ -194,12 +222,14 @@ def chroma_key(input, garbage=None, core=None, *, screen, tolerance, softness, b
     screen_color, primary = resolve_screen(image, screen)
     channels = channel_order(primary)
     differences, cell = local_screen_differences(image, screen_color, channels, balance, local)
-    garbage_mask, use_garbage = optional_mask(garbage)
-    core_mask, use_core = optional_mask(core)
     out = np.empty(image.shape[:2], np.float32)
     keying.chroma_key_into(image, differences, float(cell), channels, float(balance),
-                           float(tolerance), float(softness), garbage_mask, core_mask,
-                           use_garbage, use_core, bool(invert), out)
+                           float(tolerance), float(softness), out)
+    if fill_holes:
+        fill_enclosed_holes(image, out, screen_color, channels, balance)
+    garbage_mask, use_garbage = optional_mask(garbage)
+    core_mask, use_core = optional_mask(core)
+    keying.finish_matte(out, garbage_mask, core_mask, use_garbage, use_core, bool(invert))
     return out
 
 

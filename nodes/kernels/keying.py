@@ -212,7 +212,7 @@ def color_range_into(flat, windows, softness, encoded, invert, out):
                 out_row[x] = F1 - out_row[x]
 
 
-@kernel
+@scalar
 def color_difference(primary, other_a, other_b, max_weight):
     """Screen-balanced colour difference: primary - (w max(a, b) + (1 - w) min(a, b))."""
     high = max(other_a, other_b)
@@ -247,34 +247,45 @@ def despill_into(image, screen, channels, max_weight, amount, out):
             out_row[x, 3] = pixels[x, 3]
 
 
+@scalar
+def is_confident_backing(pixel, channels, max_weight, screen_difference, screen_ratio,
+                         ratio_a, ratio_b):
+    """Whether an (R, G, B[, A]) pixel is surely the backing: its colour difference is
+    >= 25% of the screen's, its difference-to-primary ratio >= 80% of the screen's and
+    each other channel, relative to the primary, within 0.1 of the screen's
+    (brightness-free tests)."""
+    primary = pixel[channels[0]]
+    difference = color_difference(primary, pixel[channels[1]], pixel[channels[2]], max_weight)
+    if difference < 0.25 * screen_difference or difference < 0.8 * screen_ratio * primary:
+        return False
+    return (abs(pixel[channels[1]] - ratio_a * primary) <= 0.1 * primary
+            and abs(pixel[channels[2]] - ratio_b * primary) <= 0.1 * primary)
+
+
+@scalar
+def backing_tests(screen, channels, max_weight):
+    """The screen's difference, difference-to-primary ratio and other-channel ratios."""
+    screen_difference = color_difference(screen[channels[0]], screen[channels[1]],
+                                         screen[channels[2]], max_weight)
+    primary = max(screen[channels[0]], 1e-6)
+    return (screen_difference, screen_difference / primary, screen[channels[1]] / primary,
+            screen[channels[2]] / primary)
+
+
 @parallel_kernel
 def backing_cell_sums(image, screen, channels, max_weight, cell, step, sums):
     """Sum the colour of confident backing pixels per grid cell (every `step` pixel).
 
-    A pixel is confident backing when its colour difference is >= 25% of the screen's,
-    its difference-to-primary ratio is >= 80% of the screen's and each other channel,
-    relative to the primary, is within 0.1 of the screen's (brightness-free tests).
     sums: (GH, GW, 4) float64 zeroed: red, green, blue sums and the count.
     """
     height, width = image.shape[0], image.shape[1]
     grid_height = sums.shape[0]
-    screen_difference = color_difference(screen[channels[0]], screen[channels[1]],
-                                         screen[channels[2]], max_weight)
-    screen_ratio = screen_difference / max(screen[channels[0]], 1e-6)
-    ratio_a = screen[channels[1]] / max(screen[channels[0]], 1e-6)
-    ratio_b = screen[channels[2]] / max(screen[channels[0]], 1e-6)
+    difference, ratio, ratio_a, ratio_b = backing_tests(screen, channels, max_weight)
     for grid_y in prange(grid_height):
         for y in range(grid_y * cell + step // 2, min((grid_y + 1) * cell, height), step):
             for x in range(step // 2, width, step):
-                primary = image[y, x, channels[0]]
-                difference = color_difference(primary, image[y, x, channels[1]],
-                                              image[y, x, channels[2]], max_weight)
-                if difference < 0.25 * screen_difference:
-                    continue
-                if difference < 0.8 * screen_ratio * primary:
-                    continue
-                if (abs(image[y, x, channels[1]] - ratio_a * primary) > 0.1 * primary
-                        or abs(image[y, x, channels[2]] - ratio_b * primary) > 0.1 * primary):
+                if not is_confident_backing(image[y, x], channels, max_weight, difference,
+                                            ratio, ratio_a, ratio_b):
                     continue
                 grid_x = x // cell
                 for channel in range(3):
@@ -283,15 +294,34 @@ def backing_cell_sums(image, screen, channels, max_weight, cell, step, sums):
 
 
 @parallel_kernel
+def confident_backing_into(image, screen, channels, max_weight, out):
+    """out (H, W) uint8: 1 where the pixel is surely the backing (`is_confident_backing`)."""
+    height, width = out.shape
+    difference, ratio, ratio_a, ratio_b = backing_tests(screen, channels, max_weight)
+    for y in prange(height):
+        for x in range(width):
+            out[y, x] = is_confident_backing(image[y, x], channels, max_weight, difference,
+                                             ratio, ratio_a, ratio_b)
+
+
+@scalar
+def noise_knee(raw, tolerance):
+    """0 up to `tolerance`, rising at slope 2 to meet `raw` at 2 x tolerance, `raw` above:
+    backing noise is removed without shifting every partial alpha down."""
+    if raw >= 2.0 * tolerance:
+        return raw
+    return 2.0 * (raw - tolerance) if raw > tolerance else 0.0
+
+
+@parallel_kernel
 def chroma_key_into(image, difference_grid, cell, channels, max_weight, tolerance, softness,
-                    garbage, core, use_garbage, use_core, invert, out):
+                    out):
     """Colour-difference key against the local screen's difference (bilinear over a grid).
 
     raw alpha = 1 - D(pixel) / D(local screen) (1 where D(local screen) <= 1e-6); then
-    clamp((raw - tolerance) / softness) (a step where softness is 0), core forces 1, garbage
-    forces 0, invert last. difference_grid: (GH, GW) float32, D of the screen colour per
-    cell, cell centres at ((i + 0.5) * cell); garbage, core: (H, W) float32 (ignored
-    unless use_*); out: (H, W) float32.
+    clamp(noise_knee(raw, tolerance) / softness) (a step where softness is 0).
+    difference_grid: (GH, GW) float32, D of the screen colour per cell, cell centres at
+    ((i + 0.5) * cell); out: (H, W) float32.
     """
     height, width = out.shape
     grid_height, grid_width = difference_grid.shape
@@ -322,17 +352,23 @@ def chroma_key_into(image, difference_grid, cell, channels, max_weight, toleranc
         for x in range(width):
             difference = color_difference(pixels[x, primary], pixels[x, other_a],
                                           pixels[x, other_b], max_weight)
-            raw = (1.0 - difference * inverse[x] - tolerance) * gain
+            raw = noise_knee(1.0 - difference * inverse[x], tolerance) * gain
             out_row[x] = min(raw, 1.0) if raw > 0.0 else 0.0  # NaN input: 0, never NaN
-        if use_core:
-            for x in range(width):
-                out_row[x] = max(out_row[x], core[y, x])
-        if use_garbage:
-            for x in range(width):
-                out_row[x] = out_row[x] * (1.0 - garbage[y, x])
-        if invert:
-            for x in range(width):
-                out_row[x] = 1.0 - out_row[x]
+
+
+@parallel_kernel
+def finish_matte(matte, garbage, core, use_garbage, use_core, invert):
+    """In place on (H, W) float32: core forces 1 (max), garbage forces 0 (multiplies by
+    1 - garbage), then invert."""
+    height, width = matte.shape
+    for y in prange(height):
+        for x in range(width):
+            value = matte[y, x]
+            if use_core:
+                value = max(value, core[y, x])
+            if use_garbage:
+                value = value * (1.0 - garbage[y, x])
+            matte[y, x] = 1.0 - value if invert else value
 
 
 @parallel_kernel

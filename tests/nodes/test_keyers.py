@@ -58,14 +58,61 @@ def tuned_difference_key_error(plate_data, primary):
     return linear_ramp_key(difference, plate_data.alpha, grid, grid, rising=False)
 
 
-def test_auto_key_beats_tuned_simple_keyers(plate):
+def best_tuned_error(data, name):
+    return min(tuned_distance_key_error(data),
+               tuned_difference_key_error(data, 1 if name == "green" else 2))
+
+
+def test_auto_key_halves_tuned_simple_keyers(plate):
     name, data = plate
     ours = np.abs(key(data.plate) - data.alpha).mean()
-    distance = tuned_distance_key_error(data)
-    difference = tuned_difference_key_error(data, 1 if name == "green" else 2)
-    print(f"{name}: chroma_key MAE {ours:.4f}, tuned distance {distance:.4f}, "
-          f"tuned difference {difference:.4f}")
-    assert ours < min(distance, difference)
+    best = best_tuned_error(data, name)
+    print(f"{name}: chroma_key MAE {ours:.4f}, best tuned simple keyer {best:.4f}, "
+          f"ratio {ours / best:.2f}")
+    assert ours <= 0.5 * best
+
+
+@pytest.mark.parametrize("name", ["green", "blue"])
+def test_auto_key_on_a_second_photo(name):
+    """The same subject shapes with the colours of another photo (chelsea the cat): the
+    defaults were not fitted to the astronaut. Measured 0.47x (green), 0.53x (blue)."""
+    data = screen_plate(name, size=384, photo="chelsea")
+    ours = np.abs(key(data.plate) - data.alpha).mean()
+    best = best_tuned_error(data, name)
+    print(f"{name} (chelsea): chroma_key MAE {ours:.4f}, best tuned {best:.4f}, "
+          f"ratio {ours / best:.2f}")
+    assert ours <= 0.6 * best
+
+
+def test_faint_partial_alpha_is_not_shifted_down(plate):
+    """Tolerance removes backing noise only: partial alpha 0.1-0.3 keeps most of its value
+    (a plain shift by tolerance / softness took 0.06 off every partial pixel; spill
+    still takes about 0.3 of a strand's alpha, as for any colour-difference key)."""
+    name, data = plate
+    alpha = key(data.plate)
+    faint = (data.alpha > 0.1) & (data.alpha < 0.3)
+    assert faint.sum() > 300
+    assert alpha[faint].mean() > 0.5 * data.alpha[faint].mean()   # was 0.36 (green), 0.40
+
+
+def test_screen_coloured_badge_inside_the_subject_is_kept():
+    """The astronaut's blue badge lies inside the subject: a blue-screen colour-difference
+    key takes it for the screen; fill_holes keeps it, and a real hole cut through the
+    subject (showing the backing) stays keyed out."""
+    data = screen_plate("blue", size=384)
+    plate = data.plate.copy()
+    alpha = data.alpha.copy()
+    hole = np.zeros(alpha.shape, bool)
+    hole[300:330, 200:230] = True                     # a window through the torso
+    plate[hole, :3] = data.backing[hole]
+    alpha[hole] = 0
+    solid = cv2.erode((alpha > 0.999).astype(np.uint8), np.ones((5, 5))) > 0
+    unfilled = key(plate, fill_holes=False)
+    filled = key(plate)
+    assert np.mean(unfilled[solid] < 0.5) > 0.01    # the badge is a visible hole
+    assert np.mean(filled[solid] < 0.5) < 0.001
+    inner_hole = cv2.erode(hole.astype(np.uint8), np.ones((5, 5))) > 0
+    assert filled[inner_hole].max() < 0.1
 
 
 def test_semi_transparent_detail_is_partial(plate):
