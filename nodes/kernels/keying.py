@@ -221,18 +221,20 @@ def color_difference(primary, other_a, other_b, max_weight):
 
 
 @parallel_kernel
-def despill_into(image, screen, channels, max_weight, amount, out):
-    """Remove spill of the screen colour, keeping Rec.709 luminance.
+def despill_into(image, screen, channels, max_weight, amount, keep_luminance, out):
+    """Remove spill of the screen colour, keeping Rec.709 luminance (or not).
 
     The spill fraction t = D(pixel) / D(screen) (D: `color_difference` with the screen's
-    primary channel `channels[0]`) is removed along the screen colour, and the luminance
-    removed is added back to every channel. image, out: (H, W, 4) premultiplied;
+    primary channel `channels[0]`) is removed along the screen colour, and with
+    `keep_luminance` the luminance removed is added back to every channel. image, out: (H, W, 4) premultiplied;
     screen: (3,) float32; channels: (3,) int64 = primary, other, other.
     """
     height, width = out.shape[0], out.shape[1]
     screen_difference = color_difference(screen[channels[0]], screen[channels[1]],
                                          screen[channels[2]], max_weight)
     screen_luma = 0.2126 * screen[0] + 0.7152 * screen[1] + 0.0722 * screen[2]
+    if not keep_luminance:
+        screen_luma = 0.0
     primary, other_a, other_b = channels[0], channels[1], channels[2]
     for y in prange(height):
         pixels = image[y]
@@ -270,6 +272,23 @@ def backing_tests(screen, channels, max_weight):
     primary = max(screen[channels[0]], 1e-6)
     return (screen_difference, screen_difference / primary, screen[channels[1]] / primary,
             screen[channels[2]] / primary)
+
+
+@parallel_kernel
+def unmix_backing_into(image, backing, matte, out):
+    """Take the backing seen through partial pixels out of a plate: colour - (1 - matte)
+    x alpha x backing, clamped at 0, and alpha x matte. image, out: (H, W, 4)
+    premultiplied; backing: (H, W, 3) the backing's colour; matte: (H, W) in [0, 1]."""
+    height, width = matte.shape
+    for y in prange(height):
+        for x in range(width):
+            alpha = image[y, x, 3]
+            coverage = min(max(matte[y, x], 0.0), 1.0)  # NaN: 0
+            through = (1.0 - coverage) * alpha
+            for channel in range(3):
+                out[y, x, channel] = max(image[y, x, channel] - through * backing[y, x, channel],
+                                         0.0) if coverage > 0.0 else 0.0
+            out[y, x, 3] = alpha * coverage
 
 
 @parallel_kernel
@@ -314,19 +333,15 @@ def noise_knee(raw, tolerance):
 
 
 @parallel_kernel
-def chroma_key_into(image, difference_grid, cell, channels, max_weight, tolerance, softness,
-                    out):
-    """Colour-difference key against the local screen's difference (bilinear over a grid).
-
-    raw alpha = 1 - D(pixel) / D(local screen) (1 where D(local screen) <= 1e-6); then
-    clamp(noise_knee(raw, tolerance) / softness) (a step where softness is 0).
+def raw_alpha_into(image, difference_grid, cell, channels, max_weight, raw):
+    """Colour-difference raw alpha against the local screen's difference (bilinear over
+    a grid): 1 - D(pixel) / D(local screen) (1 where D(local screen) <= 1e-6).
     difference_grid: (GH, GW) float32, D of the screen colour per cell, cell centres at
-    ((i + 0.5) * cell); out: (H, W) float32.
+    ((i + 0.5) * cell); raw: (H, W) float32.
     """
-    height, width = out.shape
+    height, width = raw.shape
     grid_height, grid_width = difference_grid.shape
     primary, other_a, other_b = channels[0], channels[1], channels[2]
-    gain = 1.0 / softness if softness > 0.0 else 1e30
     left = np.empty(width, np.int64)
     fraction_x = np.empty(width, np.float32)
     for x in range(width):
@@ -335,7 +350,7 @@ def chroma_key_into(image, difference_grid, cell, channels, max_weight, toleranc
         fraction_x[x] = position - left[x]
     for y in prange(height):
         pixels = image[y]
-        out_row = out[y]
+        raw_row = raw[y]
         row = np.empty(grid_width + 1, np.float32)
         grid_y = min(max((y + 0.5) / cell - 0.5, 0.0), grid_height - 1.0)
         top = min(int(grid_y), max(grid_height - 2, 0))
@@ -352,8 +367,29 @@ def chroma_key_into(image, difference_grid, cell, channels, max_weight, toleranc
         for x in range(width):
             difference = color_difference(pixels[x, primary], pixels[x, other_a],
                                           pixels[x, other_b], max_weight)
-            raw = noise_knee(1.0 - difference * inverse[x], tolerance) * gain
-            out_row[x] = min(raw, 1.0) if raw > 0.0 else 0.0  # NaN input: 0, never NaN
+            raw_row[x] = 1.0 - difference * inverse[x]
+
+
+@parallel_kernel
+def key_from_raw_into(raw, tolerance, softness, out):
+    """The key from the raw alpha: 0 where the raw alpha, or its mean over the 3x3
+    neighbourhood (edges clamped), is at most `tolerance` (isolated noise specks go, a
+    thin strand's neighbourhood carries it); else clamp(noise_knee(raw, tolerance) /
+    softness) (a step where softness is 0). raw, out: (H, W) float32; NaN gives 0.
+    """
+    height, width = out.shape
+    gain = 1.0 / softness if softness > 0.0 else 1e30
+    for y in prange(height):
+        for x in range(width):
+            total = 0.0
+            for dy in range(-1, 2):
+                row = raw[min(max(y + dy, 0), height - 1)]
+                for dx in range(-1, 2):
+                    total += row[min(max(x + dx, 0), width - 1)]
+            value = noise_knee(raw[y, x], tolerance) * gain
+            if not total > 9.0 * tolerance:
+                value = 0.0
+            out[y, x] = min(value, 1.0) if value > 0.0 else 0.0  # NaN input: 0, never NaN
 
 
 @parallel_kernel
