@@ -178,22 +178,17 @@ def resolve_screen(image, screen) -> tuple[np.ndarray, int]:
     return color, int(np.argmax(color))
 
 
-def enclosed_holes(matte: np.ndarray, backing: np.ndarray) -> np.ndarray:
-    """(H, W) bool: pixels of the regions where `matte` < HOLE_LEVEL (8-connected) that
-    hold no pixel of `backing` ((H, W) uint8, 1 = surely the backing colour)."""
+def fill_enclosed_holes(matte, backing) -> None:
+    """Set to 1, in place, the see-through regions of `matte` (< HOLE_LEVEL, 8-connected)
+    that hold no pixel of `backing` ((H, W) uint8, 1 = surely the backing's own colour):
+    a blue badge on a costume before a blue screen (a colour-difference key cannot tell
+    it from the screen, but a real hole in the subject would show the backing)."""
     count, labels = cv2.connectedComponents((matte < HOLE_LEVEL).astype(np.uint8), None, 8)
-    has_backing = np.bincount(labels[backing.astype(bool)], minlength=count) > 0
-    has_backing[0] = True          # label 0: the subject itself
-    return ~has_backing[labels]
-
-
-def fill_enclosed_holes(image, matte, screen, channels, balance) -> None:
-    """Set to 1, in place, the see-through regions of `matte` that show no backing colour
-    (a blue badge on a costume before a blue screen: a colour-difference key cannot tell it
-    from the screen, but a real hole in the subject would show the backing)."""
-    backing = np.empty(matte.shape, np.uint8)
-    keying.confident_backing_into(image, screen, channels, float(balance), backing)
-    matte[enclosed_holes(matte, backing)] = 1.0
+    holding = np.zeros(count, bool)
+    keying.labels_holding(labels, backing, holding)
+    holding[0] = True                                  # label 0: the subject itself
+    if not holding.all():
+        keying.set_where_label(matte, labels, ~holding, np.float32(1.0))
 
 
 HOLE_LEVEL = 0.98
@@ -248,11 +243,13 @@ def chroma_key(input, garbage=None, core=None, *, screen, tolerance, softness, b
     channels = channel_order(primary)
     differences, cell = local_screen_differences(image, screen_color, channels, balance, local)
     raw = np.empty(image.shape[:2], np.float32)
-    keying.raw_alpha_into(image, differences, float(cell), channels, float(balance), raw)
+    backing = np.empty(image.shape[:2], np.uint8)
+    keying.raw_alpha_into(image, differences, float(cell), screen_color, channels,
+                          float(balance), raw, backing)
     out = np.empty(image.shape[:2], np.float32)
     keying.key_from_raw_into(raw, float(tolerance), float(softness), out)
     if fill_holes:
-        fill_enclosed_holes(image, out, screen_color, channels, balance)
+        fill_enclosed_holes(out, backing)
     garbage_mask, use_garbage = optional_mask(garbage)
     core_mask, use_core = optional_mask(core)
     keying.finish_matte(out, garbage_mask, core_mask, use_garbage, use_core, bool(invert))

@@ -250,18 +250,17 @@ def despill_into(image, screen, channels, max_weight, amount, keep_luminance, ou
 
 
 @scalar
-def is_confident_backing(pixel, channels, max_weight, screen_difference, screen_ratio,
-                         ratio_a, ratio_b):
-    """Whether an (R, G, B[, A]) pixel is surely the backing: its colour difference is
-    >= 25% of the screen's, its difference-to-primary ratio >= 80% of the screen's and
-    each other channel, relative to the primary, within 0.1 of the screen's
-    (brightness-free tests)."""
-    primary = pixel[channels[0]]
-    difference = color_difference(primary, pixel[channels[1]], pixel[channels[2]], max_weight)
+def is_confident_backing(primary, other_a, other_b, max_weight, screen_difference,
+                         screen_ratio, ratio_a, ratio_b):
+    """Whether a pixel (its primary channel and the two others) is surely the backing: its
+    colour difference is >= 25% of the screen's, its difference-to-primary ratio >= 80%
+    of the screen's and each other channel, relative to the primary, within 0.1 of the
+    screen's (brightness-free tests)."""
+    difference = color_difference(primary, other_a, other_b, max_weight)
     if difference < 0.25 * screen_difference or difference < 0.8 * screen_ratio * primary:
         return False
-    return (abs(pixel[channels[1]] - ratio_a * primary) <= 0.1 * primary
-            and abs(pixel[channels[2]] - ratio_b * primary) <= 0.1 * primary)
+    return (abs(other_a - ratio_a * primary) <= 0.1 * primary
+            and abs(other_b - ratio_b * primary) <= 0.1 * primary)
 
 
 @scalar
@@ -303,8 +302,9 @@ def backing_cell_sums(image, screen, channels, max_weight, cell, step, sums):
     for grid_y in prange(grid_height):
         for y in range(grid_y * cell + step // 2, min((grid_y + 1) * cell, height), step):
             for x in range(step // 2, width, step):
-                if not is_confident_backing(image[y, x], channels, max_weight, difference,
-                                            ratio, ratio_a, ratio_b):
+                if not is_confident_backing(image[y, x, channels[0]], image[y, x, channels[1]],
+                                            image[y, x, channels[2]], max_weight,
+                                            difference, ratio, ratio_a, ratio_b):
                     continue
                 grid_x = x // cell
                 for channel in range(3):
@@ -312,15 +312,25 @@ def backing_cell_sums(image, screen, channels, max_weight, cell, step, sums):
                 sums[grid_y, grid_x, 3] += 1.0
 
 
+@kernel
+def labels_holding(labels, flags, holding):
+    """holding[label] = True for each label of (H, W) int32 `labels` that has a pixel
+    whose (H, W) uint8 `flag` is set; holding: (count,) bool, zeroed."""
+    height, width = labels.shape
+    for y in range(height):
+        for x in range(width):
+            if flags[y, x]:
+                holding[labels[y, x]] = True
+
+
 @parallel_kernel
-def confident_backing_into(image, screen, channels, max_weight, out):
-    """out (H, W) uint8: 1 where the pixel is surely the backing (`is_confident_backing`)."""
-    height, width = out.shape
-    difference, ratio, ratio_a, ratio_b = backing_tests(screen, channels, max_weight)
+def set_where_label(values, labels, chosen, value):
+    """values[y, x] = value where chosen[labels[y, x]]; values: (H, W) float32."""
+    height, width = values.shape
     for y in prange(height):
         for x in range(width):
-            out[y, x] = is_confident_backing(image[y, x], channels, max_weight, difference,
-                                             ratio, ratio_a, ratio_b)
+            if chosen[labels[y, x]]:
+                values[y, x] = value
 
 
 @scalar
@@ -333,13 +343,15 @@ def noise_knee(raw, tolerance):
 
 
 @parallel_kernel
-def raw_alpha_into(image, difference_grid, cell, channels, max_weight, raw):
+def raw_alpha_into(image, difference_grid, cell, screen, channels, max_weight, raw, backing):
     """Colour-difference raw alpha against the local screen's difference (bilinear over
-    a grid): 1 - D(pixel) / D(local screen) (1 where D(local screen) <= 1e-6).
+    a grid): 1 - D(pixel) / D(local screen) (1 where D(local screen) <= 1e-6), and
+    whether each pixel is surely the backing (`is_confident_backing` against `screen`).
     difference_grid: (GH, GW) float32, D of the screen colour per cell, cell centres at
-    ((i + 0.5) * cell); raw: (H, W) float32.
+    ((i + 0.5) * cell); raw: (H, W) float32; backing: (H, W) uint8.
     """
     height, width = raw.shape
+    screen_difference, ratio, ratio_a, ratio_b = backing_tests(screen, channels, max_weight)
     grid_height, grid_width = difference_grid.shape
     primary, other_a, other_b = channels[0], channels[1], channels[2]
     left = np.empty(width, np.int64)
@@ -351,6 +363,7 @@ def raw_alpha_into(image, difference_grid, cell, channels, max_weight, raw):
     for y in prange(height):
         pixels = image[y]
         raw_row = raw[y]
+        backing_row = backing[y]
         row = np.empty(grid_width + 1, np.float32)
         grid_y = min(max((y + 0.5) / cell - 0.5, 0.0), grid_height - 1.0)
         top = min(int(grid_y), max(grid_height - 2, 0))
@@ -368,6 +381,9 @@ def raw_alpha_into(image, difference_grid, cell, channels, max_weight, raw):
             difference = color_difference(pixels[x, primary], pixels[x, other_a],
                                           pixels[x, other_b], max_weight)
             raw_row[x] = 1.0 - difference * inverse[x]
+            backing_row[x] = is_confident_backing(
+                pixels[x, primary], pixels[x, other_a], pixels[x, other_b], max_weight,
+                screen_difference, ratio, ratio_a, ratio_b)
 
 
 @parallel_kernel
