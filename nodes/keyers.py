@@ -178,12 +178,13 @@ def resolve_screen(image, screen) -> tuple[np.ndarray, int]:
     return color, int(np.argmax(color))
 
 
-def fill_enclosed_holes(matte, backing) -> None:
-    """Set to 1, in place, the see-through regions of `matte` (< HOLE_LEVEL, 8-connected)
-    that hold no pixel of `backing` ((H, W) uint8, 1 = surely the backing's own colour):
-    a blue badge on a costume before a blue screen (a colour-difference key cannot tell
-    it from the screen, but a real hole in the subject would show the backing)."""
-    count, labels = cv2.connectedComponents((matte < HOLE_LEVEL).astype(np.uint8), None, 8)
+def fill_enclosed_holes(matte, see_through, backing) -> None:
+    """Set to 1, in place, the see-through regions of `matte` (8-connected regions of
+    `see_through`, (H, W) uint8) that hold no pixel of `backing` ((H, W) uint8, 1 =
+    surely the backing's own colour): a blue badge on a costume before a blue screen (a
+    colour-difference key cannot tell it from the screen, but a real hole in the
+    subject would show the backing)."""
+    count, labels = cv2.connectedComponents(see_through, None, 8)
     holding = np.zeros(count, bool)
     keying.labels_holding(labels, backing, holding)
     holding[0] = True                                  # label 0: the subject itself
@@ -247,9 +248,11 @@ def chroma_key(input, garbage=None, core=None, *, screen, tolerance, softness, b
     keying.raw_alpha_into(image, differences, float(cell), screen_color, channels,
                           float(balance), raw, backing)
     out = np.empty(image.shape[:2], np.float32)
-    keying.key_from_raw_into(raw, float(tolerance), float(softness), out)
+    see_through = np.empty(image.shape[:2], np.uint8)
+    keying.key_from_raw_into(raw, float(tolerance), float(softness), HOLE_LEVEL, out,
+                             see_through)
     if fill_holes:
-        fill_enclosed_holes(out, backing)
+        fill_enclosed_holes(out, see_through, backing)
     garbage_mask, use_garbage = optional_mask(garbage)
     core_mask, use_core = optional_mask(core)
     keying.finish_matte(out, garbage_mask, core_mask, use_garbage, use_core, bool(invert))

@@ -226,7 +226,8 @@ def despill_into(image, screen, channels, max_weight, amount, keep_luminance, ou
 
     The spill fraction t = D(pixel) / D(screen) (D: `color_difference` with the screen's
     primary channel `channels[0]`) is removed along the screen colour, and with
-    `keep_luminance` the luminance removed is added back to every channel. image, out: (H, W, 4) premultiplied;
+    `keep_luminance` the luminance removed is added back to every channel (without it,
+    no channel is pushed below 0: no negative light). image, out: (H, W, 4) premultiplied;
     screen: (3,) float32; channels: (3,) int64 = primary, other, other.
     """
     height, width = out.shape[0], out.shape[1]
@@ -245,7 +246,11 @@ def despill_into(image, screen, channels, max_weight, amount, keep_luminance, ou
             spill = amount * max(difference, 0.0) / screen_difference
             restore = spill * screen_luma
             for channel in range(3):
-                out_row[x, channel] = pixels[x, channel] - spill * screen[channel] + restore
+                value = pixels[x, channel]
+                removed = value - spill * screen[channel]
+                if not keep_luminance:
+                    removed = max(removed, min(value, 0.0))
+                out_row[x, channel] = removed + restore
             out_row[x, 3] = pixels[x, 3]
 
 
@@ -387,11 +392,12 @@ def raw_alpha_into(image, difference_grid, cell, screen, channels, max_weight, r
 
 
 @parallel_kernel
-def key_from_raw_into(raw, tolerance, softness, out):
+def key_from_raw_into(raw, tolerance, softness, see_through_below, out, see_through):
     """The key from the raw alpha: 0 where the raw alpha, or its mean over the 3x3
     neighbourhood (edges clamped), is at most `tolerance` (isolated noise specks go, a
     thin strand's neighbourhood carries it); else clamp(noise_knee(raw, tolerance) /
     softness) (a step where softness is 0). raw, out: (H, W) float32; NaN gives 0.
+    see_through: (H, W) uint8, 1 where out < see_through_below.
     """
     height, width = out.shape
     gain = 1.0 / softness if softness > 0.0 else 1e30
@@ -405,7 +411,9 @@ def key_from_raw_into(raw, tolerance, softness, out):
             value = noise_knee(raw[y, x], tolerance) * gain
             if not total > 9.0 * tolerance:
                 value = 0.0
-            out[y, x] = min(value, 1.0) if value > 0.0 else 0.0  # NaN input: 0, never NaN
+            value = min(value, 1.0) if value > 0.0 else 0.0  # NaN input: 0, never NaN
+            out[y, x] = value
+            see_through[y, x] = value < see_through_below
 
 
 @parallel_kernel

@@ -278,6 +278,7 @@ def test_despill_with_the_key_keeps_the_hue_of_hair_strands():
     assert saturation[strands].mean() > 0.7 * truth_saturation[strands].mean()
     assert plain_saturation[strands].mean() < 0.2 * truth_saturation[strands].mean()
     np.testing.assert_array_equal(cutout[..., 3], matte)
+    assert cutout.min() >= 0                      # no negative light where spill is taken
 
 
 def test_despill_with_the_true_matte_recovers_the_foreground():
