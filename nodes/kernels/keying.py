@@ -255,17 +255,17 @@ def despill_into(image, screen, channels, max_weight, amount, keep_luminance, ou
 
 
 @scalar
-def is_confident_backing(primary, other_a, other_b, max_weight, screen_difference,
+def is_confident_backing(primary, other_a, other_b, difference, screen_difference,
                          screen_ratio, ratio_a, ratio_b):
-    """Whether a pixel (its primary channel and the two others) is surely the backing: its
-    colour difference is >= 25% of the screen's, its difference-to-primary ratio >= 80%
-    of the screen's and each other channel, relative to the primary, within 0.1 of the
-    screen's (brightness-free tests)."""
-    difference = color_difference(primary, other_a, other_b, max_weight)
-    if difference < 0.25 * screen_difference or difference < 0.8 * screen_ratio * primary:
-        return False
-    return (abs(other_a - ratio_a * primary) <= 0.1 * primary
-            and abs(other_b - ratio_b * primary) <= 0.1 * primary)
+    """Whether a pixel (its primary channel, the two others and its colour difference)
+    is surely the backing: the difference is >= 25% of the screen's, the
+    difference-to-primary ratio >= 80% of the screen's and each other channel, relative
+    to the primary, within 0.1 of the screen's (brightness-free tests; branch-free so
+    the pixel loop vectorises)."""
+    return ((difference >= 0.25 * screen_difference)
+            & (difference >= 0.8 * screen_ratio * primary)
+            & (abs(other_a - ratio_a * primary) <= 0.1 * primary)
+            & (abs(other_b - ratio_b * primary) <= 0.1 * primary))
 
 
 @scalar
@@ -307,9 +307,12 @@ def backing_cell_sums(image, screen, channels, max_weight, cell, step, sums):
     for grid_y in prange(grid_height):
         for y in range(grid_y * cell + step // 2, min((grid_y + 1) * cell, height), step):
             for x in range(step // 2, width, step):
-                if not is_confident_backing(image[y, x, channels[0]], image[y, x, channels[1]],
-                                            image[y, x, channels[2]], max_weight,
-                                            difference, ratio, ratio_a, ratio_b):
+                primary = image[y, x, channels[0]]
+                other_a, other_b = image[y, x, channels[1]], image[y, x, channels[2]]
+                if not is_confident_backing(
+                        primary, other_a, other_b,
+                        color_difference(primary, other_a, other_b, max_weight),
+                        difference, ratio, ratio_a, ratio_b):
                     continue
                 grid_x = x // cell
                 for channel in range(3):
@@ -387,7 +390,7 @@ def raw_alpha_into(image, difference_grid, cell, screen, channels, max_weight, r
                                           pixels[x, other_b], max_weight)
             raw_row[x] = 1.0 - difference * inverse[x]
             backing_row[x] = is_confident_backing(
-                pixels[x, primary], pixels[x, other_a], pixels[x, other_b], max_weight,
+                pixels[x, primary], pixels[x, other_a], pixels[x, other_b], difference,
                 screen_difference, ratio, ratio_a, ratio_b)
 
 
@@ -402,13 +405,15 @@ def key_from_raw_into(raw, tolerance, softness, see_through_below, out, see_thro
     height, width = out.shape
     gain = 1.0 / softness if softness > 0.0 else 1e30
     for y in prange(height):
+        above, centre = raw[max(y - 1, 0)], raw[y]
+        below = raw[min(y + 1, height - 1)]
+        columns = np.empty(width + 2, np.float32)      # 3-row sums, edge columns repeated
         for x in range(width):
-            total = 0.0
-            for dy in range(-1, 2):
-                row = raw[min(max(y + dy, 0), height - 1)]
-                for dx in range(-1, 2):
-                    total += row[min(max(x + dx, 0), width - 1)]
-            value = noise_knee(raw[y, x], tolerance) * gain
+            columns[x + 1] = above[x] + centre[x] + below[x]
+        columns[0], columns[width + 1] = columns[1], columns[width]
+        for x in range(width):
+            total = columns[x] + columns[x + 1] + columns[x + 2]
+            value = noise_knee(centre[x], tolerance) * gain
             if not total > 9.0 * tolerance:
                 value = 0.0
             value = min(value, 1.0) if value > 0.0 else 0.0  # NaN input: 0, never NaN
