@@ -281,10 +281,10 @@ def despill(input, matte=None, *, screen, method, amount, luminance):
     other two channels (`average`: their mean, softer; `max`: their maximum, stronger):
     t = (P - limit(A, B)) / (Ps - limit(As, Bs)) where positive. `amount * t` times the
     screen colour is subtracted and (`luminance: keep`) the Rec.709 luminance that
-    removes is added back to all three channels, so brightness is kept. With `green`/`blue` the screen is the
-    pure primary (the classic despill); with a colour or `auto` the spill is removed
-    along the real backing colour. Works on premultiplied values (the operation
-    commutes with premultiplication).
+    removes is added back to all three channels, so brightness is kept. With
+    `green`/`blue` the screen is the pure primary (the classic despill); with a colour
+    or `auto` the spill is removed along the real backing colour. Works on
+    premultiplied values (the operation commutes with premultiplication).
 
     Without `matte`, alpha is unchanged, and a partial pixel's share of the backing is
     treated as spill: its luminance comes back as grey (a hair strand turns light grey).

@@ -185,7 +185,8 @@ def test_input_is_not_written():
     data = screen_plate("green", size=64)
     data.plate.setflags(write=False)
     key(data.plate)
-    despill.compute(data.plate, screen="auto", method="average", amount=1.0, luminance="auto")
+    despill.compute(data.plate, screen="auto", method="average", amount=1.0,
+                    luminance="auto")
 
 
 # ------------------------------------------------------------------ despill
@@ -222,7 +223,8 @@ def chromaticity(rgb):
 @pytest.mark.parametrize("screen", ["green", "blue"])
 def test_despill_restores_subject_colour_and_keeps_luminance(screen):
     data = screen_plate(screen, size=256)
-    out = despill.compute(data.plate, screen="auto", method="average", amount=1.0, luminance="auto")
+    out = despill.compute(data.plate, screen="auto", method="average", amount=1.0,
+                          luminance="auto")
     primary = 1 if screen == "green" else 2
     others = [c for c in range(3) if c != primary]
 
@@ -265,11 +267,13 @@ def test_despill_with_the_key_keeps_the_hue_of_hair_strands():
     truth_hue, truth_saturation = hue_saturation(
         data.foreground / np.maximum(data.alpha[..., None], 1e-4))
     matte = key(data.plate)
-    cutout = despill.compute(data.plate, matte, screen="auto", method="average", amount=1.0, luminance="auto")
+    cutout = despill.compute(data.plate, matte, screen="auto", method="average", amount=1.0,
+                             luminance="auto")
     straight = cutout[..., :3] / np.maximum(cutout[..., 3:], 1e-4)
     hue, saturation = hue_saturation(straight)
     hue_error = np.abs((hue - truth_hue + 180) % 360 - 180)[strands]
-    plain = despill.compute(data.plate, screen="auto", method="average", amount=1.0, luminance="auto")
+    plain = despill.compute(data.plate, screen="auto", method="average", amount=1.0,
+                            luminance="auto")
     _, plain_saturation = hue_saturation(plain[..., :3])
     print(f"strand hue error {hue_error.mean():.1f} deg, saturation {saturation[strands].mean():.2f}"
           f" (plain despill {plain_saturation[strands].mean():.2f}, truth "
@@ -298,7 +302,8 @@ def test_despill_with_the_true_matte_recovers_the_foreground():
 
 def test_despill_amount_zero_is_identity():
     data = screen_plate("green", size=64)
-    out = despill.compute(data.plate, screen="green", method="max", amount=0.0, luminance="auto")
+    out = despill.compute(data.plate, screen="green", method="max", amount=0.0,
+                          luminance="auto")
     np.testing.assert_array_equal(out, data.plate)
 
 
