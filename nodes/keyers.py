@@ -117,6 +117,20 @@ def backing_cell_size(height: int, width: int) -> int:
     return max(8, -(-max(height, width) // 96))
 
 
+def backing_cell_colors(image, screen, channels, max_weight):
+    """(GH, GW, 3) mean colour of the confident backing pixels per cell, (GH, GW) bool
+    where a cell has enough of them, and the cell size in pixels."""
+    height, width = image.shape[:2]
+    cell = backing_cell_size(height, width)
+    step = max(1, cell // 8)
+    sums = np.zeros((-(-height // cell), -(-width // cell), 4))
+    run_bands(keying.backing_cell_sums, sums.shape[0], width * cell // (step * step),
+              image, screen, channels, float(max_weight), cell, step, sums)
+    counts = sums[..., 3]
+    known = counts >= max(3.0, 0.1 * (cell / step) ** 2)
+    return sums[..., :3] / np.maximum(counts, 1)[..., None], known, cell
+
+
 def local_screen_differences(image, screen, channels, max_weight, local: bool):
     """(GH, GW) float32 grid of the screen's colour difference, and the cell size.
 
@@ -129,18 +143,27 @@ def local_screen_differences(image, screen, channels, max_weight, local: bool):
     grid_shape = (-(-height // cell), -(-width // cell))
     if not local:
         return np.full(grid_shape, global_difference, np.float32), cell
-    step = max(1, cell // 8)
-    sums = np.zeros(grid_shape + (4,))
-    run_bands(keying.backing_cell_sums, grid_shape[0], width * cell // (step * step),
-              image, screen, channels, float(max_weight), cell, step, sums)
-    counts = sums[..., 3]
-    known = counts >= max(3.0, 0.1 * (cell / step) ** 2)
-    colors = sums[..., :3] / np.maximum(counts, 1)[..., None]
+    colors, known, cell = backing_cell_colors(image, screen, channels, max_weight)
     differences = np.where(known, color_differences(colors, channels, max_weight), 0.0)
     if not known.any():
         differences[:] = global_difference
     differences = smooth_grid(fill_missing(differences, known))
     return np.ascontiguousarray(differences, np.float32), cell
+
+
+def local_backing(image, screen, channels) -> np.ndarray:
+    """(H, W, 3) float32 smooth estimate of the backing's colour everywhere (a clean
+    plate): the per-cell means of `backing_cell_colors`, filled under the subject,
+    smoothed and interpolated bilinearly (cell centres at (i + 0.5) * cell)."""
+    height, width = image.shape[:2]
+    colors, known, cell = backing_cell_colors(image, screen, channels, 1.0)
+    if not known.any():
+        return np.broadcast_to(screen.astype(np.float32), (height, width, 3))
+    grid = np.stack([smooth_grid(fill_missing(colors[..., c], known)) for c in range(3)], -1)
+    grid = grid.astype(np.float32)
+    full = cv2.resize(grid, (grid.shape[1] * cell, grid.shape[0] * cell),
+                      interpolation=cv2.INTER_LINEAR)
+    return full[:height, :width]
 
 
 def optional_mask(mask) -> tuple[np.ndarray, bool]:
@@ -158,7 +181,25 @@ def resolve_screen(image, screen) -> tuple[np.ndarray, int]:
     return color, int(np.argmax(color))
 
 
-@node("chroma_key", version=1, category="keyers",
+def fill_enclosed_holes(matte, see_through, backing) -> None:
+    """Set to 1, in place, the see-through regions of `matte` (8-connected regions of
+    `see_through`, (H, W) uint8) that hold no pixel of `backing` ((H, W) uint8, 1 =
+    surely the backing's own colour): a blue badge on a costume before a blue screen (a
+    colour-difference key cannot tell it from the screen, but a real hole in the
+    subject would show the backing)."""
+    count, labels = cv2.connectedComponents(see_through, None, 8)
+    holding = np.zeros(count, bool)
+    keying.labels_holding(labels, backing, holding)
+    holding[0] = True                                  # label 0: the subject itself
+    if not holding.all():
+        run_bands(keying.set_where_label, matte.shape[0], matte.shape[1],
+                  matte, labels, ~holding, np.float32(1.0))
+
+
+HOLE_LEVEL = 0.98
+
+
+@node("chroma_key", version=2, category="keyers",
       inputs=[Input("input", "image", doc="the plate shot against a green or blue backing"),
               Input("garbage", "mask", optional=True, doc="where the result is forced to 0"),
               Input("core", "mask", optional=True, doc="where the result is forced to 1")],
@@ -168,27 +209,36 @@ def resolve_screen(image, screen) -> tuple[np.ndarray, int]:
               Param("tolerance", "float", 0.05, min=0.0, max=1.0,
                     doc="raw alpha up to this is backing (absorbs backing noise)"),
               Param("softness", "float", 0.8, min=0.0,
-                    doc="raw alpha range over which the result goes from 0 to 1"),
+                    doc="raw alpha at which the result reaches 1"),
               Param("balance", "float", 0.5, min=0.0, max=1.0,
                     doc="screen balance: weight of max (vs min) of the other two channels"),
               Param("local", "bool", True,
                     doc="follow uneven lighting of the backing (clean-plate estimate)"),
+              Param("fill_holes", "bool", True,
+                    doc="see-through regions that show no backing colour are subject"),
               Param("invert", "bool", False, doc="output 1 = backing instead")])
 def chroma_key(input, garbage=None, core=None, *, screen, tolerance, softness, balance,
-               local, invert):
+               local, fill_holes, invert):
     """Key a subject off a green or blue backing (colour-difference keyer).
 
     A Keylight/IBK-style colour-difference key: for a screen whose primary channel is P
     (green or blue) and other channels A, B, the difference D = P - (balance * max(A, B)
     + (1 - balance) * min(A, B)); the raw alpha is 1 - D(pixel) / D(screen), so a pixel
     that is a mix of subject and backing gets a partial alpha (hair, motion blur).
-    The raw alpha then maps to the output: <= tolerance -> 0, linear up to
-    tolerance + softness -> 1.
+    The raw alpha then maps to the output: <= tolerance -> 0 (backing noise); above, a
+    knee that rises at twice the slope to meet raw / softness at 2 x tolerance, then
+    raw / softness up to 1. The noise is removed without shifting every partial alpha
+    down (faint hair and the tails of motion blur survive). A pixel whose 3x3
+    neighbourhood's mean raw alpha is at most tolerance is backing too: isolated
+    specks of backing noise go, while a thin strand's neighbours carry it.
 
     `screen: auto` picks the dominant backing colour from the plate. With `local` (the
     default) the screen colour is also measured per region of about 1/96 of the frame
     from confidently-backing pixels, filled in under the subject and interpolated, so
     an unevenly lit backing keys cleanly without holes in the subject.
+    With `fill_holes` (the default), a see-through region (result < 0.98) that holds no
+    pixel of the backing's own colour is set to 1: a badge or a garment of the screen's
+    hue inside the subject. A real gap in the subject shows the backing and stays.
     The `core` mask forces 1 (max), the `garbage` mask forces 0 (multiplies by
     1 - garbage), then `invert` applies. Works on the plate's premultiplied values.
     """
@@ -197,49 +247,87 @@ def chroma_key(input, garbage=None, core=None, *, screen, tolerance, softness, b
     screen_color, primary = resolve_screen(image, screen)
     channels = channel_order(primary)
     differences, cell = local_screen_differences(image, screen_color, channels, balance, local)
+    raw = np.empty(image.shape[:2], np.float32)
+    backing = np.empty(image.shape[:2], np.uint8)
+    run_bands(keying.raw_alpha_into, raw.shape[0], raw.shape[1] * 4, image, differences,
+              float(cell), screen_color, channels, float(balance), raw, backing)
+    out = buffers.empty(image.shape[:2], np.float32)
+    see_through = np.empty(image.shape[:2], np.uint8)
+    run_bands(keying.key_from_raw_into, out.shape[0], out.shape[1],
+              raw, float(tolerance), float(softness), HOLE_LEVEL, out, see_through)
+    if fill_holes:
+        fill_enclosed_holes(out, see_through, backing)
     garbage_mask, use_garbage = optional_mask(garbage)
     core_mask, use_core = optional_mask(core)
-    out = buffers.empty(image.shape[:2], np.float32)
-    run_bands(keying.chroma_key_into, out.shape[0], out.shape[1] * 4,
-              image, differences, float(cell), channels, float(balance), float(tolerance),
-              float(softness), garbage_mask, core_mask, use_garbage, use_core, bool(invert),
-              out)
+    run_bands(keying.finish_matte, out.shape[0], out.shape[1],
+              out, garbage_mask, core_mask, use_garbage, use_core, bool(invert))
     return out
 
 
-@node("despill", version=1, category="keyers", maskable=True,
-      inputs=[Input("input", "image", doc="the plate or keyed foreground")],
+@node("despill", version=2, category="keyers", maskable=True,
+      inputs=[Input("input", "image", doc="the plate or keyed foreground"),
+              Input("matte", "mask", optional=True,
+                    doc="the key: the backing seen through partial pixels is taken out "
+                        "first, and the result is the cut-out with this alpha")],
       outputs=[Output("output", "image", doc="the image with the spill removed")],
       params=[Param("screen", "color", "green", keywords=("green", "blue", "auto"),
                     doc="spill colour: green, blue, a colour, or auto (estimated backing)"),
               Param("method", "choice", "average", choices=("average", "max"),
                     doc="spill limit: average or max of the other two channels"),
               Param("amount", "float", 1.0, min=0.0, max=2.0,
-                    doc="how much of the measured spill to remove")])
-def despill(input, *, screen, method, amount):
+                    doc="how much of the measured spill to remove"),
+              Param("luminance", "choice", "auto", choices=("auto", "keep", "remove"),
+                    doc="keep: the spill's luminance comes back as grey; remove: it goes "
+                        "with the spill; auto: keep, or remove when a matte is given")])
+def despill(input, matte=None, *, screen, method, amount, luminance):
     """Remove the backing's colour spill from a subject, keeping its luminance.
 
     The spill is the excess of the screen's primary channel over a limit made of the
     other two channels (`average`: their mean, softer; `max`: their maximum, stronger):
     t = (P - limit(A, B)) / (Ps - limit(As, Bs)) where positive. `amount * t` times the
-    screen colour is subtracted and the Rec.709 luminance that removes is added back to
-    all three channels, so brightness is kept. With `green`/`blue` the screen is the
-    pure primary (the classic despill); with a colour or `auto` the spill is removed
-    along the real backing colour. Alpha is unchanged; works on premultiplied values
-    (the operation commutes with premultiplication).
+    screen colour is subtracted and (`luminance: keep`) the Rec.709 luminance that
+    removes is added back to all three channels, so brightness is kept. With
+    `green`/`blue` the screen is the pure primary (the classic despill); with a colour
+    or `auto` the spill is removed along the real backing colour. Works on
+    premultiplied values (the operation commutes with premultiplication).
+
+    Without `matte`, alpha is unchanged, and a partial pixel's share of the backing is
+    treated as spill: its luminance comes back as grey (a hair strand turns light grey).
+    With `matte` (the key), that share is taken out first: colour - (1 - matte) x alpha
+    x the local backing colour (the backing measured around the subject, as chroma_key
+    does, filled in under it), and alpha becomes alpha x matte. The result is the
+    premultiplied cut-out, ready for `merge`; strands and motion blur keep the
+    subject's hue (Keylight's screen subtraction). `luminance: auto` then removes the
+    remaining spill without adding its luminance back: in a new scene the screen's
+    light is gone, and adding it back as grey is what pales the strands.
     """
     image = as_kernel_array(input)
+    if matte is not None:
+        require_same_size(input=input, matte=matte)
+        image = unmixed_foreground(image, as_kernel_array(matte), screen)
     if screen in PURE_SCREENS:
         screen_color = np.array(PURE_SCREENS[screen], np.float32)
     else:
-        screen_color, _ = resolve_screen(image, screen)
+        screen_color, _ = resolve_screen(as_kernel_array(input), screen)
     channels = channel_order(int(np.argmax(screen_color)))
     max_weight = METHOD_MAX_WEIGHTS[method]
     if float(color_differences(screen_color.astype(np.float64), channels, max_weight)) <= 0:
-        return input
+        return image
+    keep = luminance == "keep" or (luminance == "auto" and matte is None)
     out = np.empty_like(image)
     run_bands(keying.despill_into, out.shape[0], out.shape[1] * 4,
-              image, screen_color, channels, max_weight, float(amount), out)
+              image, screen_color, channels, max_weight, float(amount), keep, out)
+    return out
+
+
+def unmixed_foreground(image, matte, screen) -> np.ndarray:
+    """The cut-out of a plate under a key: (H, W, 4) colour - (1 - matte) x alpha x
+    local backing (clamped at 0), alpha x matte."""
+    backing_color, primary = resolve_screen(image, screen)
+    backing = local_backing(image, backing_color, channel_order(primary))
+    out = np.empty_like(image)
+    run_bands(keying.unmix_backing_into, out.shape[0], out.shape[1] * 4,
+              image, np.ascontiguousarray(backing), matte, out)
     return out
 
 

@@ -122,7 +122,7 @@ def spill_weight(alpha: np.ndarray, size: int) -> np.ndarray:
 
 
 def screen_plate(screen: str = "green", size: int = 512, noise: float = 0.008,
-                 spill: float = 0.3, seed: int = 7) -> Plate:
+                 spill: float = 0.3, seed: int = 7, photo: str = "astronaut") -> Plate:
     """A synthetic keying plate of `size` x `size` pixels with a known alpha.
 
     Parameters
@@ -130,11 +130,13 @@ def screen_plate(screen: str = "green", size: int = 512, noise: float = 0.008,
     screen : "green" or "blue".
     noise : standard deviation of the Gaussian sensor noise (linear units).
     spill : strength of the backing light added to the subject's edges.
+    photo : the skimage.data photograph that gives the subject's colours ("chelsea",
+        "coffee", ... for a second plate whose colours differ from the astronaut's).
     """
     rng = np.random.default_rng(seed)
-    photo = cv2.resize(__import__("skimage.data").data.astronaut(), (size, size),
-                       interpolation=cv2.INTER_AREA)
-    subject = srgb_to_linear(photo / 255.0).astype(np.float32)
+    pixels = cv2.resize(getattr(__import__("skimage.data").data, photo)(), (size, size),
+                        interpolation=cv2.INTER_AREA)
+    subject = srgb_to_linear(pixels / 255.0).astype(np.float32)
     body = body_matte(size)
     strands = hair_strands(size, rng)
     premultiplied = subject * body[..., None]

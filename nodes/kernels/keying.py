@@ -213,7 +213,7 @@ def color_range_into(flat, windows, softness, encoded, invert, out, first, stop)
                 out_row[x] = F1 - out_row[x]
 
 
-@kernel
+@scalar
 def color_difference(primary, other_a, other_b, max_weight):
     """Screen-balanced colour difference: primary - (w max(a, b) + (1 - w) min(a, b))."""
     high = max(other_a, other_b)
@@ -222,12 +222,14 @@ def color_difference(primary, other_a, other_b, max_weight):
 
 
 @kernel
-def despill_into(image, screen, channels, max_weight, amount, out, first, stop):
-    """Remove spill of the screen colour, keeping Rec.709 luminance.
+def despill_into(image, screen, channels, max_weight, amount, keep_luminance, out,
+                 first, stop):
+    """Remove spill of the screen colour, keeping Rec.709 luminance (or not).
 
     The spill fraction t = D(pixel) / D(screen) (D: `color_difference` with the screen's
-    primary channel `channels[0]`) is removed along the screen colour, and the luminance
-    removed is added back to every channel. image, out: (H, W, 4) premultiplied;
+    primary channel `channels[0]`) is removed along the screen colour, and with
+    `keep_luminance` the luminance removed is added back to every channel (without it,
+    no channel is pushed below 0: no negative light). image, out: (H, W, 4) premultiplied;
     screen: (3,) float32; channels: (3,) int64 = primary, other, other. Rows first:stop
     (a band kernel, nodes/kernels/bands.py).
     """
@@ -235,6 +237,8 @@ def despill_into(image, screen, channels, max_weight, amount, out, first, stop):
     screen_difference = color_difference(screen[channels[0]], screen[channels[1]],
                                          screen[channels[2]], max_weight)
     screen_luma = 0.2126 * screen[0] + 0.7152 * screen[1] + 0.0722 * screen[2]
+    if not keep_luminance:
+        screen_luma = 0.0
     primary, other_a, other_b = channels[0], channels[1], channels[2]
     for y in range(first, stop):
         pixels = image[y]
@@ -245,38 +249,74 @@ def despill_into(image, screen, channels, max_weight, amount, out, first, stop):
             spill = amount * max(difference, 0.0) / screen_difference
             restore = spill * screen_luma
             for channel in range(3):
-                out_row[x, channel] = pixels[x, channel] - spill * screen[channel] + restore
+                value = pixels[x, channel]
+                removed = value - spill * screen[channel]
+                if not keep_luminance:
+                    removed = max(removed, min(value, 0.0))
+                out_row[x, channel] = removed + restore
             out_row[x, 3] = pixels[x, 3]
+
+
+@scalar
+def is_confident_backing(primary, other_a, other_b, difference, screen_difference,
+                         screen_ratio, ratio_a, ratio_b):
+    """Whether a pixel (its primary channel, the two others and its colour difference)
+    is surely the backing: the difference is >= 25% of the screen's, the
+    difference-to-primary ratio >= 80% of the screen's and each other channel, relative
+    to the primary, within 0.1 of the screen's (brightness-free tests; branch-free so
+    the pixel loop vectorises)."""
+    return ((difference >= 0.25 * screen_difference)
+            & (difference >= 0.8 * screen_ratio * primary)
+            & (abs(other_a - ratio_a * primary) <= 0.1 * primary)
+            & (abs(other_b - ratio_b * primary) <= 0.1 * primary))
+
+
+@scalar
+def backing_tests(screen, channels, max_weight):
+    """The screen's difference, difference-to-primary ratio and other-channel ratios."""
+    screen_difference = color_difference(screen[channels[0]], screen[channels[1]],
+                                         screen[channels[2]], max_weight)
+    primary = max(screen[channels[0]], 1e-6)
+    return (screen_difference, screen_difference / primary, screen[channels[1]] / primary,
+            screen[channels[2]] / primary)
+
+
+@kernel
+def unmix_backing_into(image, backing, matte, out, first, stop):
+    """Take the backing seen through partial pixels out of a plate: colour - (1 - matte)
+    x alpha x backing, clamped at 0, and alpha x matte. image, out: (H, W, 4)
+    premultiplied; backing: (H, W, 3) the backing's colour; matte: (H, W) in [0, 1]. Rows
+    first:stop (a band kernel)."""
+    width = matte.shape[1]
+    for y in range(first, stop):
+        for x in range(width):
+            alpha = image[y, x, 3]
+            coverage = min(max(matte[y, x], 0.0), 1.0)  # NaN: 0
+            through = (1.0 - coverage) * alpha
+            for channel in range(3):
+                out[y, x, channel] = max(image[y, x, channel] - through * backing[y, x, channel],
+                                         0.0) if coverage > 0.0 else 0.0
+            out[y, x, 3] = alpha * coverage
 
 
 @kernel
 def backing_cell_sums(image, screen, channels, max_weight, cell, step, sums, first, stop):
     """Sum the colour of confident backing pixels per grid cell (every `step` pixel).
 
-    A pixel is confident backing when its colour difference is >= 25% of the screen's,
-    its difference-to-primary ratio is >= 80% of the screen's and each other channel,
-    relative to the primary, is within 0.1 of the screen's (brightness-free tests).
     sums: (GH, GW, 4) float64 zeroed: red, green, blue sums and the count. Grid rows
     first:stop (a band kernel).
     """
     height, width = image.shape[0], image.shape[1]
-    screen_difference = color_difference(screen[channels[0]], screen[channels[1]],
-                                         screen[channels[2]], max_weight)
-    screen_ratio = screen_difference / max(screen[channels[0]], 1e-6)
-    ratio_a = screen[channels[1]] / max(screen[channels[0]], 1e-6)
-    ratio_b = screen[channels[2]] / max(screen[channels[0]], 1e-6)
+    difference, ratio, ratio_a, ratio_b = backing_tests(screen, channels, max_weight)
     for grid_y in range(first, stop):
         for y in range(grid_y * cell + step // 2, min((grid_y + 1) * cell, height), step):
             for x in range(step // 2, width, step):
                 primary = image[y, x, channels[0]]
-                difference = color_difference(primary, image[y, x, channels[1]],
-                                              image[y, x, channels[2]], max_weight)
-                if difference < 0.25 * screen_difference:
-                    continue
-                if difference < 0.8 * screen_ratio * primary:
-                    continue
-                if (abs(image[y, x, channels[1]] - ratio_a * primary) > 0.1 * primary
-                        or abs(image[y, x, channels[2]] - ratio_b * primary) > 0.1 * primary):
+                other_a, other_b = image[y, x, channels[1]], image[y, x, channels[2]]
+                if not is_confident_backing(
+                        primary, other_a, other_b,
+                        color_difference(primary, other_a, other_b, max_weight),
+                        difference, ratio, ratio_a, ratio_b):
                     continue
                 grid_x = x // cell
                 for channel in range(3):
@@ -285,20 +325,50 @@ def backing_cell_sums(image, screen, channels, max_weight, cell, step, sums, fir
 
 
 @kernel
-def chroma_key_into(image, difference_grid, cell, channels, max_weight, tolerance, softness,
-                    garbage, core, use_garbage, use_core, invert, out, first, stop):
-    """Colour-difference key against the local screen's difference (bilinear over a grid).
+def labels_holding(labels, flags, holding):
+    """holding[label] = True for each label of (H, W) int32 `labels` that has a pixel
+    whose (H, W) uint8 `flag` is set; holding: (count,) bool, zeroed."""
+    height, width = labels.shape
+    for y in range(height):
+        for x in range(width):
+            if flags[y, x]:
+                holding[labels[y, x]] = True
 
-    raw alpha = 1 - D(pixel) / D(local screen) (1 where D(local screen) <= 1e-6); then
-    clamp((raw - tolerance) / softness) (a step where softness is 0), core forces 1, garbage
-    forces 0, invert last. difference_grid: (GH, GW) float32, D of the screen colour per
-    cell, cell centres at ((i + 0.5) * cell); garbage, core: (H, W) float32 (ignored
-    unless use_*); out: (H, W) float32. Rows first:stop (a band kernel).
+
+@kernel
+def set_where_label(values, labels, chosen, value, first, stop):
+    """values[y, x] = value where chosen[labels[y, x]]; values: (H, W) float32. Rows
+    first:stop (a band kernel)."""
+    width = values.shape[1]
+    for y in range(first, stop):
+        for x in range(width):
+            if chosen[labels[y, x]]:
+                values[y, x] = value
+
+
+@scalar
+def noise_knee(raw, tolerance):
+    """0 up to `tolerance`, rising at slope 2 to meet `raw` at 2 x tolerance, `raw` above:
+    backing noise is removed without shifting every partial alpha down."""
+    if raw >= 2.0 * tolerance:
+        return raw
+    return 2.0 * (raw - tolerance) if raw > tolerance else 0.0
+
+
+@kernel
+def raw_alpha_into(image, difference_grid, cell, screen, channels, max_weight, raw, backing,
+                   first, stop):
+    """Colour-difference raw alpha against the local screen's difference (bilinear over
+    a grid): 1 - D(pixel) / D(local screen) (1 where D(local screen) <= 1e-6), and
+    whether each pixel is surely the backing (`is_confident_backing` against `screen`).
+    difference_grid: (GH, GW) float32, D of the screen colour per cell, cell centres at
+    ((i + 0.5) * cell); raw: (H, W) float32; backing: (H, W) uint8. Rows first:stop (a
+    band kernel).
     """
-    width = out.shape[1]
+    width = raw.shape[1]
+    screen_difference, ratio, ratio_a, ratio_b = backing_tests(screen, channels, max_weight)
     grid_height, grid_width = difference_grid.shape
     primary, other_a, other_b = channels[0], channels[1], channels[2]
-    gain = 1.0 / softness if softness > 0.0 else 1e30
     left = np.empty(width, np.int64)
     fraction_x = np.empty(width, np.float32)
     for x in range(width):
@@ -307,7 +377,8 @@ def chroma_key_into(image, difference_grid, cell, channels, max_weight, toleranc
         fraction_x[x] = position - left[x]
     for y in range(first, stop):
         pixels = image[y]
-        out_row = out[y]
+        raw_row = raw[y]
+        backing_row = backing[y]
         row = np.empty(grid_width + 1, np.float32)
         grid_y = min(max((y + 0.5) / cell - 0.5, 0.0), grid_height - 1.0)
         top = min(int(grid_y), max(grid_height - 2, 0))
@@ -324,17 +395,54 @@ def chroma_key_into(image, difference_grid, cell, channels, max_weight, toleranc
         for x in range(width):
             difference = color_difference(pixels[x, primary], pixels[x, other_a],
                                           pixels[x, other_b], max_weight)
-            raw = (1.0 - difference * inverse[x] - tolerance) * gain
-            out_row[x] = min(raw, 1.0) if raw > 0.0 else 0.0  # NaN input: 0, never NaN
-        if use_core:
-            for x in range(width):
-                out_row[x] = max(out_row[x], core[y, x])
-        if use_garbage:
-            for x in range(width):
-                out_row[x] = out_row[x] * (1.0 - garbage[y, x])
-        if invert:
-            for x in range(width):
-                out_row[x] = 1.0 - out_row[x]
+            raw_row[x] = 1.0 - difference * inverse[x]
+            backing_row[x] = is_confident_backing(
+                pixels[x, primary], pixels[x, other_a], pixels[x, other_b], difference,
+                screen_difference, ratio, ratio_a, ratio_b)
+
+
+@kernel
+def key_from_raw_into(raw, tolerance, softness, see_through_below, out, see_through, first,
+                      stop):
+    """The key from the raw alpha: 0 where the raw alpha, or its mean over the 3x3
+    neighbourhood (edges clamped), is at most `tolerance` (isolated noise specks go, a
+    thin strand's neighbourhood carries it); else clamp(noise_knee(raw, tolerance) /
+    softness) (a step where softness is 0). raw, out: (H, W) float32; NaN gives 0.
+    see_through: (H, W) uint8, 1 where out < see_through_below. Rows first:stop (a band
+    kernel).
+    """
+    height, width = out.shape
+    gain = 1.0 / softness if softness > 0.0 else 1e30
+    for y in range(first, stop):
+        above, centre = raw[max(y - 1, 0)], raw[y]
+        below = raw[min(y + 1, height - 1)]
+        columns = np.empty(width + 2, np.float32)      # 3-row sums, edge columns repeated
+        for x in range(width):
+            columns[x + 1] = above[x] + centre[x] + below[x]
+        columns[0], columns[width + 1] = columns[1], columns[width]
+        for x in range(width):
+            total = columns[x] + columns[x + 1] + columns[x + 2]
+            value = noise_knee(centre[x], tolerance) * gain
+            if not total > 9.0 * tolerance:
+                value = 0.0
+            value = min(value, 1.0) if value > 0.0 else 0.0  # NaN input: 0, never NaN
+            out[y, x] = value
+            see_through[y, x] = value < see_through_below
+
+
+@kernel
+def finish_matte(matte, garbage, core, use_garbage, use_core, invert, first, stop):
+    """In place on (H, W) float32: core forces 1 (max), garbage forces 0 (multiplies by
+    1 - garbage), then invert. Rows first:stop (a band kernel)."""
+    width = matte.shape[1]
+    for y in range(first, stop):
+        for x in range(width):
+            value = matte[y, x]
+            if use_core:
+                value = max(value, core[y, x])
+            if use_garbage:
+                value = value * (1.0 - garbage[y, x])
+            matte[y, x] = 1.0 - value if invert else value
 
 
 @kernel

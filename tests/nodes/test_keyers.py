@@ -58,14 +58,61 @@ def tuned_difference_key_error(plate_data, primary):
     return linear_ramp_key(difference, plate_data.alpha, grid, grid, rising=False)
 
 
-def test_auto_key_beats_tuned_simple_keyers(plate):
+def best_tuned_error(data, name):
+    return min(tuned_distance_key_error(data),
+               tuned_difference_key_error(data, 1 if name == "green" else 2))
+
+
+def test_auto_key_halves_tuned_simple_keyers(plate):
     name, data = plate
     ours = np.abs(key(data.plate) - data.alpha).mean()
-    distance = tuned_distance_key_error(data)
-    difference = tuned_difference_key_error(data, 1 if name == "green" else 2)
-    print(f"{name}: chroma_key MAE {ours:.4f}, tuned distance {distance:.4f}, "
-          f"tuned difference {difference:.4f}")
-    assert ours < min(distance, difference)
+    best = best_tuned_error(data, name)
+    print(f"{name}: chroma_key MAE {ours:.4f}, best tuned simple keyer {best:.4f}, "
+          f"ratio {ours / best:.2f}")
+    assert ours <= 0.5 * best
+
+
+@pytest.mark.parametrize("name", ["green", "blue"])
+def test_auto_key_on_a_second_photo(name):
+    """The same subject shapes with the colours of another photo (chelsea the cat): the
+    defaults were not fitted to the astronaut. Measured 0.44x (green), 0.51x (blue)."""
+    data = screen_plate(name, size=384, photo="chelsea")
+    ours = np.abs(key(data.plate) - data.alpha).mean()
+    best = best_tuned_error(data, name)
+    print(f"{name} (chelsea): chroma_key MAE {ours:.4f}, best tuned {best:.4f}, "
+          f"ratio {ours / best:.2f}")
+    assert ours <= 0.6 * best
+
+
+def test_faint_partial_alpha_is_not_shifted_down(plate):
+    """Tolerance removes backing noise only: partial alpha 0.1-0.3 keeps most of its value
+    (a plain shift by tolerance / softness took 0.06 off every partial pixel; spill
+    still takes about 0.3 of a strand's alpha, as for any colour-difference key)."""
+    name, data = plate
+    alpha = key(data.plate)
+    faint = (data.alpha > 0.1) & (data.alpha < 0.3)
+    assert faint.sum() > 300
+    assert alpha[faint].mean() > 0.5 * data.alpha[faint].mean()   # was 0.36 (green), 0.40
+
+
+def test_screen_coloured_badge_inside_the_subject_is_kept():
+    """The astronaut's blue badge lies inside the subject: a blue-screen colour-difference
+    key takes it for the screen; fill_holes keeps it, and a real hole cut through the
+    subject (showing the backing) stays keyed out."""
+    data = screen_plate("blue", size=384)
+    plate = data.plate.copy()
+    alpha = data.alpha.copy()
+    hole = np.zeros(alpha.shape, bool)
+    hole[300:330, 200:230] = True                     # a window through the torso
+    plate[hole, :3] = data.backing[hole]
+    alpha[hole] = 0
+    solid = cv2.erode((alpha > 0.999).astype(np.uint8), np.ones((5, 5))) > 0
+    unfilled = key(plate, fill_holes=False)
+    filled = key(plate)
+    assert np.mean(unfilled[solid] < 0.5) > 0.01    # the badge is a visible hole
+    assert np.mean(filled[solid] < 0.5) < 0.001
+    inner_hole = cv2.erode(hole.astype(np.uint8), np.ones((5, 5))) > 0
+    assert filled[inner_hole].max() < 0.1
 
 
 def test_semi_transparent_detail_is_partial(plate):
@@ -87,6 +134,15 @@ def test_uneven_backing_no_holes_and_clean_backing():
     assert np.mean(alpha[backing] > 0.1) < 0.005
     global_alpha = key(data.plate, local=False)
     assert np.mean(alpha[backing] > 0.1) <= np.mean(global_alpha[backing] > 0.1)
+
+
+def test_backing_noise_leaves_no_specks(plate):
+    """Sensor noise on the backing: no pixel of the clean backing keeps even 2% alpha
+    (measured 0.00%; a per-pixel threshold at the same tolerance left 1.3-2.2%)."""
+    name, data = plate
+    alpha = key(data.plate)
+    backing = cv2.erode((data.alpha < 0.001).astype(np.uint8), np.ones((5, 5))) > 0
+    assert np.mean(alpha[backing] > 0.02) < 0.001
 
 
 def test_auto_screen_finds_the_backing_colour(plate):
@@ -129,29 +185,33 @@ def test_input_is_not_written():
     data = screen_plate("green", size=64)
     data.plate.setflags(write=False)
     key(data.plate)
-    despill.compute(data.plate, screen="auto", method="average", amount=1.0)
+    despill.compute(data.plate, screen="auto", method="average", amount=1.0,
+                    luminance="auto")
 
 
 # ------------------------------------------------------------------ despill
 
-def classic_despill(rgb, primary, limit):
-    """Textbook despill written plainly: P' = min(P, limit(others)); add the lost luma."""
+def classic_despill(rgb, primary, limit, restore=True):
+    """Textbook despill written plainly: P' = min(P, limit(others)); add the lost luma
+    (with `restore`)."""
     others = [c for c in range(3) if c != primary]
     a, b = rgb[..., others[0]], rgb[..., others[1]]
     bound = np.maximum(a, b) if limit == "max" else (a + b) / 2
     removed = np.maximum(rgb[..., primary] - bound, 0)
     out = rgb.copy()
     out[..., primary] -= removed
-    return out + (removed * REC709[primary])[..., None]
+    return out + (removed * REC709[primary] * restore)[..., None]
 
 
+@pytest.mark.parametrize("luminance", ["auto", "remove"])
 @pytest.mark.parametrize("method", ["average", "max"])
 @pytest.mark.parametrize("screen", ["green", "blue"])
-def test_despill_pure_screen_is_the_classic_formula(screen, method):
+def test_despill_pure_screen_is_the_classic_formula(screen, method, luminance):
     data = screen_plate(screen, size=128)
-    out = despill.compute(data.plate, screen=screen, method=method, amount=1.0)
+    out = despill.compute(data.plate, screen=screen, method=method, amount=1.0,
+                          luminance=luminance)
     expected = classic_despill(data.plate[..., :3].astype(np.float64),
-                               1 if screen == "green" else 2, method)
+                               1 if screen == "green" else 2, method, luminance == "auto")
     np.testing.assert_allclose(out[..., :3], expected, atol=2e-6)
     np.testing.assert_array_equal(out[..., 3], data.plate[..., 3])
 
@@ -163,7 +223,8 @@ def chromaticity(rgb):
 @pytest.mark.parametrize("screen", ["green", "blue"])
 def test_despill_restores_subject_colour_and_keeps_luminance(screen):
     data = screen_plate(screen, size=256)
-    out = despill.compute(data.plate, screen="auto", method="average", amount=1.0)
+    out = despill.compute(data.plate, screen="auto", method="average", amount=1.0,
+                          luminance="auto")
     primary = 1 if screen == "green" else 2
     others = [c for c in range(3) if c != primary]
 
@@ -180,9 +241,69 @@ def test_despill_restores_subject_colour_and_keeps_luminance(screen):
     assert excess(out)[data.alpha > 0.99].max() < 0.02
 
 
+def hue_saturation(linear_rgb):
+    """OpenCV's HSV hue (degrees) and saturation of the sRGB-encoded colour."""
+    encoded = np.clip(linear_to_srgb(np.clip(linear_rgb, 0, None)), 0, 1).astype(np.float32)
+    hsv = cv2.cvtColor(encoded, cv2.COLOR_RGB2HSV)
+    return hsv[..., 0], hsv[..., 1]
+
+
+def strand_pixels(data):
+    """The hair strands away from the head: partial alpha, no body behind, no motion blur."""
+    from tests.data import body_matte
+    size = data.alpha.shape[0]
+    left = (np.arange(size) < 0.6 * size)[None, :]
+    return (body_matte(size) < 0.01) & (data.alpha > 0.3) & (data.alpha < 0.9) & left
+
+
+def test_despill_with_the_key_keeps_the_hue_of_hair_strands():
+    """Without the key, despill turns a strand's share of backing into grey (the strands
+    came out light neutral grey); with it, the backing is taken out first and the strand
+    keeps the hair's hue and saturation (measured: hue error 8 deg, saturation 0.53
+    against the truth's 0.51; plain despill 0.07, light grey)."""
+    data = screen_plate("green", size=384)
+    strands = strand_pixels(data)
+    assert strands.sum() > 300
+    truth_hue, truth_saturation = hue_saturation(
+        data.foreground / np.maximum(data.alpha[..., None], 1e-4))
+    matte = key(data.plate)
+    cutout = despill.compute(data.plate, matte, screen="auto", method="average", amount=1.0,
+                             luminance="auto")
+    straight = cutout[..., :3] / np.maximum(cutout[..., 3:], 1e-4)
+    hue, saturation = hue_saturation(straight)
+    hue_error = np.abs((hue - truth_hue + 180) % 360 - 180)[strands]
+    plain = despill.compute(data.plate, screen="auto", method="average", amount=1.0,
+                            luminance="auto")
+    _, plain_saturation = hue_saturation(plain[..., :3])
+    print(f"strand hue error {hue_error.mean():.1f} deg, saturation {saturation[strands].mean():.2f}"
+          f" (plain despill {plain_saturation[strands].mean():.2f}, truth "
+          f"{truth_saturation[strands].mean():.2f})")
+    assert hue_error.mean() < 10
+    assert saturation[strands].mean() > 0.7 * truth_saturation[strands].mean()
+    assert plain_saturation[strands].mean() < 0.2 * truth_saturation[strands].mean()
+    np.testing.assert_array_equal(cutout[..., 3], matte)
+    assert cutout.min() >= 0                      # no negative light where spill is taken
+
+
+def test_despill_with_the_true_matte_recovers_the_foreground():
+    """No spill, no noise: colour - (1 - alpha) x the estimated backing is the subject's
+    premultiplied colour, up to the clean-plate estimate's error (about 3% of the backing
+    under the soft edges, where few pixels show the backing alone: measured 0.06x the
+    plate's own error)."""
+    data = screen_plate("blue", size=256, noise=0.0, spill=0.0)
+    cutout = despill.compute(data.plate, data.alpha, screen="auto", method="average",
+                             amount=0.0, luminance="auto")
+    partial = (data.alpha > 0.05) & (data.alpha < 0.95)
+    error = np.abs(cutout[..., :3] - data.foreground)[partial].mean()
+    plate_error = np.abs(data.plate[..., :3] - data.foreground)[partial].mean()
+    assert error < 0.1 * plate_error
+    assert np.all(cutout[data.alpha == 0, :3] == 0)
+
+
 def test_despill_amount_zero_is_identity():
     data = screen_plate("green", size=64)
-    out = despill.compute(data.plate, screen="green", method="max", amount=0.0)
+    out = despill.compute(data.plate, screen="green", method="max", amount=0.0,
+                          luminance="auto")
     np.testing.assert_array_equal(out, data.plate)
 
 
