@@ -22,7 +22,7 @@ from nodes.kernels import inpaint_smooth
 
 METHODS = ("auto", "telea", "smooth", "patch", "model")
 AUTO_MIX_THICKNESS = 4.0     # px: a hole part deeper than this mixes in the patch fill
-AUTO_PATCH_THICKNESS = 32.0  # px: a hole part deeper than this gets the patch fill alone
+AUTO_PATCH_THICKNESS = 20.0  # px: a hole part deeper than this gets the patch fill alone (texture)
 AUTO_PATCH_SHARE = 0.4       # the patch fill's share where auto mixes it with the smooth one
 AUTO_MIX_RADIUS = 2          # the patch radius of that mix's patch fill (5x5 patches)
 
@@ -107,14 +107,14 @@ def auto_fill(image, hole, patch_radius=None, parts=None):
     """`auto`: per connected part of the hole, by its thickness (see auto_parts).
 
     Thin parts (scratches) take the biharmonic fill: the smooth continuation of their
-    edges is the best guess there. Blobs and squares up to AUTO_PATCH_THICKNESS px deep
-    take a mix of the biharmonic fill and the patch fill (mean votes, 5x5 patches:
+    edges is the best guess there. Blobs up to AUTO_PATCH_THICKNESS px deep take a mix of the biharmonic fill and the patch fill (mean votes, 5x5 patches:
     better and faster there than 7x7), AUTO_PATCH_SHARE of the latter: two guesses with
     partly independent errors, one from the rim, one from similar places elsewhere, make
-    a better estimate than either (on the inpaint benchmark's blobs and squares the mix
-    is 0.2-0.9 dB above the better of the two), at the price of ~60 % of the texture's
-    contrast. Wider parts need texture, which only the patch fill provides: they take it
-    alone, with `patch_radius`. Wide parts are first given a telea fill so that the
+    a better estimate than either (on the inpaint benchmark's blobs the mix is above the
+    better of the two), at the price of ~60 % of the texture's contrast. Wider parts
+    (the benchmark's 48-64 px squares, object removal) need texture, which only the patch
+    fill provides: they take it alone, with `patch_radius` (a mix there measured higher
+    PSNR but visibly blurs an edge or a texture crossing the hole). Wide parts are first given a telea fill so that the
     smooth solve never reads garbage. `parts`: auto_parts(hole) when the caller has it.
     """
     mixed, wide = auto_parts(hole) if parts is None else parts
