@@ -255,7 +255,9 @@ def chroma_key(input, garbage=None, core=None, *, screen, tolerance, softness, b
         fill_enclosed_holes(out, see_through, backing)
     garbage_mask, use_garbage = optional_mask(garbage)
     core_mask, use_core = optional_mask(core)
-    keying.finish_matte(out, garbage_mask, core_mask, use_garbage, use_core, bool(invert))
+    if use_garbage or use_core or invert:
+        keying.finish_matte(out, garbage_mask, core_mask, use_garbage, use_core,
+                            bool(invert))
     return out
 
 
