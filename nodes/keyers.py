@@ -259,8 +259,9 @@ def chroma_key(input, garbage=None, core=None, *, screen, tolerance, softness, b
         fill_enclosed_holes(out, see_through, backing)
     garbage_mask, use_garbage = optional_mask(garbage)
     core_mask, use_core = optional_mask(core)
-    run_bands(keying.finish_matte, out.shape[0], out.shape[1],
-              out, garbage_mask, core_mask, use_garbage, use_core, bool(invert))
+    if use_garbage or use_core or invert:
+        run_bands(keying.finish_matte, out.shape[0], out.shape[1],
+                  out, garbage_mask, core_mask, use_garbage, use_core, bool(invert))
     return out
 
 
