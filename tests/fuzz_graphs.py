@@ -153,12 +153,17 @@ def make_template_case(seeds, rng: random.Random) -> tuple[bytes, bytes]:
     return graph_text.encode(), make_case([(path, seed)], rng)
 
 
+def dump(document) -> str:
+    """A seed or mutated document as YAML text."""
+    return yaml.dump(document, Dumper=DUMPER, allow_unicode=True, sort_keys=False)
+
+
 def make_case(seeds, rng: random.Random) -> bytes:
     _, seed = rng.choice(seeds)
     document = copy.deepcopy(seed)
     for _ in range(rng.randint(1, 2)):
         document = _mutate_structure(document, rng)
-    text = yaml.dump(document, Dumper=DUMPER, allow_unicode=True, sort_keys=False)
+    text = dump(document)
     if rng.random() < 0.5:
         text = _damage_text(text, rng)
     data = text.encode("utf-8")
