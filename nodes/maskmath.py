@@ -8,7 +8,9 @@ on the radius (nodes/kernels/distance.py, nodes/kernels/gaussian.py).
 from __future__ import annotations
 
 import math
+import threading
 
+import cv2
 import numba
 import numpy as np
 
@@ -20,6 +22,7 @@ from nodes.kernels import distance, gaussian, maskops
 from nodes.kernels.bands import run_bands
 
 CATEGORY = "mask math"
+OPENCV_SIGMA_LIMIT = 6.0  # px: gaussian_blur's OpenCV FIR below, recursive filter above
 # A Gaussian edge goes from 1% to 99% across 4.65 sigma: feather widths are full widths.
 WIDTH_PER_SIGMA = 4.65
 MODES = ("center", "inside", "outside")
@@ -54,14 +57,63 @@ def checked_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def gaussian_blur(array: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur of an (H, W) mask or (H, W, C) image; a new float32 array."""
+    """Gaussian blur of an (H, W) mask or (H, W, C) image; a new float32 array.
+
+    From FIR_SIGMA_LIMIT up to OPENCV_SIGMA_LIMIT the blur is OpenCV's separable FIR with
+    the same truncated, normalised kernel as nodes.kernels.gaussian's (scipy's), edges
+    repeated: at 4K it measured 28 ms against the recursive filter's 96 ms on a mask at
+    sigma 3.4, 80 against 570 ms on RGBA at sigma 1.5; above the limit the recursive
+    filter's constant cost wins.
+    """
     source = np.ascontiguousarray(array, dtype=np.float32)
     if gaussian.sigma_is_noop(sigma):
         return source.copy()
+    if gaussian.FIR_SIGMA_LIMIT <= sigma < OPENCV_SIGMA_LIMIT and (
+            source.ndim == 2 or source.shape[2] <= 4):
+        return _opencv_blur(source, float(sigma))
     planes = source if source.ndim == 3 else source[:, :, None]
     out = buffers.empty(planes.shape, np.float32)
     gaussian.gaussian_blur_into(planes, out, sigma)
     return out if source.ndim == 3 else out[:, :, 0]
+
+
+def _opencv_blur(source: np.ndarray, sigma: float) -> np.ndarray:
+    """cv2.GaussianBlur of a float32 (H, W) or (H, W, <=4) array, as row bands on the
+    engine's band threads (nodes/kernels/bands.py: --threads applies, and a thread whose
+    core is busy takes fewer bands), each band single-threaded in OpenCV and read with
+    `radius` rows of context above and below."""
+    radius = max(1, int(gaussian.TRUNCATE * sigma + 0.5))
+    out = buffers.empty(source.shape, np.float32)
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        run_bands(_opencv_blur_band, source.shape[0], source[0].size, source, out, radius,
+                  sigma)
+    finally:
+        cv2.setNumThreads(threads)
+    return out
+
+
+def _opencv_blur_band(source, out, radius, sigma, first, stop):
+    """Rows first:stop of the blur of `source` into `out` (the band and its context are
+    blurred together; edges repeat only at the picture's own top and bottom)."""
+    top, bottom = max(first - radius, 0), min(stop + radius, source.shape[0])
+    band = _band_scratch((bottom - top,) + source.shape[1:])
+    cv2.GaussianBlur(source[top:bottom], (2 * radius + 1, 2 * radius + 1), sigma, dst=band,
+                     sigmaY=sigma, borderType=cv2.BORDER_REPLICATE)
+    out[first:stop] = band[first - top:stop - top]
+
+
+_SCRATCH = threading.local()
+
+
+def _band_scratch(shape: tuple) -> np.ndarray:
+    """This thread's float32 scratch array of `shape`, kept for the next band of that
+    shape (fresh memory for every band would fault its pages in again)."""
+    scratch = getattr(_SCRATCH, "array", None)
+    if scratch is None or scratch.shape != shape:
+        scratch = _SCRATCH.array = np.empty(shape, np.float32)
+    return scratch
 
 
 def soft_dilate_into(mask: np.ndarray, soft_blocks: np.ndarray, zero_blocks: np.ndarray,

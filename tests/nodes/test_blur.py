@@ -41,6 +41,19 @@ def test_mask_blur_matches_opencv(photo, size):
     assert np.abs(out - opencv_blur(mask, size)).max() < 1e-3
 
 
+@pytest.mark.parametrize("size", [1.5, 3.44, 5.9])
+def test_opencv_band_path_equals_scipy_on_a_tall_picture(photo, size):
+    """Sigmas from 1 to 6 run as row bands of OpenCV's FIR, each read with context rows:
+    the bands' seams must not show (against SciPy's whole-frame filter, a tall picture so
+    that there are many bands)."""
+    ndimage = pytest.importorskip("scipy.ndimage")
+    tall = np.ascontiguousarray(np.concatenate([photo] * 6, axis=0))
+    assert maskmath.gaussian.FIR_SIGMA_LIMIT <= size < maskmath.OPENCV_SIGMA_LIMIT
+    out = maskmath.blur.compute(input=tall, size=size)
+    expected = ndimage.gaussian_filter(tall, (size, size, 0), mode="nearest", truncate=4.0)
+    assert np.abs(out - expected).max() < 1e-5
+
+
 def test_size_zero_is_identity(photo):
     np.testing.assert_array_equal(maskmath.blur.compute(input=photo, size=0.0), photo)
 
