@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from nodes.kernels.jit import kernel, parallel_kernel, prange
+from nodes.kernels.jit import kernel, parallel_kernel, prange, scalar
 
 GUIDE_PLANES = 13
 COEFF_PLANES = 4
@@ -155,6 +155,35 @@ def _column_means(row_sums, radius, x_start, x_end, sums, out):
                 sums[x] -= row_sums[y - radius, x]
 
 
+@scalar
+def symmetric_adjugate(rr, rg, rb, gg, gb, bb):
+    """The adjugate (inv_rr, inv_rg, inv_rb, inv_gg, inv_gb, inv_bb) and the determinant
+    of the symmetric 3x3 matrix [[rr, rg, rb], [rg, gg, gb], [rb, gb, bb]]: its inverse
+    is the adjugate over the determinant."""
+    inv_rr = gg * bb - gb * gb
+    inv_rg = rb * gb - rg * bb
+    inv_rb = rg * gb - rb * gg
+    inv_gg = rr * bb - rb * rb
+    inv_gb = rb * rg - rr * gb
+    inv_bb = rr * gg - rg * rg
+    det = rr * inv_rr + rg * inv_rg + rb * inv_rb
+    return inv_rr, inv_rg, inv_rb, inv_gg, inv_gb, inv_bb, det
+
+
+@scalar
+def affine_model(mean_r, mean_g, mean_b, mean_p, rr, rg, rb, gg, gb, bb, cov_r, cov_g,
+                 cov_b):
+    """The guided filter's local model p = a . I + b in one window (He et al. 2010):
+    a = Sigma^-1 cov(I, p) from the colour covariance entries (regularised by the caller)
+    and b = mean_p - a . mean_I. Returns (a_r, a_g, a_b, b)."""
+    inv_rr, inv_rg, inv_rb, inv_gg, inv_gb, inv_bb, det = symmetric_adjugate(
+        rr, rg, rb, gg, gb, bb)
+    a_r = (inv_rr * cov_r + inv_rg * cov_g + inv_rb * cov_b) / det
+    a_g = (inv_rg * cov_r + inv_gg * cov_g + inv_gb * cov_b) / det
+    a_b = (inv_rb * cov_r + inv_gb * cov_g + inv_bb * cov_b) / det
+    return a_r, a_g, a_b, mean_p - a_r * mean_r - a_g * mean_g - a_b * mean_b
+
+
 @parallel_kernel
 def coefficients_into(means, eps, coeffs):
     """Solve (Sigma + eps U) a = cov(I, p), b = mean(p) - a . mean(I) at every pixel.
@@ -175,20 +204,12 @@ def coefficients_into(means, eps, coeffs):
             cov_r = means[10, y, x] - mean_r * mean_p
             cov_g = means[11, y, x] - mean_g * mean_p
             cov_b = means[12, y, x] - mean_b * mean_p
-            inv_rr = gg * bb - gb * gb
-            inv_rg = rb * gb - rg * bb
-            inv_rb = rg * gb - rb * gg
-            inv_gg = rr * bb - rb * rb
-            inv_gb = rb * rg - rr * gb
-            inv_bb = rr * gg - rg * rg
-            det = rr * inv_rr + rg * inv_rg + rb * inv_rb
-            a_r = (inv_rr * cov_r + inv_rg * cov_g + inv_rb * cov_b) / det
-            a_g = (inv_rg * cov_r + inv_gg * cov_g + inv_gb * cov_b) / det
-            a_b = (inv_rb * cov_r + inv_gb * cov_g + inv_bb * cov_b) / det
+            a_r, a_g, a_b, intercept = affine_model(mean_r, mean_g, mean_b, mean_p, rr, rg, rb, gg,
+                                            gb, bb, cov_r, cov_g, cov_b)
             coeffs[0, y, x] = a_r
             coeffs[1, y, x] = a_g
             coeffs[2, y, x] = a_b
-            coeffs[3, y, x] = mean_p - a_r * mean_r - a_g * mean_g - a_b * mean_b
+            coeffs[3, y, x] = intercept
 
 
 @parallel_kernel

@@ -24,6 +24,7 @@ rb, gg, gb, bb) in float64 (the covariances of 9 pixels cancel badly in float32)
 """
 import numpy as np
 
+from nodes.kernels.guided import affine_model, symmetric_adjugate
 from nodes.kernels.jit import kernel, parallel_kernel, prange, scalar
 
 WINDOW_STATS = 9          # mean r, g, b, then the inverse covariance rr, rg, rb, gg, gb, bb
@@ -79,13 +80,8 @@ def window_statistics(guide, window_runs, eps, stats):
             gg = (gg + eps) / 9.0
             gb /= 9.0
             bb = (bb + eps) / 9.0
-            inv_rr = gg * bb - gb * gb
-            inv_rg = rb * gb - rg * bb
-            inv_rb = rg * gb - rb * gg
-            inv_gg = rr * bb - rb * rb
-            inv_gb = rb * rg - rr * gb
-            inv_bb = rr * gg - rg * rg
-            det = rr * inv_rr + rg * inv_rg + rb * inv_rb
+            inv_rr, inv_rg, inv_rb, inv_gg, inv_gb, inv_bb, det = symmetric_adjugate(
+                rr, rg, rb, gg, gb, bb)
             i = offset + x - x0
             stats[0, i], stats[1, i], stats[2, i] = mean_r, mean_g, mean_b
             stats[3, i], stats[4, i], stats[5, i] = inv_rr / det, inv_rg / det, inv_rb / det
@@ -300,17 +296,9 @@ def affine_coefficients(guide, alpha, eps, coeffs):
             pr = pr / 9.0 - mean_p * mean_r
             pg = pg / 9.0 - mean_p * mean_g
             pb = pb / 9.0 - mean_p * mean_b
-            inv_rr = gg * bb - gb * gb
-            inv_rg = rb * gb - rg * bb
-            inv_rb = rg * gb - rb * gg
-            inv_gg = rr * bb - rb * rb
-            inv_gb = rb * rg - rr * gb
-            inv_bb = rr * gg - rg * rg
-            det = rr * inv_rr + rg * inv_rg + rb * inv_rb
-            a_r = (inv_rr * pr + inv_rg * pg + inv_rb * pb) / det
-            a_g = (inv_rg * pr + inv_gg * pg + inv_gb * pb) / det
-            a_b = (inv_rb * pr + inv_gb * pg + inv_bb * pb) / det
+            a_r, a_g, a_b, intercept = affine_model(mean_r, mean_g, mean_b, mean_p, rr, rg, rb, gg,
+                                            gb, bb, pr, pg, pb)
             coeffs[0, y, x] = a_r
             coeffs[1, y, x] = a_g
             coeffs[2, y, x] = a_b
-            coeffs[3, y, x] = mean_p - a_r * mean_r - a_g * mean_g - a_b * mean_b
+            coeffs[3, y, x] = intercept
