@@ -166,7 +166,9 @@ def _run_schedule(plan, schedule, held, tiers, record, keep) -> None:
         if site in done or chain is not None and chain[-1].site != site:
             continue  # ran in a group, or runs inside the fused kernel at the chain's end
         if chain is None and plan.task(site).kind == "compute" and plan.sites[site] in held:
-            continue  # a lazy input asked for it earlier in this schedule
+            # a lazy input asked for it earlier in this schedule: only its inputs' reads
+            _release_inputs([plan.task(site)], consumers, keep, held, tiers)
+            continue
         group = grouped.get(site)
         rows = None if group is None else strips.band_rows(
             plan, *group, held, budget - _live_bytes(held, tiers, cached=True))
@@ -177,12 +179,17 @@ def _run_schedule(plan, schedule, held, tiers, record, keep) -> None:
         else:
             _run_one(plan, site, chain, held, tiers, record, consumers, keep, planned)
             ran = [found.task for found in chain] if chain is not None else [plan.task(site)]
-        for task in ran:
-            for used in task.input_keys:
-                consumers[used] -= 1
-                if consumers[used] == 0 and used not in keep:
-                    _release(held, used, tiers)
+        _release_inputs(ran, consumers, keep, held, tiers)
         _fit_budget(held, tiers)
+
+
+def _release_inputs(ran, consumers, keep, held, tiers) -> None:
+    """Count the reads of the tasks that ran; release each input whose last reader ran."""
+    for task in ran:
+        for used in task.input_keys:
+            consumers[used] -= 1
+            if consumers[used] == 0 and used not in keep:
+                _release(held, used, tiers)
 
 
 def _run_one(plan, site, chain, held, tiers, record, consumers, keep, planned) -> None:
