@@ -204,8 +204,8 @@ def coefficients_into(means, eps, coeffs):
             cov_r = means[10, y, x] - mean_r * mean_p
             cov_g = means[11, y, x] - mean_g * mean_p
             cov_b = means[12, y, x] - mean_b * mean_p
-            a_r, a_g, a_b, intercept = affine_model(mean_r, mean_g, mean_b, mean_p, rr, rg, rb, gg,
-                                            gb, bb, cov_r, cov_g, cov_b)
+            a_r, a_g, a_b, intercept = affine_model(
+                mean_r, mean_g, mean_b, mean_p, rr, rg, rb, gg, gb, bb, cov_r, cov_g, cov_b)
             coeffs[0, y, x] = a_r
             coeffs[1, y, x] = a_g
             coeffs[2, y, x] = a_b

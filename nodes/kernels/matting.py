@@ -296,8 +296,8 @@ def affine_coefficients(guide, alpha, eps, coeffs):
             pr = pr / 9.0 - mean_p * mean_r
             pg = pg / 9.0 - mean_p * mean_g
             pb = pb / 9.0 - mean_p * mean_b
-            a_r, a_g, a_b, intercept = affine_model(mean_r, mean_g, mean_b, mean_p, rr, rg, rb, gg,
-                                            gb, bb, pr, pg, pb)
+            a_r, a_g, a_b, intercept = affine_model(
+                mean_r, mean_g, mean_b, mean_p, rr, rg, rb, gg, gb, bb, pr, pg, pb)
             coeffs[0, y, x] = a_r
             coeffs[1, y, x] = a_g
             coeffs[2, y, x] = a_b
